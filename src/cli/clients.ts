@@ -1,0 +1,91 @@
+// `accouch client add|list|remove`: apps registered from the command line (config-declared ones are read-only here).
+import { randomBytes } from 'node:crypto';
+import type { Command } from 'commander';
+import { clientSchema, refreshPolicies } from '../config.js';
+import { badRequest, forbidden, notFound } from '../errors.js';
+import { recordAudit } from '../store/audit.js';
+import { deleteClient, findClient, insertClient, listClients } from '../store/clients.js';
+import { printTable, withDatabase } from './context.js';
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+interface AddOptions {
+  redirectUri?: string[];
+  postLogoutRedirectUri?: string[];
+  name?: string;
+  public?: boolean;
+  native?: boolean;
+  groups?: string;
+  idTokenAlg?: string;
+  refresh?: string;
+  deviceFlow?: boolean;
+  clientCredentials?: boolean;
+  skipConsent?: boolean;
+}
+
+export function registerClientCommands(program: Command): void {
+  const client = program.command('client').description('manage apps (OpenID Connect clients)');
+
+  client.command('add <id>')
+    .description('register an app; prints its secret once')
+    .option('--redirect-uri <uri>', 'exact redirect URI (repeatable)', collect)
+    .option('--post-logout-redirect-uri <uri>', 'post-logout redirect URI (repeatable)', collect)
+    .option('--name <name>', 'name shown to users')
+    .option('--public', 'public client (no secret; PKCE only)')
+    .option('--native', 'native app: loopback redirect URIs match any port')
+    .option('--groups <groups>', 'only members of these comma-separated groups may sign in')
+    .option('--id-token-alg <alg>', 'RS256 (default), ES256 or EdDSA')
+    .option('--refresh <policy>', `refresh tokens: ${refreshPolicies.join(' | ')}`)
+    .option('--device-flow', 'allow the device authorization grant')
+    .option('--client-credentials', 'allow the client_credentials grant')
+    .option('--skip-consent', 'first-party app: no consent page')
+    .action(async (id: string, opts: AddOptions) => {
+      const secret = opts.public ? undefined : randomBytes(32).toString('base64url');
+      const parsed = clientSchema.safeParse({
+        id,
+        name: opts.name,
+        secret,
+        public: opts.public ?? false,
+        native: opts.native ?? false,
+        redirectUris: opts.redirectUri ?? [],
+        postLogoutRedirectUris: opts.postLogoutRedirectUri ?? [],
+        allowedGroups: (opts.groups ?? '').split(',').map((g) => g.trim()).filter(Boolean),
+        idTokenAlg: opts.idTokenAlg,
+        refresh: opts.refresh,
+        deviceFlow: opts.deviceFlow ?? false,
+        clientCredentials: opts.clientCredentials ?? false,
+        skipConsent: opts.skipConsent ?? false,
+      });
+      if (!parsed.success) {
+        const flag = (path: PropertyKey[]) => String(path[0] ?? 'id').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`).replace(/s$/, '');
+        throw badRequest(parsed.error.issues.map((i) => `--${flag(i.path)}: ${i.message}`).join('\n'));
+      }
+      await withDatabase(async ({ db }) => {
+        await insertClient(db, 'cli', parsed.data);
+        await recordAudit(db, { event: 'client.created', actor: 'cli', detail: { client: id } });
+      });
+      console.log(`added client ${id}`);
+      if (secret) console.log(`client secret (shown once, store it now): ${secret}`);
+    });
+
+  client.command('list')
+    .description('list apps')
+    .action(async () => withDatabase(async ({ db }) => {
+      const clients = await listClients(db);
+      if (!clients.length) return console.log('no clients yet');
+      printTable(clients.map(({ config: c, source }) => ({
+        id: c.id, name: c.name ?? '', type: c.public ? (c.native ? 'public native' : 'public') : 'confidential', source, redirect_uris: c.redirectUris.join(' '),
+      })));
+    }));
+
+  client.command('remove <id>')
+    .description('remove an app (its tokens stop working)')
+    .action(async (id: string) => withDatabase(async ({ db }) => {
+      const found = await findClient(db, id);
+      if (!found) throw notFound(`no client "${id}"`);
+      if (found.source === 'config') throw forbidden(`client "${id}" is declared in the configuration file: remove it there`);
+      await deleteClient(db, id);
+      await recordAudit(db, { event: 'client.removed', actor: 'cli', detail: { client: id } });
+      console.log(`removed client ${id}`);
+    }));
+}

@@ -1,0 +1,38 @@
+// What every CLI command needs: the configuration, and the migrated database it names.
+import { loadConfig, type Config } from '../config.js';
+import { openDatabase, type Db } from '../store/db.js';
+import { migrateToLatest } from '../store/migrate.js';
+
+export interface CliContext {
+  config: Config;
+  db: Db;
+}
+
+/** Opens the database of the configured data dir, runs the command, closes the database. */
+export async function withDatabase<T>(run: (ctx: CliContext) => Promise<T>): Promise<T> {
+  const config = loadConfig({ env: process.env });
+  const db = openDatabase(config.dataDir);
+  try {
+    await migrateToLatest(db);
+    return await run({ config, db });
+  } finally {
+    await db.destroy();
+  }
+}
+
+/** Reads all of standard input (for --password-stdin), without the trailing newline. */
+export async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}
+
+/** Prints rows as aligned columns. */
+export function printTable(rows: Array<Record<string, string>>): void {
+  if (!rows.length) return;
+  const keys = Object.keys(rows[0]!);
+  const widths = keys.map((k) => Math.max(k.length, ...rows.map((r) => (r[k] ?? '').length)));
+  const line = (values: string[]) => values.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
+  console.log(line(keys.map((k) => k.toUpperCase())));
+  for (const row of rows) console.log(line(keys.map((k) => row[k] ?? '')));
+}

@@ -1,0 +1,61 @@
+// `accouch user add|list|passwd`: household users from the command line.
+import type { Command } from 'commander';
+import { hashPassword } from '../auth/password.js';
+import { badRequest, notFound } from '../errors.js';
+import { createUser, findUserByUsername, listUsers, setPasswordHash } from '../store/users.js';
+import { recordAudit } from '../store/audit.js';
+import { printTable, readStdin, withDatabase } from './context.js';
+
+const usernamePattern = /^[a-z0-9][a-z0-9._-]{0,63}$/i;
+
+async function passwordFromStdin(enabled: boolean | undefined): Promise<string | undefined> {
+  if (!enabled) return undefined;
+  const password = await readStdin();
+  return password;
+}
+
+export function registerUserCommands(program: Command): void {
+  const user = program.command('user').description('manage household users');
+
+  user.command('add <username>')
+    .description('add a user')
+    .requiredOption('--name <name>', 'display name')
+    .option('--email <email>', 'email address (treated as verified: the owner vouches for it)')
+    .option('--groups <groups>', 'comma-separated groups, e.g. admins,family')
+    .option('--password-stdin', 'read the password from standard input')
+    .action(async (username: string, opts: { name: string; email?: string; groups?: string; passwordStdin?: boolean }) => {
+      if (!usernamePattern.test(username)) throw badRequest('username: letters, digits, ".", "_" and "-", at most 64');
+      if (opts.email !== undefined && !/^[^\s@]+@[^\s@]+$/.test(opts.email)) throw badRequest(`invalid email "${opts.email}"`);
+      const groups = (opts.groups ?? '').split(',').map((g) => g.trim()).filter(Boolean);
+      const password = await passwordFromStdin(opts.passwordStdin);
+      const passwordHash = password === undefined ? null : await hashPassword(password);
+      await withDatabase(async ({ db }) => {
+        const created = await createUser(db, { username, name: opts.name, email: opts.email, emailVerified: opts.email !== undefined, groups, passwordHash });
+        await recordAudit(db, { event: 'user.created', actor: 'cli', detail: { user: created.id, username: created.username } });
+        console.log(`added user ${created.username} (sub ${created.id})${passwordHash ? '' : '; no password yet: set one with `accouch user passwd`'}`);
+      });
+    });
+
+  user.command('list')
+    .description('list users')
+    .action(async () => withDatabase(async ({ db }) => {
+      const users = await listUsers(db);
+      if (!users.length) return console.log('no users yet');
+      printTable(users.map((u) => ({ username: u.username, name: u.name, email: u.email ?? '', groups: u.groups.join(','), sub: u.id, status: u.disabled ? 'disabled' : 'active' })));
+    }));
+
+  user.command('passwd <username>')
+    .description("set a user's password (read from standard input)")
+    .option('--password-stdin', 'read the password from standard input (the default)')
+    .action(async (username: string) => {
+      const password = await readStdin();
+      const passwordHash = await hashPassword(password);
+      await withDatabase(async ({ db }) => {
+        const found = await findUserByUsername(db, username);
+        if (!found) throw notFound(`no user "${username}"`);
+        await setPasswordHash(db, found.id, passwordHash);
+        await recordAudit(db, { event: 'user.password_changed', actor: 'cli', detail: { user: found.id } });
+        console.log(`password of ${found.username} changed`);
+      });
+    });
+}

@@ -1,0 +1,186 @@
+// The one configuration schema: defaults < YAML file (ACCOUCH_CONFIG) < env (ACCOUCH_*) < ACCOUCH_*_FILE.
+// Every problem is collected and reported with its path; nothing else in the codebase reads process.env.
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+const redirectUri = z.string().refine((value) => {
+  const url = URL.parse(value);
+  return url !== null && url.hash === '' && !value.includes('#');
+}, 'must be an absolute URI without a fragment');
+
+const clientId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'letters, digits, ".", "_" and "-", at most 64');
+
+export const signingAlgs = ['RS256', 'ES256', 'EdDSA'] as const;
+export const refreshPolicies = ['offline_access', 'always', 'never'] as const;
+
+export const clientSchema = z.strictObject({
+  id: clientId.describe('client_id the app sends'),
+  name: z.string().min(1).optional().describe('name shown on the consent page'),
+  secret: z.string().min(16).optional().describe('client secret of a confidential client (at least 16 characters)'),
+  secretFile: z.string().optional().describe('file holding the client secret (a mounted Secret)'),
+  public: z.boolean().default(false).describe('public client: no secret, PKCE only (SPAs, CLIs)'),
+  native: z.boolean().default(false).describe('native app: loopback redirect URIs match on any port (RFC 8252)'),
+  redirectUris: z.array(redirectUri).default([]).describe('exact redirect URIs'),
+  postLogoutRedirectUris: z.array(redirectUri).default([]).describe('exact post-logout redirect URIs'),
+  allowedGroups: z.array(z.string().min(1)).default([]).describe('only members of these groups may sign in (empty: everyone)'),
+  idTokenAlg: z.enum(signingAlgs).default('RS256').describe('id_token signing algorithm'),
+  refresh: z.enum(refreshPolicies).default('offline_access')
+    .describe('refresh tokens: when offline_access is granted, always (kubectl, kubelogin), or never'),
+  clientCredentials: z.boolean().default(false).describe('allow the client_credentials grant (confidential clients)'),
+  deviceFlow: z.boolean().default(false).describe('allow the device authorization grant'),
+  skipConsent: z.boolean().default(false).describe('first-party app: no consent page'),
+}).superRefine((client, ctx) => {
+  const problem = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+  if (client.public && (client.secret || client.secretFile)) problem('secret', 'a public client has no secret');
+  if (!client.public && !client.secret && !client.secretFile) problem('secret', 'a confidential client needs secret or secretFile');
+  if (client.secret && client.secretFile) problem('secretFile', 'give secret or secretFile, not both');
+  if (!client.redirectUris.length && !client.deviceFlow && !client.clientCredentials) {
+    problem('redirectUris', 'give redirectUris, or enable deviceFlow or clientCredentials');
+  }
+  if (client.public && client.clientCredentials) problem('clientCredentials', 'a public client cannot use client_credentials');
+  client.redirectUris.forEach((uri, i) => {
+    const url = URL.parse(uri);
+    const loopback = url && ['127.0.0.1', '[::1]', 'localhost'].includes(url.hostname);
+    if (client.native && url?.protocol === 'http:' && !loopback) {
+      ctx.addIssue({ code: 'custom', path: ['redirectUris', i], message: 'a native app may use http only on a loopback address' });
+    }
+    if (!client.native && url && !['http:', 'https:'].includes(url.protocol)) {
+      ctx.addIssue({ code: 'custom', path: ['redirectUris', i], message: 'a web app redirects to http(s) only (set native for custom schemes)' });
+    }
+  });
+});
+export type ClientConfig = z.infer<typeof clientSchema>;
+
+const seconds = (d: number) => z.coerce.number().int().min(1).default(d);
+
+export const configSchema = z.strictObject({
+  issuer: z.string().default('http://localhost:8080').refine((value) => {
+    const url = URL.parse(value);
+    return url !== null && ['http:', 'https:'].includes(url.protocol) && !url.search && !url.hash && !value.includes('#');
+  }, 'must be an http(s) URL without query or fragment').describe('issuer URL, used byte-exact'),
+  host: z.string().optional().describe('address to listen on (default: all interfaces)'),
+  port: z.coerce.number().int().min(0).max(65535).default(8080).describe('port to listen on (0: any free port)'),
+  dataDir: z.string().min(1).default('./data').describe('directory of the SQLite database'),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('log level'),
+  trustProxy: z.stringbool().or(z.boolean()).default(false)
+    .describe('behind a TLS-terminating proxy: trust X-Forwarded-Proto/-For (the issuer host always wins)'),
+  ttl: z.strictObject({
+    idToken: seconds(3600).describe('id_token lifetime'),
+    accessToken: seconds(3600).describe('access token lifetime'),
+    refreshToken: seconds(14 * 86400).describe('refresh token lifetime (rotated on every use)'),
+    session: seconds(14 * 86400).describe('browser session lifetime'),
+    grant: seconds(14 * 86400).describe('grant lifetime'),
+    interaction: seconds(3600).describe('sign-in page lifetime'),
+    deviceCode: seconds(600).describe('device code lifetime'),
+    clientCredentials: seconds(600).describe('client_credentials token lifetime'),
+  }).prefault({}).describe('token and session lifetimes in seconds'),
+  clients: z.array(clientSchema).default([]).superRefine((clients, ctx) => {
+    const seen = new Set<string>();
+    clients.forEach((client, index) => {
+      if (seen.has(client.id)) ctx.addIssue({ code: 'custom', path: [index, 'id'], message: `duplicate client id "${client.id}"` });
+      seen.add(client.id);
+    });
+}).describe('apps declared in configuration, reconciled at startup'),
+});
+
+export type Config = Readonly<z.infer<typeof configSchema>>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+const toEnvName = (key: string) => `ACCOUCH_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+
+/** Top-level scalar keys settable from the environment, and nested ttl keys as ACCOUCH_TTL_<KEY>. */
+function envKeys(): Map<string, string[]> {
+  const keys = new Map<string, string[]>();
+  for (const key of Object.keys(configSchema.shape)) {
+    if (key === 'clients' || key === 'ttl') continue;
+    keys.set(toEnvName(key), [key]);
+  }
+  for (const key of Object.keys(configSchema.shape.ttl.unwrap().shape)) keys.set(`ACCOUCH_TTL_${toEnvName(key).slice(8)}`, ['ttl', key]);
+  return keys;
+}
+
+/** Lists every environment variable the schema accepts, for the README reference. */
+export function envNameFor(path: string[]): string | undefined {
+  for (const [name, keyPath] of envKeys()) if (keyPath.join('.') === path.join('.')) return name;
+  return undefined;
+}
+
+function setPath(target: Record<string, unknown>, path: string[], value: unknown) {
+  let node = target;
+  for (const key of path.slice(0, -1)) {
+    if (typeof node[key] !== 'object' || node[key] === null) node[key] = {};
+    node = node[key] as Record<string, unknown>;
+  }
+  node[path.at(-1)!] = value;
+}
+
+function readSecretFile(file: string, label: string, problems: string[]): string | undefined {
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch (error) {
+    problems.push(`${label}: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    return undefined;
+  }
+}
+
+/** Builds the frozen configuration, or throws ConfigError naming every bad key. */
+export function loadConfig({ env, file }: { env: Env; file?: string }): Config {
+  const problems: string[] = [];
+  let raw: Record<string, unknown> = {};
+  const configFile = file ?? env.ACCOUCH_CONFIG;
+  if (configFile) {
+    try {
+      const parsed = parseYaml(readFileSync(configFile, 'utf8')) ?? {};
+      if (typeof parsed !== 'object' || Array.isArray(parsed)) problems.push(`${configFile}: must be a YAML mapping`);
+      else raw = parsed;
+    } catch (error) {
+      problems.push(`${configFile}: ${(error as Error).message.split('\n')[0]}`);
+    }
+  }
+
+  const keys = envKeys();
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith('ACCOUCH_') || value === undefined || name === 'ACCOUCH_CONFIG') continue;
+    const isFile = name.endsWith('_FILE') && keys.has(name.slice(0, -5));
+    const path = keys.get(isFile ? name.slice(0, -5) : name);
+    if (!path) {
+      problems.push(`${name}: unknown environment variable`);
+      continue;
+    }
+    const resolved = isFile ? readSecretFile(value, name, problems) : value;
+    if (resolved !== undefined) setPath(raw, path, resolved);
+  }
+
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    for (const issue of result.error.issues) {
+      const where = issue.path.length ? issue.path.join('.') : '(root)';
+      problems.push(`${where}: ${issue.message}`);
+    }
+  }
+  if (problems.length || !result.success) throw new ConfigError(problems);
+
+  const config = result.data;
+  config.clients.forEach((client, index) => {
+    if (client.secretFile) client.secret = readSecretFile(client.secretFile, `clients.${index}.secretFile`, problems);
+  });
+  if (problems.length) throw new ConfigError(problems);
+  return deepFreeze(config);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}

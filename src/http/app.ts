@@ -1,0 +1,89 @@
+// The koa application: request ids and logs, security headers, the issuer's host pinned, our routes,
+// then oidc-provider (swappable, so a key rotation takes effect without a restart).
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import Koa from 'koa';
+import type Provider from 'oidc-provider';
+import type { Logger } from '../log.js';
+import type { Db } from '../store/db.js';
+import { handleErrors } from './errors.js';
+import { healthRoutes } from './health.js';
+import { interactionRoutes } from './interaction.js';
+import { serveStatic } from './static.js';
+import { viewsDir, type Render } from './views.js';
+
+export interface AppDeps {
+  issuer: string;
+  trustProxy: boolean;
+  db: Db;
+  log: Logger;
+  render: Render;
+  /** The current provider; replaced after a key rotation. */
+  provider: () => Provider;
+}
+
+const csp = [
+  "default-src 'none'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:", "connect-src 'self'",
+  "base-uri 'none'", "frame-ancestors 'none'",
+].join('; ');
+
+export function createApp({ issuer, trustProxy, db, log, render, provider }: AppDeps): Koa {
+  const app = new Koa({ proxy: trustProxy });
+  const issuerUrl = new URL(issuer);
+  const base = issuerUrl.pathname.replace(/\/$/, '');
+  const callbacks = new WeakMap<Provider, ReturnType<Provider['callback']>>();
+  const httpLog = log.child({ mod: 'http' });
+
+  app.use(async (ctx, next) => {
+    const incoming = ctx.get('x-request-id');
+    const reqId = /^[\w.-]{1,64}$/.test(incoming) ? incoming : randomUUID();
+    ctx.state.log = httpLog.child({ reqId });
+    ctx.set('x-request-id', reqId);
+    const started = performance.now();
+    ctx.res.once('finish', () => {
+      // The path only: query strings carry codes and state.
+      ctx.state.log.info({ method: ctx.method, path: ctx.path, status: ctx.res.statusCode, ms: Math.round(performance.now() - started) }, 'request');
+    });
+    await next();
+  });
+
+  app.use(handleErrors(render));
+
+  app.use(async (ctx, next) => {
+    // The issuer decides the host: a forged Host or X-Forwarded-Host never reaches URLs we build.
+    ctx.req.headers.host = issuerUrl.host;
+    delete ctx.req.headers['x-forwarded-host'];
+    ctx.set('content-security-policy', csp);
+    ctx.set('x-content-type-options', 'nosniff');
+    ctx.set('referrer-policy', 'no-referrer');
+    ctx.set('x-frame-options', 'DENY');
+    await next();
+  });
+
+  const ours = [healthRoutes(db), interactionRoutes({ provider, db, render, log })];
+  const staticFiles = serveStatic(join(viewsDir, 'static'), `${base}/static`);
+  app.use(staticFiles);
+  for (const router of ours) {
+    if (base) router.prefix(base);
+    app.use(router.routes());
+    app.use(router.allowedMethods());
+  }
+
+  app.use(async (ctx) => {
+    const current = provider();
+    let callback = callbacks.get(current);
+    if (!callback) {
+      callback = current.callback();
+      callbacks.set(current, callback);
+    }
+    if (base) {
+      if (ctx.path !== base && !ctx.path.startsWith(`${base}/`)) ctx.throw(404, 'not found');
+      (ctx.req as { originalUrl?: string }).originalUrl = ctx.req.url;
+      ctx.req.url = ctx.req.url!.slice(base.length) || '/';
+    }
+    ctx.respond = false;
+    await callback(ctx.req, ctx.res);
+  });
+
+  return app;
+}

@@ -1,0 +1,24 @@
+// Liveness (/healthz: the process answers) and readiness (/readyz: the database answers).
+import Router from '@koa/router';
+import { sql } from 'kysely';
+import type { Db } from '../store/db.js';
+
+export function healthRoutes(db: Db): Router {
+  const router = new Router();
+  router.get('/healthz', (ctx) => {
+    ctx.set('cache-control', 'no-store');
+    ctx.body = { status: 'ok' };
+  });
+  router.get('/readyz', async (ctx) => {
+    ctx.set('cache-control', 'no-store');
+    try {
+      await sql`select 1`.execute(db);
+      ctx.body = { status: 'ready' };
+    } catch (error) {
+      ctx.state.log?.error({ err: error }, 'readiness check failed');
+      ctx.status = 503;
+      ctx.body = { status: 'unavailable' };
+    }
+  });
+  return router;
+}

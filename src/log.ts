@@ -1,0 +1,17 @@
+// The root pino logger and the one redaction list: no password, code, token, secret or cookie reaches a log line.
+import { pino, type Logger, type LevelWithSilent } from 'pino';
+
+export type { Logger };
+
+export const redactPaths = [
+  'password', '*.password', 'secret', '*.secret', 'client_secret', '*.client_secret',
+  'code', '*.code', 'code_verifier', '*.code_verifier', 'token', '*.token',
+  'access_token', '*.access_token', 'refresh_token', '*.refresh_token', 'id_token', '*.id_token',
+  'req.headers.cookie', 'req.headers.authorization', 'res.headers["set-cookie"]',
+  'headers.cookie', 'headers.authorization',
+];
+
+/** Creates the root logger; `destination` lets tests capture lines. */
+export function createLogger(level: LevelWithSilent, destination?: pino.DestinationStream): Logger {
+  return pino({ level, redact: { paths: redactPaths, censor: '[redacted]' }, base: { pid: process.pid } }, destination);
+}

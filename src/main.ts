@@ -1,0 +1,101 @@
+#!/usr/bin/env node
+// Entry point. serve: loadConfig → openDatabase → migrate → keys → clients → createProvider → createApp → listen.
+// SIGTERM drains in-flight requests, then closes the database.
+import { readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type Provider from 'oidc-provider';
+import { createCli, runCli } from './cli/index.js';
+import { loadConfig, type Config } from './config.js';
+import { createApp } from './http/app.js';
+import { createRenderer } from './http/views.js';
+import { createLogger, type Logger } from './log.js';
+import { toClientMetadata } from './oidc/clients.js';
+import { ensureSigningKeys, keyRetention, loadCookieKeys, loadJwks } from './oidc/keys.js';
+import { createProvider } from './oidc/provider.js';
+import { deleteConfigClientsExcept, upsertConfigClient } from './store/clients.js';
+import { openDatabase, type Db } from './store/db.js';
+import { keysVersion } from './store/keys.js';
+import { migrateToLatest } from './store/migrate.js';
+import { purgeExpiredPayloads } from './store/oidc-payloads.js';
+import { purgeThrottles } from './store/throttle.js';
+import { countUsers } from './store/users.js';
+
+const version = JSON.parse(readFileSync(new URL(import.meta.url.includes('/dist/') ? '../../package.json' : '../package.json', import.meta.url), 'utf8')).version as string;
+
+/** Writes configuration-declared clients to the store and drops the ones no longer declared. */
+async function reconcileClients(db: Db, config: Config, log: Logger): Promise<void> {
+  for (const client of config.clients) {
+    toClientMetadata(client); // fails early on a client oidc-provider could not use
+    await upsertConfigClient(db, client);
+  }
+  const removed = await deleteConfigClientsExcept(db, config.clients.map((c) => c.id));
+  if (removed.length) log.info({ removed }, 'removed clients no longer in the configuration');
+}
+
+async function serve(): Promise<void> {
+  const config = loadConfig({ env: process.env });
+  const log = createLogger(config.logLevel);
+  const db = openDatabase(config.dataDir);
+  const applied = await migrateToLatest(db);
+  if (applied.length) log.info({ applied }, 'database migrated');
+  if (await ensureSigningKeys(db)) log.info({ event: 'keys.generated' }, 'generated signing keys (RS256, ES256, EdDSA)');
+  await reconcileClients(db, config, log);
+
+  const render = createRenderer();
+  const retention = keyRetention(config.ttl);
+  const build = async () => createProvider({ config, db, log, render, jwks: await loadJwks(db, retention), cookieKeys: await loadCookieKeys(db) });
+  let provider: Provider = await build();
+  let version = await keysVersion(db);
+
+  const app = createApp({ issuer: config.issuer, trustProxy: config.trustProxy, db, log, render, provider: () => provider });
+  const server: Server = await new Promise((resolve, reject) => {
+    const s = app.listen({ port: config.port, host: config.host }, () => resolve(s)).once('error', reject);
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  log.info({ issuer: config.issuer, port, dataDir: config.dataDir }, 'accouch listening');
+  if ((await countUsers(db)) === 0) {
+    console.log(`\nAccouch is running at ${config.issuer} (port ${port}). No users yet: add the first one with\n  npx accouch user add <username> --name "<Your Name>" --email <you@example.com> --groups admins --password-stdin\n`);
+  }
+
+  // Background jobs: idempotent, so two replicas running them at once is harmless.
+  const keyWatch = setInterval(async () => {
+    try {
+      const current = await keysVersion(db);
+      if (current === version) return;
+      version = current;
+      provider = await build();
+      log.info({ event: 'keys.reloaded' }, 'signing keys changed: provider reloaded');
+    } catch (error) {
+      log.error({ err: error }, 'key reload failed');
+    }
+  }, 5_000);
+  const purge = setInterval(async () => {
+    try {
+      const purged = await purgeExpiredPayloads(db);
+      await purgeThrottles(db, Math.floor(Date.now() / 1000) - 86400);
+      if (purged) log.debug({ purged }, 'purged expired artefacts');
+    } catch (error) {
+      log.error({ err: error }, 'purge failed');
+    }
+  }, 10 * 60_000);
+  keyWatch.unref();
+  purge.unref();
+
+  const stop = (signal: string) => {
+    log.info({ signal }, 'shutting down: draining requests');
+    clearInterval(keyWatch);
+    clearInterval(purge);
+    server.close(async () => {
+      await db.destroy();
+      log.info('stopped');
+      process.exit(0);
+    });
+    server.closeIdleConnections();
+    setTimeout(() => server.closeAllConnections(), 10_000).unref();
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
+
+await runCli(createCli({ serve, version }), process.argv);

@@ -1,0 +1,48 @@
+// Declared clients (config schema shape, from YAML or the CLI) → oidc-provider ClientMetadata, and the
+// read-only 'Client' adapter that serves them from the store.
+import type { Adapter, AdapterPayload, ClientMetadata } from 'oidc-provider';
+import type { ClientConfig } from '../config.js';
+import type { Db } from '../store/db.js';
+import { findClient } from '../store/clients.js';
+
+/** Extra metadata keys oidc-provider keeps on the Client object for our policies. */
+export const extraClientProperties = ['accouch_allowed_groups', 'accouch_refresh', 'accouch_skip_consent'];
+
+export function toClientMetadata(client: ClientConfig): ClientMetadata {
+  const grantTypes: string[] = [];
+  if (client.redirectUris.length) grantTypes.push('authorization_code');
+  if (client.deviceFlow) grantTypes.push('urn:ietf:params:oauth:grant-type:device_code');
+  if (grantTypes.length && client.refresh !== 'never') grantTypes.push('refresh_token');
+  if (client.clientCredentials) grantTypes.push('client_credentials');
+  return {
+    client_id: client.id,
+    client_name: client.name ?? client.id,
+    ...(client.public ? { token_endpoint_auth_method: 'none' } : { client_secret: client.secret, token_endpoint_auth_method: 'client_secret_basic' }),
+    application_type: client.native ? 'native' : 'web',
+    redirect_uris: [...client.redirectUris],
+    post_logout_redirect_uris: [...client.postLogoutRedirectUris],
+    grant_types: grantTypes,
+    response_types: client.redirectUris.length ? ['code'] : [],
+    id_token_signed_response_alg: client.idTokenAlg,
+    accouch_allowed_groups: [...client.allowedGroups],
+    accouch_refresh: client.refresh,
+    accouch_skip_consent: client.skipConsent,
+  };
+}
+
+/** The 'Client' model: clients are managed by config reconciliation and the CLI, never by oidc-provider. */
+export function createClientAdapter(db: Db): Adapter {
+  const readOnly = async () => { throw new Error('clients are managed through accouch, not oidc-provider'); };
+  return {
+    async find(id: string): Promise<AdapterPayload | undefined> {
+      const stored = await findClient(db, id);
+      return stored && (toClientMetadata(stored.config) as AdapterPayload);
+    },
+    upsert: readOnly,
+    findByUid: readOnly,
+    findByUserCode: readOnly,
+    consume: readOnly,
+    destroy: readOnly,
+    revokeByGrantId: readOnly,
+  };
+}

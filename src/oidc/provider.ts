@@ -1,0 +1,133 @@
+// The only place oidc-provider is configured: code flow with PKCE S256 for everyone, rotating refresh tokens,
+// device flow, client credentials, introspection, revocation, RP-initiated logout, our own pages.
+import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import type { Config } from '../config.js';
+import type { Logger } from '../log.js';
+import type { Db } from '../store/db.js';
+import { createAdapterClass } from './adapter.js';
+import { claimsByScope, createFindAccount } from './account.js';
+import { createClientAdapter, extraClientProperties } from './clients.js';
+
+/** Renders a page template from views/ (supplied by the HTTP layer, which owns templating). */
+export type Render = (template: string, data: Record<string, unknown>) => string;
+
+export interface ProviderDeps {
+  config: Config;
+  db: Db;
+  log: Logger;
+  jwks: { keys: Array<Record<string, unknown>> };
+  cookieKeys: string[];
+  render: Render;
+}
+
+/** Path prefix of the issuer ('' for an issuer without path), under which every route is mounted. */
+export const issuerPath = (issuer: string) => new URL(issuer).pathname.replace(/\/$/, '');
+
+const page = (ctx: KoaContextWithOIDC, html: string) => {
+  ctx.type = 'html';
+  ctx.set('cache-control', 'no-store');
+  ctx.body = html;
+};
+
+export function createProvider({ config, db, log, jwks, cookieKeys, render }: ProviderDeps): Provider {
+  const base = issuerPath(config.issuer);
+  const StoreAdapter = createAdapterClass(db);
+  const clientAdapter = createClientAdapter(db);
+  const refreshPolicy = (ctx: KoaContextWithOIDC) => ctx.oidc.client?.['accouch_refresh'] as string | undefined;
+
+  const configuration: Configuration = {
+    adapter: (name: string) => (name === 'Client' ? clientAdapter : new StoreAdapter(name)),
+    findAccount: createFindAccount(db),
+    jwks: jwks as Configuration['jwks'],
+    cookies: { keys: cookieKeys, long: { signed: true }, short: { signed: true } },
+    claims: claimsByScope,
+    scopes: ['openid', 'offline_access', 'profile', 'email', 'groups'],
+    conformIdTokenClaims: false,
+    responseTypes: ['code'],
+    pkce: { required: () => true },
+    extraClientMetadata: { properties: extraClientProperties },
+    clientDefaults: { id_token_signed_response_alg: 'RS256', grant_types: ['authorization_code'], response_types: ['code'] },
+    interactions: { url: (_ctx, interaction) => `${base}/interaction/${interaction.uid}` },
+    routes: { authorization: '/auth', token: '/token', userinfo: '/me', jwks: '/jwks', revocation: '/token/revocation', introspection: '/token/introspection', end_session: '/session/end', device_authorization: '/device/auth', code_verification: '/device' },
+    features: {
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      introspection: {
+        enabled: true,
+        // A client may only learn about its own tokens.
+        allowedPolicy: async (_ctx, client, token) => token.clientId === client.clientId,
+      },
+      revocation: {
+        enabled: true,
+        allowedPolicy: async (_ctx, client, token) => {
+          if (token.clientId === client.clientId) return true;
+          if (client.clientAuthMethod === 'none') return false;
+          throw new errors.InvalidRequest('client is not authorized to revoke the presented token');
+        },
+      },
+      userinfo: { enabled: true },
+      deviceFlow: {
+        enabled: true,
+        charset: 'base-20',
+        mask: '****-****',
+        userCodeInputSource: async (ctx, form, _out, err) => {
+          const wrongCode = err && ('userCode' in err || err.name === 'NoCodeError');
+          const message = wrongCode ? 'That code is not valid. Check it and try again.'
+            : err ? 'The sign-in request was interrupted. Start again on your device.' : undefined;
+          page(ctx, render('device-input', { title: 'Connect a device', form, message }));
+        },
+        userCodeConfirmSource: async (ctx, form, client, _deviceInfo, userCode) => {
+          page(ctx, render('device-confirm', { title: 'Connect a device', form, clientName: client.clientName ?? client.clientId, userCode }));
+        },
+        successSource: async (ctx) => {
+          page(ctx, render('message', { title: 'Device connected', message: `${ctx.oidc.client?.clientName ?? 'The device'} is signed in. You can close this page.` }));
+        },
+      },
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: async (ctx, form) => {
+          page(ctx, render('logout', { title: 'Sign out', form, clientName: ctx.oidc.client?.clientName }));
+        },
+        postLogoutSuccessSource: async (ctx) => {
+          page(ctx, render('message', { title: 'Signed out', message: 'You are signed out of Accouch.' }));
+        },
+      },
+    },
+    issueRefreshToken: async (ctx, client, source) => {
+      if (!client.grantTypeAllowed('refresh_token')) return false;
+      return refreshPolicy(ctx) === 'always' || source.scopes.has('offline_access');
+    },
+    // Refresh tokens of "always" clients (kubectl) outlive the browser session, like offline_access ones.
+    expiresWithSession: async (ctx, source) => refreshPolicy(ctx) !== 'always' && !source.scopes.has('offline_access'),
+    rotateRefreshToken: true,
+    clientBasedCORS: (_ctx, origin, client) => client.redirectUris?.some((uri) => URL.parse(uri)?.origin === origin) ?? false,
+    renderError: async (ctx, out, error) => {
+      if (!(error instanceof errors.OIDCProviderError)) log.error({ err: error }, 'oidc error page');
+      page(ctx, render('error', { title: 'Something went wrong', error: out.error, description: out.error_description }));
+    },
+    ttl: {
+      AccessToken: () => config.ttl.accessToken,
+      AuthorizationCode: () => 60,
+      ClientCredentials: () => config.ttl.clientCredentials,
+      DeviceCode: () => config.ttl.deviceCode,
+      BackchannelAuthenticationRequest: () => 600,
+      IdToken: () => config.ttl.idToken,
+      RefreshToken: () => config.ttl.refreshToken,
+      Interaction: () => config.ttl.interaction,
+      Session: () => config.ttl.session,
+      Grant: () => config.ttl.grant,
+    },
+  };
+
+  const provider = new Provider(config.issuer, configuration);
+  provider.proxy = config.trustProxy;
+
+  const oidcLog = log.child({ mod: 'oidc' });
+  provider.on('server_error', (ctx, err) => oidcLog.error({ err, path: ctx.path }, 'oidc-provider server error'));
+  for (const event of ['authorization.error', 'grant.error', 'introspection.error', 'revocation.error', 'userinfo.error', 'end_session.error', 'backchannel.error', 'jwks.error', 'discovery.error', 'check_session.error', 'device_authorization.error', 'code_verification.error'] as const) {
+    (provider as unknown as NodeJS.EventEmitter).on(event, (_ctx: unknown, err: Error) => oidcLog.info({ event, error: err.name, description: (err as errors.OIDCProviderError).error_description }, 'oidc request rejected'));
+  }
+  provider.on('grant.success', (ctx) => oidcLog.info({ event: 'token.issued', client: ctx.oidc.client?.clientId, grant_type: ctx.oidc.params?.grant_type }, 'tokens issued'));
+  provider.on('grant.revoked', (_ctx, grantId) => oidcLog.info({ event: 'grant.revoked', grantId }, 'grant revoked'));
+  return provider;
+}

@@ -1,0 +1,63 @@
+// Query functions for registered clients, stored as declared (the config schema's shape) and turned into
+// oidc-provider metadata only in oidc/clients.ts.
+import type { Kysely, Transaction } from 'kysely';
+import type { ClientConfig } from '../config.js';
+import { conflict } from '../errors.js';
+import { epoch, isUniqueViolation } from './db.js';
+import type { ClientsTable, Database } from './schema.js';
+
+type Executor = Kysely<Database> | Transaction<Database>;
+
+export interface StoredClient {
+  source: ClientsTable['source'];
+  config: ClientConfig;
+  createdAt: number;
+}
+
+const toClient = (row: ClientsTable): StoredClient => ({
+  source: row.source,
+  config: { ...JSON.parse(row.config), id: row.id },
+  createdAt: Number(row.created_at),
+});
+
+const serialize = ({ id: _id, secretFile: _file, ...rest }: ClientConfig) => JSON.stringify(rest);
+
+export async function findClient(db: Executor, id: string): Promise<StoredClient | undefined> {
+  const row = await db.selectFrom('clients').selectAll().where('id', '=', id).executeTakeFirst();
+  return row && toClient(row);
+}
+
+export async function listClients(db: Executor): Promise<StoredClient[]> {
+  return (await db.selectFrom('clients').selectAll().orderBy('id').execute()).map(toClient);
+}
+
+/** Inserts a client; a duplicate id is a conflict. */
+export async function insertClient(db: Executor, source: StoredClient['source'], config: ClientConfig, now = epoch()): Promise<void> {
+  try {
+    await db.insertInto('clients').values({ id: config.id, source, config: serialize(config), created_at: now, updated_at: now }).execute();
+  } catch (error) {
+    if (isUniqueViolation(error)) throw conflict(`client "${config.id}" already exists`, error);
+    throw error;
+  }
+}
+
+/** Inserts or replaces a client declared in configuration. */
+export async function upsertConfigClient(db: Executor, config: ClientConfig, now = epoch()): Promise<void> {
+  await db.insertInto('clients')
+    .values({ id: config.id, source: 'config', config: serialize(config), created_at: now, updated_at: now })
+    .onConflict((oc) => oc.column('id').doUpdateSet({ source: 'config', config: serialize(config), updated_at: now }))
+    .execute();
+}
+
+/** Removes a client; returns false when there was none. */
+export async function deleteClient(db: Executor, id: string): Promise<boolean> {
+  const result = await db.deleteFrom('clients').where('id', '=', id).executeTakeFirst();
+  return Number(result.numDeletedRows) > 0;
+}
+
+/** Removes configuration-declared clients that are no longer declared; returns their ids. */
+export async function deleteConfigClientsExcept(db: Executor, keep: string[]): Promise<string[]> {
+  let query = db.deleteFrom('clients').where('source', '=', 'config');
+  if (keep.length) query = query.where('id', 'not in', keep);
+  return (await query.returning('id').execute()).map((r) => r.id);
+}

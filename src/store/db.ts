@@ -1,0 +1,30 @@
+// Opens the embedded SQLite database with the durability settings Accouch relies on.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import SQLite from 'better-sqlite3';
+import { Kysely, SqliteDialect } from 'kysely';
+import type { Database } from './schema.js';
+
+export type Db = Kysely<Database>;
+
+export const databaseFile = (dataDir: string) => join(dataDir, 'accouch.sqlite');
+
+/** Opens (creating if needed) `<dataDir>/accouch.sqlite` in WAL mode with synchronous=FULL. */
+export function openDatabase(dataDir: string): Db {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const sqlite = new SQLite(databaseFile(dataDir));
+  sqlite.pragma('journal_mode = WAL');
+  sqlite.pragma('synchronous = FULL');
+  sqlite.pragma('foreign_keys = ON');
+  sqlite.pragma('busy_timeout = 5000');
+  return new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+}
+
+/** Current time in epoch seconds, the unit of every time column. */
+export const epoch = (ms = Date.now()) => Math.floor(ms / 1000);
+
+/** True for a UNIQUE or PRIMARY KEY violation (SQLite or PostgreSQL). */
+export function isUniqueViolation(error: unknown): boolean {
+  const code = (error as { code?: string })?.code;
+  return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === '23505';
+}

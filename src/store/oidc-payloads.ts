@@ -1,0 +1,72 @@
+// Query functions behind the oidc-provider adapter: one table keyed by (model, id).
+import type { Kysely } from 'kysely';
+import { epoch } from './db.js';
+import type { Database } from './schema.js';
+
+export interface PayloadRow {
+  payload: Record<string, unknown>;
+  consumedAt: number | null;
+  grantId: string | null;
+}
+
+export async function upsertPayload(
+  db: Kysely<Database>,
+  model: string,
+  id: string,
+  payload: Record<string, unknown>,
+  expiresAt: number | null,
+): Promise<void> {
+  const values = {
+    payload: JSON.stringify(payload),
+    grant_id: typeof payload.grantId === 'string' ? payload.grantId : null,
+    user_code: typeof payload.userCode === 'string' ? payload.userCode : null,
+    uid: typeof payload.uid === 'string' ? payload.uid : null,
+    expires_at: expiresAt,
+  };
+  await db.insertInto('oidc_payloads').values({ model, id, consumed_at: null, ...values })
+    .onConflict((oc) => oc.columns(['model', 'id']).doUpdateSet(values))
+    .execute();
+}
+
+type Column = 'id' | 'uid' | 'user_code';
+
+/** Finds an unexpired payload by id, uid or user code. */
+export async function findPayload(db: Kysely<Database>, model: string, column: Column, value: string, now = epoch()): Promise<PayloadRow | undefined> {
+  const row = await db.selectFrom('oidc_payloads')
+    .select(['payload', 'consumed_at', 'grant_id'])
+    .where('model', '=', model)
+    .where(column, '=', value)
+    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
+    .executeTakeFirst();
+  return row && { payload: JSON.parse(row.payload), consumedAt: row.consumed_at === null ? null : Number(row.consumed_at), grantId: row.grant_id };
+}
+
+/** Marks a payload consumed; false when it was already consumed (or is gone). */
+export async function consumePayload(db: Kysely<Database>, model: string, id: string, now = epoch()): Promise<boolean> {
+  const result = await db.updateTable('oidc_payloads').set({ consumed_at: now })
+    .where('model', '=', model).where('id', '=', id).where('consumed_at', 'is', null)
+    .executeTakeFirst();
+  return Number(result.numUpdatedRows) === 1;
+}
+
+export async function grantIdOf(db: Kysely<Database>, model: string, id: string): Promise<string | null> {
+  const row = await db.selectFrom('oidc_payloads').select('grant_id').where('model', '=', model).where('id', '=', id).executeTakeFirst();
+  return row?.grant_id ?? null;
+}
+
+export async function deletePayload(db: Kysely<Database>, model: string, id: string): Promise<void> {
+  await db.deleteFrom('oidc_payloads').where('model', '=', model).where('id', '=', id).execute();
+}
+
+/** Deletes the artefacts of a grant: of one model, or of every model. */
+export async function deletePayloadsByGrant(db: Kysely<Database>, grantId: string, model?: string): Promise<void> {
+  let query = db.deleteFrom('oidc_payloads').where('grant_id', '=', grantId);
+  if (model) query = query.where('model', '=', model);
+  await query.execute();
+}
+
+/** Deletes expired payloads; returns how many went. */
+export async function purgeExpiredPayloads(db: Kysely<Database>, now = epoch()): Promise<number> {
+  const result = await db.deleteFrom('oidc_payloads').where('expires_at', '<=', now).executeTakeFirst();
+  return Number(result.numDeletedRows);
+}

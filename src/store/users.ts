@@ -1,0 +1,106 @@
+// Query functions for household users and their groups.
+import { randomBytes } from 'node:crypto';
+import type { Kysely, Transaction } from 'kysely';
+import { conflict } from '../errors.js';
+import { epoch, isUniqueViolation } from './db.js';
+import type { Database, UsersTable } from './schema.js';
+
+type Executor = Kysely<Database> | Transaction<Database>;
+
+export interface User {
+  id: string;
+  username: string;
+  name: string;
+  email: string | null;
+  emailVerified: boolean;
+  picture: string | null;
+  passwordHash: string | null;
+  disabled: boolean;
+  groups: string[];
+  createdAt: number;
+}
+
+export interface NewUser {
+  username: string;
+  name: string;
+  email?: string | null;
+  emailVerified?: boolean;
+  groups?: string[];
+  passwordHash?: string | null;
+}
+
+/** Usernames are compared case-insensitively; the stored form is lower case. */
+export const normalizeUsername = (username: string) => username.trim().toLowerCase();
+
+function toUser(row: UsersTable, groups: string[]): User {
+  return {
+    id: row.id,
+    username: row.username,
+    name: row.name,
+    email: row.email,
+    emailVerified: row.email_verified === 1,
+    picture: row.picture,
+    passwordHash: row.password_hash,
+    disabled: row.disabled === 1,
+    groups,
+    createdAt: Number(row.created_at),
+  };
+}
+
+async function groupsOf(db: Executor, userId: string): Promise<string[]> {
+  const rows = await db.selectFrom('user_groups').select('group_name').where('user_id', '=', userId).orderBy('group_name').execute();
+  return rows.map((r) => r.group_name);
+}
+
+/** Creates a user with a random, never reused subject identifier. */
+export async function createUser(db: Kysely<Database>, input: NewUser, now = epoch()): Promise<User> {
+  const id = randomBytes(16).toString('base64url');
+  const username = normalizeUsername(input.username);
+  const groups = [...new Set(input.groups ?? [])].sort();
+  try {
+    await db.transaction().execute(async (trx) => {
+      await trx.insertInto('users').values({
+        id,
+        username,
+        name: input.name,
+        email: input.email ?? null,
+        email_verified: input.emailVerified ? 1 : 0,
+        picture: null,
+        password_hash: input.passwordHash ?? null,
+        disabled: 0,
+        created_at: now,
+        updated_at: now,
+      }).execute();
+      if (groups.length) await trx.insertInto('user_groups').values(groups.map((g) => ({ user_id: id, group_name: g }))).execute();
+    });
+  } catch (error) {
+    if (isUniqueViolation(error)) throw conflict(`user "${username}" already exists`, error);
+    throw error;
+  }
+  return (await findUserById(db, id))!;
+}
+
+export async function findUserById(db: Executor, id: string): Promise<User | undefined> {
+  const row = await db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+  return row && toUser(row, await groupsOf(db, row.id));
+}
+
+export async function findUserByUsername(db: Executor, username: string): Promise<User | undefined> {
+  const row = await db.selectFrom('users').selectAll().where('username', '=', normalizeUsername(username)).executeTakeFirst();
+  return row && toUser(row, await groupsOf(db, row.id));
+}
+
+export async function listUsers(db: Executor): Promise<User[]> {
+  const rows = await db.selectFrom('users').selectAll().orderBy('username').execute();
+  const groups = await db.selectFrom('user_groups').selectAll().execute();
+  return rows.map((row) => toUser(row, groups.filter((g) => g.user_id === row.id).map((g) => g.group_name).sort()));
+}
+
+export async function countUsers(db: Executor): Promise<number> {
+  const { count } = await db.selectFrom('users').select((eb) => eb.fn.countAll<number>().as('count')).executeTakeFirstOrThrow();
+  return Number(count);
+}
+
+export async function setPasswordHash(db: Executor, userId: string, passwordHash: string, now = epoch()): Promise<void> {
+  await db.updateTable('users').set({ password_hash: passwordHash, updated_at: now }).where('id', '=', userId).execute();
+}
