@@ -1,0 +1,95 @@
+// Starts the real Accouch server (dist/src/main.js) on a free port with a temp data dir, and runs its CLI.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const root = join(import.meta.dirname, '..', '..', '..');
+export const mainJs = join(root, 'dist', 'src', 'main.js');
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    }).once('error', reject);
+  });
+}
+
+export interface CliResult { status: number | null; stdout: string; stderr: string }
+
+export interface RunningServer {
+  issuer: string;
+  port: number;
+  dataDir: string;
+  env: Record<string, string>;
+  /** Everything the process printed so far (stdout + stderr). */
+  output(): string;
+  /** SIGTERM; resolves with the exit code. */
+  stop(): Promise<number | null>;
+  /** SIGKILL, as a power cut would. */
+  kill(): Promise<void>;
+  /** A new process on the same data dir and port. */
+  restart(): Promise<RunningServer>;
+  cli(args: string[], input?: string): CliResult;
+}
+
+export function runCli(env: Record<string, string>, args: string[], input?: string): CliResult {
+  const result = spawnSync(process.execPath, [mainJs, ...args], { env: { PATH: process.env.PATH!, ...env }, input, encoding: 'utf8', timeout: 30_000 });
+  return { status: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+async function waitForHealth(url: string, child: ChildProcess, output: () => string): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}:\n${output()}`);
+    try {
+      const res = await fetch(`${url}/healthz`);
+      if (res.ok) return;
+    } catch { /* not listening yet */ }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`server did not become healthy:\n${output()}`);
+}
+
+export async function startServer(options: { dataDir?: string; port?: number; env?: Record<string, string>; issuer?: string } = {}): Promise<RunningServer> {
+  const port = options.port ?? (await freePort());
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'accouch-e2e-'));
+  const issuer = options.issuer ?? `http://localhost:${port}`;
+  const env: Record<string, string> = {
+    ACCOUCH_ISSUER: issuer,
+    ACCOUCH_PORT: String(port),
+    ACCOUCH_DATA_DIR: dataDir,
+    ACCOUCH_LOG_LEVEL: 'info',
+    ...options.env,
+  };
+  const child = spawn(process.execPath, [mainJs, 'serve'], { env: { PATH: process.env.PATH!, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d) => { out += d; });
+  child.stderr!.on('data', (d) => { out += d; });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  await waitForHealth(`http://localhost:${port}`, child, () => out);
+
+  const server: RunningServer = {
+    issuer,
+    port,
+    dataDir,
+    env,
+    output: () => out,
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      return exited;
+    },
+    async kill() {
+      if (child.exitCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+    async restart() {
+      await server.stop();
+      return startServer({ dataDir, port, env: options.env, issuer });
+    },
+    cli: (args, input) => runCli(env, args, input),
+  };
+  return server;
+}
