@@ -86,6 +86,9 @@ export const configSchema = z.strictObject({
 
 export type Config = Readonly<z.infer<typeof configSchema>>;
 
+/** Path prefix of the issuer ('' for an issuer without path), under which every page and endpoint is mounted. */
+export const issuerPath = (issuer: string) => new URL(issuer).pathname.replace(/\/$/, '');
+
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
     super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);

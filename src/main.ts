@@ -5,13 +5,9 @@ import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type Provider from 'oidc-provider';
 import { createCli, runCli } from './cli/index.js';
-import { loadConfig, type Config } from './config.js';
-import { createApp } from './http/app.js';
-import { createRenderer } from './http/views.js';
+import { issuerPath, loadConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './log.js';
-import { toClientMetadata } from './oidc/clients.js';
 import { ensureSigningKeys, keyRetention, loadCookieKeys, loadJwks } from './oidc/keys.js';
-import { createProvider } from './oidc/provider.js';
 import { deleteConfigClientsExcept, upsertConfigClient } from './store/clients.js';
 import { openDatabase, type Db } from './store/db.js';
 import { keysVersion } from './store/keys.js';
@@ -25,7 +21,6 @@ const version = JSON.parse(readFileSync(new URL(import.meta.url.includes('/dist/
 /** Writes configuration-declared clients to the store and drops the ones no longer declared. */
 async function reconcileClients(db: Db, config: Config, log: Logger): Promise<void> {
   for (const client of config.clients) {
-    toClientMetadata(client); // fails early on a client oidc-provider could not use
     await upsertConfigClient(db, client);
   }
   const removed = await deleteConfigClientsExcept(db, config.clients.map((c) => c.id));
@@ -33,6 +28,10 @@ async function reconcileClients(db: Db, config: Config, log: Logger): Promise<vo
 }
 
 async function serve(): Promise<void> {
+  // Loaded here so CLI commands start fast without the server's dependencies.
+  const [{ createApp }, { createRenderer }, { createProvider }] = await Promise.all([
+    import('./http/app.js'), import('./http/views.js'), import('./oidc/provider.js'),
+  ]);
   const config = loadConfig({ env: process.env });
   const log = createLogger(config.logLevel);
   const db = openDatabase(config.dataDir);
@@ -41,13 +40,14 @@ async function serve(): Promise<void> {
   if (await ensureSigningKeys(db)) log.info({ event: 'keys.generated' }, 'generated signing keys (RS256, ES256, EdDSA)');
   await reconcileClients(db, config, log);
 
-  const render = createRenderer();
+  const base = issuerPath(config.issuer);
+  const render = createRenderer(base);
   const retention = keyRetention(config.ttl);
   const build = async () => createProvider({ config, db, log, render, jwks: await loadJwks(db, retention), cookieKeys: await loadCookieKeys(db) });
   let provider: Provider = await build();
   let version = await keysVersion(db);
 
-  const app = createApp({ issuer: config.issuer, trustProxy: config.trustProxy, db, log, render, provider: () => provider });
+  const app = createApp({ issuer: config.issuer, base, trustProxy: config.trustProxy, db, log, render, provider: () => provider });
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen({ port: config.port, host: config.host }, () => resolve(s)).once('error', reject);
   });

@@ -14,6 +14,8 @@ import { viewsDir, type Render } from './views.js';
 
 export interface AppDeps {
   issuer: string;
+  /** The issuer's path ('' or e.g. '/id'): every page and endpoint lives under it, probes at the root. */
+  base: string;
   trustProxy: boolean;
   db: Db;
   log: Logger;
@@ -27,10 +29,9 @@ const csp = [
   "base-uri 'none'", "frame-ancestors 'none'",
 ].join('; ');
 
-export function createApp({ issuer, trustProxy, db, log, render, provider }: AppDeps): Koa {
+export function createApp({ issuer, base, trustProxy, db, log, render, provider }: AppDeps): Koa {
   const app = new Koa({ proxy: trustProxy });
   const issuerUrl = new URL(issuer);
-  const base = issuerUrl.pathname.replace(/\/$/, '');
   const callbacks = new WeakMap<Provider, ReturnType<Provider['callback']>>();
   const httpLog = log.child({ mod: 'http' });
 
@@ -60,14 +61,14 @@ export function createApp({ issuer, trustProxy, db, log, render, provider }: App
     await next();
   });
 
-  const ours = [healthRoutes(db), interactionRoutes({ provider, db, render, log })];
-  const staticFiles = serveStatic(join(viewsDir, 'static'), `${base}/static`);
-  app.use(staticFiles);
-  for (const router of ours) {
-    if (base) router.prefix(base);
-    app.use(router.routes());
-    app.use(router.allowedMethods());
-  }
+  // Probes stay at the root whatever the issuer's path, where kubelet looks for them.
+  const health = healthRoutes(db);
+  app.use(health.routes());
+  app.use(serveStatic(join(viewsDir, 'static'), `${base}/static`));
+  const interactions = interactionRoutes({ provider, db, render, log });
+  if (base) interactions.prefix(base);
+  app.use(interactions.routes());
+  app.use(interactions.allowedMethods());
 
   app.use(async (ctx) => {
     const current = provider();

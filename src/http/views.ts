@@ -7,7 +7,8 @@ export const viewsDir = fileURLToPath(new URL(import.meta.url.includes('/dist/')
 
 export type Render = (template: string, data: Record<string, unknown>) => string;
 
-export function createRenderer(dir = viewsDir): Render {
+/** `base` is the issuer's path ('' or '/id'), prefixed to every link and form action. */
+export function createRenderer(base: string, dir = viewsDir): Render {
   const eta = new Eta({ views: dir, cache: true, autoEscape: true, autoTrim: false });
-  return (template, data) => eta.render(template, { title: 'Accouch', ...data });
+  return (template, data) => eta.render(template, { title: 'Accouch', base, ...data });
 }

@@ -1,7 +1,7 @@
 // The only place oidc-provider is configured: code flow with PKCE S256 for everyone, rotating refresh tokens,
 // device flow, client credentials, introspection, revocation, RP-initiated logout, our own pages.
 import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
-import type { Config } from '../config.js';
+import { issuerPath, type Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { Db } from '../store/db.js';
 import { createAdapterClass } from './adapter.js';
@@ -19,9 +19,6 @@ export interface ProviderDeps {
   cookieKeys: string[];
   render: Render;
 }
-
-/** Path prefix of the issuer ('' for an issuer without path), under which every route is mounted. */
-export const issuerPath = (issuer: string) => new URL(issuer).pathname.replace(/\/$/, '');
 
 const page = (ctx: KoaContextWithOIDC, html: string) => {
   ctx.type = 'html';
