@@ -20,6 +20,9 @@ beforeAll(async () => {
 afterAll(async () => {
   expect(await server.stop()).toBe(0);
   expect(server.output()).not.toMatch(/server error|"level":50/);
+  // Startup and every flow above ran without oidc-provider's development warnings or notices.
+  expect(server.output()).not.toMatch(/oidc-provider (WARNING|NOTICE)/);
+  expect(server.output()).toContain('No users yet');
 });
 
 describe('discovery', () => {
