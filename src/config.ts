@@ -52,15 +52,17 @@ export const clientSchema = z.strictObject({
 });
 export type ClientConfig = z.infer<typeof clientSchema>;
 
-const seconds = (d: number) => z.coerce.number().int().min(1).default(d);
+// Numbers from the environment arrive as strings: a blank one is an error, not zero.
+const number = () => z.preprocess((v) => (typeof v === 'string' && v.trim() === '' ? Number.NaN : v), z.coerce.number());
+const seconds = (d: number) => number().pipe(z.number().int().min(1)).default(d);
 
 export const configSchema = z.strictObject({
   issuer: z.string().default('http://localhost:8080').refine((value) => {
     const url = URL.parse(value);
-    return url !== null && ['http:', 'https:'].includes(url.protocol) && !url.search && !url.hash && !value.includes('#');
+    return url !== null && ['http:', 'https:'].includes(url.protocol) && !value.includes('?') && !value.includes('#');
   }, 'must be an http(s) URL without query or fragment').describe('issuer URL, used byte-exact'),
   host: z.string().optional().describe('address to listen on (default: all interfaces)'),
-  port: z.coerce.number().int().min(0).max(65535).default(8080).describe('port to listen on (0: any free port)'),
+  port: number().pipe(z.number().int().min(0).max(65535)).default(8080).describe('port to listen on (0: any free port)'),
   dataDir: z.string().min(1).default('./data').describe('directory of the SQLite database'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('log level'),
   trustProxy: z.stringbool().or(z.boolean()).default(false)
@@ -151,21 +153,26 @@ export function loadConfig({ env, file }: { env: Env; file?: string }): Config {
   }
 
   const keys = envKeys();
-  for (const [name, value] of Object.entries(env)) {
-    if (!name.startsWith('ACCOUCH_') || value === undefined || name === 'ACCOUCH_CONFIG') continue;
-    const isFile = name.endsWith('_FILE') && keys.has(name.slice(0, -5));
-    const path = keys.get(isFile ? name.slice(0, -5) : name);
+  const names = Object.keys(env).filter((name) => name.startsWith('ACCOUCH_') && env[name] !== undefined && name !== 'ACCOUCH_CONFIG');
+  const isFile = (name: string) => name.endsWith('_FILE') && keys.has(name.slice(0, -5));
+  // Plain variables first, then *_FILE ones, so a mounted secret wins whatever the environment's order.
+  for (const name of [...names.filter((n) => !isFile(n)), ...names.filter(isFile)]) {
+    const path = keys.get(isFile(name) ? name.slice(0, -5) : name);
     if (!path) {
       problems.push(`${name}: unknown environment variable`);
       continue;
     }
-    const resolved = isFile ? readSecretFile(value, name, problems) : value;
+    const resolved = isFile(name) ? readSecretFile(env[name]!, name, problems) : env[name]!;
     if (resolved !== undefined) setPath(raw, path, resolved);
   }
 
   const result = configSchema.safeParse(raw);
   if (!result.success) {
     for (const issue of result.error.issues) {
+      if (issue.code === 'unrecognized_keys') {
+        for (const key of issue.keys) problems.push(`${[...issue.path, key].join('.')}: unknown key`);
+        continue;
+      }
       const where = issue.path.length ? issue.path.join('.') : '(root)';
       problems.push(`${where}: ${issue.message}`);
     }

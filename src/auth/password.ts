@@ -40,6 +40,7 @@ export async function verifyPassword(password: string, stored: string | null | u
   const [scheme, N, r, p, salt, hash] = encoded.split('$');
   if (scheme !== 'scrypt' || !salt || !hash) return false;
   const expected = Buffer.from(hash, 'base64url');
+  if (expected.length !== keyLength) return false;
   const actual = await derive(password.slice(0, maxPasswordLength * 4), Buffer.from(salt, 'base64url'), { N: Number(N), r: Number(r), p: Number(p) });
   return timingSafeEqual(actual, expected) && stored !== undefined && stored !== null;
 }

@@ -21,7 +21,7 @@ export async function secondsUntilAllowed(db: Db, keys: string[], now = epoch())
   return wait;
 }
 
-/** Counts a failure; past the free ones each failure locks for 30 s, doubling, at most 15 min. */
+/** Counts a failure; from the fifth on each failure locks for 30 s, doubling, at most 15 min. */
 export async function recordFailure(db: Db, keys: string[], now = epoch()): Promise<void> {
   // The IP key tolerates a household's worth of typos across several users.
   for (const key of keys) {
@@ -29,7 +29,7 @@ export async function recordFailure(db: Db, keys: string[], now = epoch()): Prom
     const row = await findThrottle(db, key);
     const fresh = !row || now - row.first_failure_at > window;
     const failures = fresh ? 1 : row.failures + 1;
-    const lock = failures > free ? Math.min(maxLock, 30 * 2 ** (failures - free - 1)) : 0;
+    const lock = failures >= free ? Math.min(maxLock, 30 * 2 ** (failures - free)) : 0;
     await saveThrottle(db, { key, failures, first_failure_at: fresh ? now : row.first_failure_at, locked_until: lock ? now + lock : 0 });
   }
 }

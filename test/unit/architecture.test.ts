@@ -1,0 +1,175 @@
+// Keeps STYLE.md's dependency direction true: every import specifier under src/ (static, re-export, dynamic)
+// is checked against the layer rules below, and every violation is printed as `src/a.ts imports src/b.ts`.
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
+import { describe, expect, test } from 'vitest';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const srcDir = join(root, 'src');
+
+interface Edge {
+  from: string; // 'src/http/app.ts'
+  to: string; // 'src/store/db.ts', or the package name for external imports
+  typeOnly: boolean;
+  internal: boolean;
+}
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) return sourceFiles(path);
+    return entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts') ? [path] : [];
+  });
+}
+
+/** Every import of a file, parsed by the TypeScript compiler (no regex to fool with comments or strings). */
+function importsOf(file: string, text = readFileSync(file, 'utf8')): Edge[] {
+  const source = ts.createSourceFile(file, text, ts.ScriptTarget.Latest, true);
+  const from = relative(root, file);
+  const edges: Edge[] = [];
+  const add = (specifier: string, typeOnly: boolean) => {
+    const internal = specifier.startsWith('.');
+    const to = internal ? relative(root, resolve(dirname(file), specifier)).replace(/\.js$/, '.ts') : specifier;
+    edges.push({ from, to, typeOnly, internal });
+  };
+  const visit = (node: ts.Node) => {
+    if (ts.isImportDeclaration(node) && ts.isStringLiteral(node.moduleSpecifier)) {
+      // `import { type A }` still loads the module under verbatimModuleSyntax: only `import type` is type-only.
+      add(node.moduleSpecifier.text, node.importClause?.isTypeOnly ?? false);
+    } else if (ts.isExportDeclaration(node) && node.moduleSpecifier && ts.isStringLiteral(node.moduleSpecifier)) {
+      add(node.moduleSpecifier.text, node.isTypeOnly);
+    } else if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword) {
+      const [arg] = node.arguments;
+      if (arg && ts.isStringLiteralLike(arg)) add(arg.text, false);
+      else edges.push({ from, to: `<dynamic import of a computed specifier>`, typeOnly: false, internal: true });
+    } else if (ts.isImportTypeNode(node) && ts.isLiteralTypeNode(node.argument) && ts.isStringLiteral(node.argument.literal)) {
+      add(node.argument.literal.text, true); // `import('x').T` in a type position
+    } else if (ts.isImportEqualsDeclaration(node) && ts.isExternalModuleReference(node.moduleReference)
+      && ts.isStringLiteral(node.moduleReference.expression)) {
+      add(node.moduleReference.expression.text, node.isTypeOnly);
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(source);
+  return edges;
+}
+
+type Layer = 'main' | 'cli' | 'http' | 'oidc' | 'auth' | 'store' | 'integrations' | 'config' | 'config-reference' | 'log' | 'errors';
+
+/** A top-level file that is not listed here has no layer, so its imports fail until it is given one. */
+function layerOf(path: string): Layer | undefined {
+  const m = /^src\/(?:(main|config|config-reference|log|errors)\.ts|(cli|http|oidc|auth|store|integrations)\/.+)$/.exec(path);
+  return (m?.[1] ?? m?.[2]) as Layer | undefined;
+}
+
+/**
+ * What each layer may import besides itself. An entry is a layer, or one file ('oidc/keys.ts'); `type:` allows
+ * `import type` only. From STYLE.md "Dependency direction"; integrations is not spelled out there, so it is
+ * kept to leaves until it needs more.
+ */
+const allowed: Record<Layer, string[]> = {
+  main: ['*'],
+  cli: ['store', 'auth', 'oidc/keys.ts', 'integrations', 'config', 'log', 'errors'],
+  http: ['auth', 'errors', 'type:store', 'type:log'],
+  oidc: ['store', 'auth/policy.ts', 'errors', 'config', 'log'],
+  auth: ['store', 'errors', 'config'],
+  store: ['errors', 'type:config'],
+  integrations: ['config', 'errors'],
+  config: [],
+  'config-reference': ['config'], // the README generator (npm run docs): reads the schema, nothing else
+  log: [],
+  errors: [],
+};
+
+/** Packages a layer must not touch: auth is sign-in logic without koa or oidc-provider; the store is kysely. */
+const forbiddenPackages: Partial<Record<Layer, RegExp>> = {
+  auth: /^(koa|@koa\/|oidc-provider)/,
+  store: /^(koa|@koa\/|oidc-provider|pino)/,
+  config: /^(koa|@koa\/|oidc-provider|kysely|better-sqlite3)/,
+  'config-reference': /^(koa|@koa\/|oidc-provider|kysely|better-sqlite3)/,
+  errors: /./,
+};
+
+function permits(edge: Edge): boolean {
+  const fromLayer = layerOf(edge.from);
+  const toLayer = layerOf(edge.to);
+  if (!fromLayer || !toLayer) return false; // outside src/ (e.g. migrations/, package.json) or unresolvable
+  if (fromLayer === toLayer) return true;
+  const target = edge.to.slice('src/'.length);
+  return allowed[fromLayer].some((rule) => {
+    const typeRule = rule.startsWith('type:');
+    const name = typeRule ? rule.slice(5) : rule;
+    const matches = name === '*' || name === toLayer || name === target;
+    return matches && (!typeRule || edge.typeOnly);
+  });
+}
+
+const edges = sourceFiles(srcDir).flatMap((file) => importsOf(file));
+const internal = edges.filter((e) => e.internal);
+
+describe('dependency direction (STYLE.md)', () => {
+  test('the scanner sees the imports (so the rules below cannot pass vacuously)', () => {
+    expect(internal.length).toBeGreaterThan(20);
+    // A few edges that are known to exist, one per kind of layer.
+    expect(internal).toContainEqual(expect.objectContaining({ from: 'src/main.ts', to: 'src/http/app.ts' }));
+    expect(internal).toContainEqual(expect.objectContaining({ from: 'src/oidc/adapter.ts', to: 'src/store/oidc-payloads.ts' }));
+    expect(internal).toContainEqual(expect.objectContaining({ from: 'src/http/app.ts', to: 'src/store/db.ts', typeOnly: true }));
+    expect(internal).toContainEqual(expect.objectContaining({ from: 'src/auth/login.ts', to: 'src/store/users.ts', typeOnly: false }));
+    expect(edges.filter((e) => !e.internal).map((e) => e.to)).toContain('oidc-provider');
+  });
+
+  test('the scanner reads static, re-export, dynamic and type-only imports', () => {
+    const parsed = (text: string) =>
+      importsOf(join(srcDir, 'http', 'probe.ts'), text).map((e) => `${e.to}${e.typeOnly ? ' (type)' : ''}`);
+    expect(parsed([
+      "import type { A } from '../store/db.js';",
+      "import { type B, c } from '../store/users.js';",
+      "export { d } from '../errors.js';",
+      "export * from '../log.js';",
+      "const m = await import('./app.js');",
+      "// import { fake } from '../main.js';",
+      "const s = \"import x from '../main.js'\";",
+    ].join('\n'))).toEqual([
+      'src/store/db.ts (type)', 'src/store/users.ts', 'src/errors.ts', 'src/log.ts', 'src/http/app.ts',
+    ]);
+  });
+
+  test('every internal import follows the layer rules', () => {
+    const violations = internal.filter((e) => !permits(e))
+      .map((e) => `${e.from} imports ${e.to}${e.typeOnly ? ' (type-only)' : ''}`);
+    expect(violations, `dependency direction violated:\n${violations.join('\n')}`).toEqual([]);
+  });
+
+  test('nothing but main imports http, and nothing imports main', () => {
+    const violations = internal
+      .filter((e) => (layerOf(e.to) === 'http' && !['main', 'http'].includes(layerOf(e.from)!)) || e.to === 'src/main.ts')
+      .map((e) => `${e.from} imports ${e.to}`);
+    expect(violations, violations.join('\n')).toEqual([]);
+  });
+
+  test('auth, store, config and errors stay free of the web and protocol libraries', () => {
+    const violations = edges
+      .filter((e) => !e.internal && forbiddenPackages[layerOf(e.from)!]?.test(e.to) && !e.to.startsWith('node:'))
+      .map((e) => `${e.from} imports ${e.to}`);
+    expect(violations, violations.join('\n')).toEqual([]);
+  });
+
+  test('the rules reject what STYLE.md forbids', () => {
+    const edge = (from: string, to: string, typeOnly = false): Edge => ({ from, to, typeOnly, internal: true });
+    expect(permits(edge('src/http/app.ts', 'src/store/db.ts'))).toBe(false);
+    expect(permits(edge('src/http/app.ts', 'src/store/db.ts', true))).toBe(true);
+    expect(permits(edge('src/cli/keys.ts', 'src/oidc/keys.ts'))).toBe(true);
+    expect(permits(edge('src/cli/keys.ts', 'src/oidc/provider.ts'))).toBe(false);
+    expect(permits(edge('src/oidc/account.ts', 'src/auth/policy.ts'))).toBe(true);
+    expect(permits(edge('src/oidc/account.ts', 'src/auth/login.ts'))).toBe(false);
+    expect(permits(edge('src/store/users.ts', 'src/config.ts'))).toBe(false);
+    expect(permits(edge('src/store/users.ts', 'src/config.ts', true))).toBe(true);
+    expect(permits(edge('src/auth/login.ts', 'src/oidc/keys.ts'))).toBe(false);
+    expect(permits(edge('src/config.ts', 'src/errors.ts'))).toBe(false);
+    expect(permits(edge('src/oidc/provider.ts', 'src/http/views.ts'))).toBe(false);
+    expect(permits(edge('src/main.ts', 'src/http/app.ts'))).toBe(true);
+    expect(permits(edge('src/store/db.ts', 'migrations/x.ts'))).toBe(false);
+  });
+});

@@ -1,0 +1,76 @@
+// Password sign-in: one answer for unknown, disabled and mistyped users, throttling, and the audit trail.
+import { describe, expect, test } from 'vitest';
+import { verifyPasswordLogin, type PasswordLoginResult } from '../../../src/auth/login.js';
+import { hashPassword } from '../../../src/auth/password.js';
+import { listAudit } from '../../../src/store/audit.js';
+import type { Db } from '../../../src/store/db.js';
+import { createUser } from '../../../src/store/users.js';
+import { openTestDb } from '../helpers.js';
+
+const password = 'correct horse battery staple';
+
+async function withAlice(): Promise<{ db: Db; aliceId: string }> {
+  const db = await openTestDb();
+  const alice = await createUser(db, { username: 'alice', name: 'Alice', passwordHash: await hashPassword(password) });
+  return { db, aliceId: alice.id };
+}
+
+const attempts = async (db: Db, username: string, n: number) => {
+  const results: PasswordLoginResult[] = [];
+  for (let i = 0; i < n; i++) results.push(await verifyPasswordLogin(db, { username, password: 'wrong password!' }));
+  return results.map((r) => (r.ok ? 'ok' : r.reason));
+};
+
+describe('verifyPasswordLogin', () => {
+  test('the right password signs in and is audited as login.success', async () => {
+    const { db, aliceId } = await withAlice();
+    const result = await verifyPasswordLogin(db, { username: 'Alice', password, ip: '192.0.2.1', clientId: 'grafana' });
+    expect(result).toMatchObject({ ok: true, user: { id: aliceId, username: 'alice' } });
+    expect(await listAudit(db)).toEqual([
+      expect.objectContaining({ event: 'login.success', actor: aliceId, ip: '192.0.2.1', detail: { method: 'pwd', client: 'grafana' } }),
+    ]);
+  });
+
+  test('unknown user, wrong password and disabled user get the same answer', async () => {
+    const { db, aliceId } = await withAlice();
+    const carol = await createUser(db, { username: 'carol', name: 'Carol', passwordHash: await hashPassword(password) });
+    await db.updateTable('users').set({ disabled: 1 }).where('id', '=', carol.id).execute();
+    const invalid = { ok: false, reason: 'invalid' };
+    expect(await verifyPasswordLogin(db, { username: 'mallory', password })).toEqual(invalid);
+    expect(await verifyPasswordLogin(db, { username: 'alice', password: 'not the password' })).toEqual(invalid);
+    expect(await verifyPasswordLogin(db, { username: 'carol', password })).toEqual(invalid);
+    expect(await verifyPasswordLogin(db, { username: '', password })).toEqual(invalid);
+    const audit = await listAudit(db);
+    expect(audit.map((a) => a.event)).toEqual(['login.failure', 'login.failure', 'login.failure', 'login.failure']);
+    expect(audit.map((a) => a.actor).reverse()).toEqual([null, aliceId, carol.id, null]);
+  });
+
+  test('an unknown username is throttled exactly like an existing one (no enumeration)', async () => {
+    const { db } = await withAlice();
+    expect(await attempts(db, 'ghost', 8)).toEqual(await attempts(db, 'alice', 8));
+  });
+
+  test.each(['alice', 'ghost'])('after 5 failures for %s the 6th attempt within the window is throttled', async (username) => {
+    const { db } = await withAlice();
+    expect(await attempts(db, username, 5)).toEqual(Array(5).fill('invalid'));
+    const sixth = await verifyPasswordLogin(db, { username, password });
+    expect(sixth).toMatchObject({ ok: false, reason: 'throttled' });
+  });
+
+  test('once locked, even the right password is refused until the lock ends', async () => {
+    const { db } = await withAlice();
+    const results = await attempts(db, 'alice', 8);
+    expect(results).toContain('throttled');
+    const result = await verifyPasswordLogin(db, { username: 'alice', password });
+    expect(result).toMatchObject({ ok: false, reason: 'throttled', retryAfter: expect.any(Number) });
+    if (!result.ok && result.reason === 'throttled') expect(result.retryAfter).toBeGreaterThan(0);
+  });
+
+  test('a success clears the failures counted for that username', async () => {
+    const { db } = await withAlice();
+    await attempts(db, 'alice', 4);
+    expect(await verifyPasswordLogin(db, { username: 'alice', password })).toMatchObject({ ok: true });
+    expect(await attempts(db, 'alice', 4)).toEqual(Array(4).fill('invalid'));
+    expect(await verifyPasswordLogin(db, { username: 'alice', password })).toMatchObject({ ok: true });
+  });
+});
