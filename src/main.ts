@@ -70,7 +70,7 @@ async function serve(): Promise<void> {
       log.error({ err: error }, 'key reload failed');
     }
   }, 5_000);
-  const purge = setInterval(async () => {
+  const purgeExpired = async () => {
     try {
       const purged = await purgeExpiredPayloads(db);
       await purgeThrottles(db, Math.floor(Date.now() / 1000) - 86400);
@@ -78,7 +78,9 @@ async function serve(): Promise<void> {
     } catch (error) {
       log.error({ err: error }, 'purge failed');
     }
-  }, 10 * 60_000);
+  };
+  void purgeExpired();
+  const purge = setInterval(purgeExpired, 10 * 60_000);
   keyWatch.unref();
   purge.unref();
 
@@ -91,7 +93,8 @@ async function serve(): Promise<void> {
       log.info('stopped');
       process.exit(0);
     });
-    server.closeIdleConnections();
+    // Keep-alive sockets become idle as their last response goes out: close them then, not at keep-alive timeout.
+    setInterval(() => server.closeIdleConnections(), 50).unref();
     setTimeout(() => server.closeAllConnections(), 10_000).unref();
   };
   process.once('SIGTERM', stop);

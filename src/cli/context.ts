@@ -20,6 +20,30 @@ export async function withDatabase<T>(run: (ctx: CliContext) => Promise<T>): Pro
   }
 }
 
+/** Asks for a password on a terminal without echoing it; reads standard input when it is not a terminal. */
+export async function readPassword(prompt: string): Promise<string> {
+  if (!process.stdin.isTTY) return readStdin();
+  process.stderr.write(prompt);
+  process.stdin.setRawMode(true);
+  process.stdin.resume();
+  let password = '';
+  try {
+    for await (const chunk of process.stdin) {
+      for (const char of (chunk as Buffer).toString('utf8')) {
+        if (char === '\r' || char === '\n') return password;
+        if (char === '\u0003') throw new Error('cancelled');
+        if (char === '\u007f') password = password.slice(0, -1);
+        else password += char;
+      }
+    }
+    return password;
+  } finally {
+    process.stdin.setRawMode(false);
+    process.stdin.pause();
+    process.stderr.write('\n');
+  }
+}
+
 /** Reads all of standard input (for --password-stdin), without the trailing newline. */
 export async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];

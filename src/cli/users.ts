@@ -4,15 +4,9 @@ import { hashPassword } from '../auth/password.js';
 import { badRequest, notFound } from '../errors.js';
 import { createUser, findUserByUsername, listUsers, setPasswordHash } from '../store/users.js';
 import { recordAudit } from '../store/audit.js';
-import { printTable, readStdin, withDatabase } from './context.js';
+import { printTable, readPassword, readStdin, withDatabase } from './context.js';
 
 const usernamePattern = /^[a-z0-9][a-z0-9._-]{0,63}$/i;
-
-async function passwordFromStdin(enabled: boolean | undefined): Promise<string | undefined> {
-  if (!enabled) return undefined;
-  const password = await readStdin();
-  return password;
-}
 
 export function registerUserCommands(program: Command): void {
   const user = program.command('user').description('manage household users');
@@ -27,7 +21,7 @@ export function registerUserCommands(program: Command): void {
       if (!usernamePattern.test(username)) throw badRequest('username: letters, digits, ".", "_" and "-", at most 64');
       if (opts.email !== undefined && !/^[^\s@]+@[^\s@]+$/.test(opts.email)) throw badRequest(`invalid email "${opts.email}"`);
       const groups = (opts.groups ?? '').split(',').map((g) => g.trim()).filter(Boolean);
-      const password = await passwordFromStdin(opts.passwordStdin);
+      const password = opts.passwordStdin ? await readStdin() : undefined;
       const passwordHash = password === undefined ? null : await hashPassword(password);
       await withDatabase(async ({ db }) => {
         const created = await createUser(db, { username, name: opts.name, email: opts.email, emailVerified: opts.email !== undefined, groups, passwordHash });
@@ -45,10 +39,10 @@ export function registerUserCommands(program: Command): void {
     }));
 
   user.command('passwd <username>')
-    .description("set a user's password (read from standard input)")
-    .option('--password-stdin', 'read the password from standard input (the default)')
-    .action(async (username: string) => {
-      const password = await readStdin();
+    .description("set a user's password (asked on a terminal, otherwise read from standard input)")
+    .option('--password-stdin', 'read the password from standard input')
+    .action(async (username: string, opts: { passwordStdin?: boolean }) => {
+      const password = opts.passwordStdin ? await readStdin() : await readPassword('New password: ');
       const passwordHash = await hashPassword(password);
       await withDatabase(async ({ db }) => {
         const found = await findUserByUsername(db, username);

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JSONWebKeySet } from 'jose';
 import * as oidc from 'openid-client';
 import { describe, expect, it } from 'vitest';
-import { addClient, addUser, callback, codeFlow, discover } from './support/rp.js';
+import { Agent, formAction } from './support/agent.js';
+import { addClient, addUser, callback, codeFlow, discover, startAuth } from './support/rp.js';
 import { freePort, runCli, startServer } from './support/server.js';
 
 const jwksOf = async (issuer: string) => (await (await fetch(`${issuer}/jwks`)).json()) as JSONWebKeySet;
@@ -154,5 +155,28 @@ describe('CLI', () => {
     expect(help.stdout).toContain('--redirect-uri');
     const list = runCli(env, ['user', 'list']);
     expect(list.stdout).toMatch(/gina\s+Gina/);
+  });
+});
+
+describe('shutdown', () => {
+  it('finishes sign-ins in flight on SIGTERM, then exits 0', async () => {
+    const server = await startServer();
+    addUser(server, 'lena', 'lena password');
+    const secret = addClient(server, 'app', ['--redirect-uri', callback]);
+    const config = await discover(server, 'app', secret);
+    const origin = new URL(server.issuer).origin;
+    const forms = await Promise.all(Array.from({ length: 6 }, async () => {
+      const agent = new Agent();
+      const { res } = await agent.follow((await startAuth(config)).url, origin);
+      return { agent, action: new URL(formAction(await res.text(), '/login'), origin) };
+    }));
+    // Six password checks (scrypt) are queued when the signal arrives; every one gets its answer.
+    const pending = Promise.all(forms.map(({ agent, action }) => agent.post(action, { username: 'lena', password: 'lena password' })));
+    await new Promise((r) => setTimeout(r, 60));
+    const exit = server.stop();
+    const answers = await pending;
+    expect(answers.map((a) => a.status)).toEqual(Array(6).fill(303));
+    expect(await exit).toBe(0);
+    expect(server.output()).toMatch(/shutting down[\s\S]*stopped/);
   });
 });
