@@ -14,6 +14,23 @@ const clientId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'letters,
 export const signingAlgs = ['RS256', 'ES256', 'EdDSA'] as const;
 export const refreshPolicies = ['offline_access', 'always', 'never'] as const;
 
+export const strengths = ['any', 'mfa', 'phr', 'deny'] as const;
+const strength = z.enum(strengths);
+
+const cidr = z.string().refine((value) => {
+  const [address, bits, ...rest] = value.split('/');
+  if (rest.length || !address) return false;
+  const v4 = /^(\d{1,3})(\.\d{1,3}){3}$/.test(address) && address.split('.').every((o) => Number(o) <= 255);
+  const v6 = address.includes(':') && URL.canParse(`http://[${address}]/`);
+  const max = v4 ? 32 : 128;
+  return (v4 || v6) && (bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= max));
+}, 'must be an IPv4 or IPv6 address or CIDR, e.g. 192.168.1.0/24');
+
+const networkPolicySchema = z.strictObject({
+  home: strength.optional().describe('minimum sign-in from the home network: any, mfa, phr (passkey or security key) or deny'),
+  outside: strength.optional().describe('minimum sign-in from outside the home network'),
+});
+
 export const clientSchema = z.strictObject({
   id: clientId.describe('client_id the app sends'),
   name: z.string().min(1).optional().describe('name shown on the consent page'),
@@ -30,6 +47,7 @@ export const clientSchema = z.strictObject({
   clientCredentials: z.boolean().default(false).describe('allow the client_credentials grant (confidential clients)'),
   deviceFlow: z.boolean().default(false).describe('allow the device authorization grant'),
   skipConsent: z.boolean().default(false).describe('first-party app: no consent page'),
+  policy: networkPolicySchema.optional().describe('this app\'s own minimum sign-in per network (stricter of this and the global policy)'),
 }).superRefine((client, ctx) => {
   const problem = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
   if (client.public && (client.secret || client.secretFile)) problem('secret', 'a public client has no secret');
@@ -67,6 +85,25 @@ export const configSchema = z.strictObject({
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('log level'),
   trustProxy: z.stringbool().or(z.boolean()).default(false)
     .describe('behind a TLS-terminating proxy: trust X-Forwarded-Proto/-For (the issuer host always wins)'),
+  secretKey: z.string().min(32).optional()
+    .describe('key that encrypts TOTP secrets and signs links (at least 32 characters; default: generated into <dataDir>/secret.key)'),
+  login: z.strictObject({
+    showUserList: z.stringbool().or(z.boolean()).default(true).describe('"Other user" shows the household as tiles (false: a username field)'),
+  }).prefault({}).describe('the sign-in page'),
+  webauthn: z.strictObject({
+    rpId: z.string().optional().describe('WebAuthn relying party id (default: the issuer\'s host name)'),
+    rpName: z.string().default('Accouch').describe('name authenticators show'),
+  }).prefault({}).describe('passkeys and security keys'),
+  network: z.strictObject({
+    trusted: z.array(cidr).default(['127.0.0.0/8', '::1/128', '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7', 'fe80::/10'])
+      .describe('addresses of the home network'),
+    trustedProxies: z.array(cidr).default([])
+      .describe('proxies whose X-Forwarded-For is believed (e.g. the ingress); empty: the peer address is the client'),
+  }).prefault({}).describe('which sign-ins come from home'),
+  policy: z.strictObject({
+    home: strength.default('any').describe('minimum sign-in from the home network: any, mfa, phr (passkey or security key) or deny'),
+    outside: strength.default('mfa').describe('minimum sign-in from outside the home network'),
+  }).prefault({}).describe('sign-in strength required, per network, for every app'),
   ttl: z.strictObject({
     idToken: seconds(3600).describe('id_token lifetime'),
     accessToken: seconds(3600).describe('access token lifetime'),
@@ -102,15 +139,36 @@ type Env = Record<string, string | undefined>;
 
 const toEnvName = (key: string) => `ACCOUCH_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
 
-/** Top-level scalar keys settable from the environment, and nested ttl keys as ACCOUCH_TTL_<KEY>. */
+/** The schema inside optional/default/prefault wrappers. */
+function unwrap(schema: z.ZodType): z.ZodType {
+  let current = schema as z.ZodType & { unwrap?: () => z.ZodType; def: { innerType?: z.ZodType } };
+  while (current.def.innerType) current = current.def.innerType as typeof current;
+  return current;
+}
+
+/**
+ * Environment names: ACCOUCH_<KEY> for top-level values, ACCOUCH_<SECTION>_<KEY> for values of a section
+ * (ttl, policy, network, ...). Lists are comma-separated. Clients are YAML-only.
+ */
 function envKeys(): Map<string, string[]> {
   const keys = new Map<string, string[]>();
-  for (const key of Object.keys(configSchema.shape)) {
-    if (key === 'clients' || key === 'ttl') continue;
-    keys.set(toEnvName(key), [key]);
+  for (const [key, field] of Object.entries(configSchema.shape)) {
+    if (key === 'clients') continue;
+    const inner = unwrap(field as z.ZodType);
+    if (inner instanceof z.ZodObject) {
+      for (const sub of Object.keys(inner.shape)) keys.set(`${toEnvName(key)}_${toEnvName(sub).slice(8)}`, [key, sub]);
+    } else {
+      keys.set(toEnvName(key), [key]);
+    }
   }
-  for (const key of Object.keys(configSchema.shape.ttl.unwrap().shape)) keys.set(`ACCOUCH_TTL_${toEnvName(key).slice(8)}`, ['ttl', key]);
   return keys;
+}
+
+/** Whether the value at a path is a list (comma-separated in the environment). */
+function isListPath(path: string[]): boolean {
+  let field: z.ZodType = configSchema;
+  for (const key of path) field = (unwrap(field) as z.ZodObject).shape[key] as z.ZodType;
+  return unwrap(field) instanceof z.ZodArray;
 }
 
 /** Lists every environment variable the schema accepts, for the README reference. */
@@ -163,7 +221,8 @@ export function loadConfig({ env, file }: { env: Env; file?: string }): Config {
       continue;
     }
     const resolved = isFile(name) ? readSecretFile(env[name]!, name, problems) : env[name]!;
-    if (resolved !== undefined) setPath(raw, path, resolved);
+    if (resolved === undefined) continue;
+    setPath(raw, path, isListPath(path) ? resolved.split(',').map((v) => v.trim()).filter(Boolean) : resolved);
   }
 
   const result = configSchema.safeParse(raw);

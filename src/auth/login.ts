@@ -3,17 +3,17 @@ import { recordAudit } from '../store/audit.js';
 import type { Db } from '../store/db.js';
 import { findUserById, findUserByUsername, type User } from '../store/users.js';
 import { verifyPassword } from './password.js';
-import { recordFailure, recordSuccess, secondsUntilAllowed, throttleKeys } from './throttle.js';
+import { checkThrottle, recordFailure, recordSuccess, throttleKeys } from './throttle.js';
 
 export type PasswordLoginResult =
   | { ok: true; user: User }
   | { ok: false; reason: 'invalid' }
-  | { ok: false; reason: 'throttled'; retryAfter: number };
+  | { ok: false; reason: 'throttled'; retryAfter: number; locked: boolean };
 
 export async function verifyPasswordLogin(db: Db, input: { username: string; password: string; ip?: string; clientId?: string }): Promise<PasswordLoginResult> {
   const keys = throttleKeys(input.username, input.ip);
-  const retryAfter = await secondsUntilAllowed(db, keys);
-  if (retryAfter > 0) return { ok: false, reason: 'throttled', retryAfter };
+  const throttle = await checkThrottle(db, keys);
+  if (!throttle.allowed) return { ok: false, reason: 'throttled', retryAfter: throttle.retryAfter, locked: throttle.locked };
 
   const user = input.username ? await findUserByUsername(db, input.username) : undefined;
   const valid = await verifyPassword(input.password, user?.passwordHash);

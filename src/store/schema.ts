@@ -37,6 +37,8 @@ export interface OidcPayloadsTable {
   uid: string | null;
   expires_at: number | null;
   consumed_at: number | null;
+  /** accountId of sessions, grants and tokens, so a user's sessions and apps can be listed. */
+  account_id: string | null;
 }
 
 export interface SigningKeysTable {
@@ -59,6 +61,8 @@ export interface LoginThrottleTable {
   failures: number;
   first_failure_at: number;
   locked_until: number;
+  /** Failures since the last success, never reset by time (NIST 800-63B: at most 100). */
+  consecutive: number;
 }
 
 export interface AuditLogTable {
@@ -70,6 +74,76 @@ export interface AuditLogTable {
   detail: string;
 }
 
+export interface WebauthnCredentialsTable {
+  /** base64url credential id */
+  id: string;
+  user_id: string;
+  /** base64url COSE public key */
+  public_key: string;
+  counter: number;
+  /** JSON array of transports */
+  transports: string;
+  kind: 'passkey' | 'security_key';
+  name: string;
+  backed_up: number;
+  created_at: number;
+  last_used_at: number | null;
+}
+
+export interface WebauthnChallengesTable {
+  id: string;
+  ceremony: 'registration' | 'authentication';
+  /** What the challenge is for: an interaction uid, an account session, a setup token id. */
+  binding: string;
+  user_id: string | null;
+  challenge: string;
+  expires_at: number;
+}
+
+export interface TotpSecretsTable {
+  user_id: string;
+  /** encrypted with the secret key */
+  secret: string;
+  last_step: number;
+  created_at: number;
+}
+
+export interface RecoveryCodesTable {
+  user_id: string;
+  code_hash: string;
+  used_at: number | null;
+}
+
+export interface AvatarsTable {
+  user_id: string;
+  content_type: string;
+  /** base64 */
+  data: string;
+  etag: string;
+  updated_at: number;
+}
+
+export interface LinkTokensTable {
+  id: string;
+  token_hash: string;
+  purpose: 'setup' | 'invite' | 'reset';
+  user_id: string | null;
+  /** JSON: what the link's holder has entered so far */
+  state: string;
+  expires_at: number;
+  used_at: number | null;
+  created_at: number;
+}
+
+export interface SignInsTable {
+  account_id: string;
+  auth_time: number;
+  network: 'home' | 'outside';
+  /** JSON array */
+  amr: string;
+  acr: string;
+}
+
 export interface Database {
   users: UsersTable;
   user_groups: UserGroupsTable;
@@ -79,4 +153,11 @@ export interface Database {
   secrets: SecretsTable;
   login_throttle: LoginThrottleTable;
   audit_log: AuditLogTable;
+  webauthn_credentials: WebauthnCredentialsTable;
+  webauthn_challenges: WebauthnChallengesTable;
+  totp_secrets: TotpSecretsTable;
+  recovery_codes: RecoveryCodesTable;
+  avatars: AvatarsTable;
+  link_tokens: LinkTokensTable;
+  sign_ins: SignInsTable;
 }
