@@ -7,6 +7,8 @@ import type Provider from 'oidc-provider';
 import { createCli, runCli } from './cli/index.js';
 import { issuerPath, loadConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './log.js';
+import { createNetworkClassifier } from './auth/network.js';
+import { createSecretBox, loadSecretKey } from './auth/secret-key.js';
 import { ensureSigningKeys, keyRetention, loadCookieKeys, loadJwks } from './oidc/keys.js';
 import { deleteConfigClientsExcept, upsertConfigClient } from './store/clients.js';
 import { openDatabase, type Db } from './store/db.js';
@@ -43,11 +45,19 @@ async function serve(): Promise<void> {
   const base = issuerPath(config.issuer);
   const render = createRenderer(base);
   const retention = keyRetention(config.ttl);
-  const build = async () => createProvider({ config, db, log, render, jwks: await loadJwks(db, retention), cookieKeys: await loadCookieKeys(db) });
+  const box = createSecretBox(loadSecretKey({ secretKey: config.secretKey, dataDir: config.dataDir }));
+  const classifier = createNetworkClassifier(config.network);
+  const cookieKeys = await loadCookieKeys(db);
+  const issuerUrl = new URL(config.issuer);
+  const webauthn = { rpId: config.webauthn.rpId ?? issuerUrl.hostname, rpName: config.webauthn.rpName, origins: [issuerUrl.origin] };
+  const build = async () => createProvider({ config, db, log, render, classifier, jwks: await loadJwks(db, retention), cookieKeys });
   let provider: Provider = await build();
   let version = await keysVersion(db);
 
-  const app = createApp({ issuer: config.issuer, base, trustProxy: config.trustProxy, db, log, render, provider: () => provider });
+  const app = createApp({
+    issuer: config.issuer, base, trustProxy: config.trustProxy, db, log, render, provider: () => provider, cookieKeys, box, webauthn, classifier,
+    globalPolicy: config.policy, showUserList: config.login.showUserList,
+  });
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen({ port: config.port, host: config.host }, () => resolve(s)).once('error', reject);
   });

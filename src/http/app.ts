@@ -8,7 +8,15 @@ import type { Logger } from '../log.js';
 import type { Db } from '../store/db.js';
 import { handleErrors } from './errors.js';
 import { healthRoutes } from './health.js';
-import { interactionRoutes } from './interaction.js';
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
+import type { NetworkClassifier } from '../auth/network.js';
+import type { WebauthnSettings } from '../auth/passkey.js';
+import type { Strength } from '../auth/policy.js';
+import type { SecretBox } from '../auth/secret-key.js';
+import { avatarRoutes } from './avatars.js';
+import { createInteractionSteps, interactionRoutes } from './interaction.js';
+import { signInStepRoutes } from './sign-in-steps.js';
 import { serveStatic } from './static.js';
 import { viewsDir, type Render } from './views.js';
 
@@ -22,15 +30,27 @@ export interface AppDeps {
   render: Render;
   /** The current provider; replaced after a key rotation. */
   provider: () => Provider;
+  /** Keys for our own signed cookies (the remembered user): the provider's cookie keys. */
+  cookieKeys: string[];
+  box: SecretBox;
+  webauthn: WebauthnSettings;
+  classifier: NetworkClassifier;
+  globalPolicy: Record<'home' | 'outside', Strength>;
+  showUserList: boolean;
 }
+
+// The browser half of WebAuthn, served as a static file (no CDN).
+const webauthnBrowser = join(dirname(dirname(createRequire(import.meta.url).resolve('@simplewebauthn/browser'))), 'dist', 'bundle', 'index.umd.min.js');
 
 const csp = [
   "default-src 'none'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:", "connect-src 'self'",
   "base-uri 'none'", "frame-ancestors 'none'",
 ].join('; ');
 
-export function createApp({ issuer, base, trustProxy, db, log, render, provider }: AppDeps): Koa {
+export function createApp(deps: AppDeps): Koa {
+  const { issuer, base, trustProxy, db, log, render, provider, classifier } = deps;
   const app = new Koa({ proxy: trustProxy });
+  app.keys = deps.cookieKeys;
   const issuerUrl = new URL(issuer);
   const callbacks = new WeakMap<Provider, ReturnType<Provider['callback']>>();
   const httpLog = log.child({ mod: 'http' });
@@ -64,11 +84,17 @@ export function createApp({ issuer, base, trustProxy, db, log, render, provider 
   // Probes stay at the root whatever the issuer's path, where kubelet looks for them.
   const health = healthRoutes(db);
   app.use(health.routes());
-  app.use(serveStatic(join(viewsDir, 'static'), `${base}/static`));
-  const interactions = interactionRoutes({ provider, db, render, log });
-  if (base) interactions.prefix(base);
-  app.use(interactions.routes());
-  app.use(interactions.allowedMethods());
+  app.use(serveStatic(join(viewsDir, 'static'), `${base}/static`, { 'webauthn-browser.js': webauthnBrowser }));
+  const networkOf = (ctx: Koa.Context) => {
+    const ip = classifier.clientAddress(ctx.req.socket.remoteAddress ?? '', ctx.get('x-forwarded-for') || undefined);
+    return { ip, network: classifier.networkOf(ip) };
+  };
+  const steps = createInteractionSteps({ provider, db, render, log, settings: { globalPolicy: deps.globalPolicy, showUserList: deps.showUserList, networkOf } });
+  for (const router of [interactionRoutes(steps), signInStepRoutes({ steps, db, box: deps.box, webauthn: deps.webauthn }), avatarRoutes(db)]) {
+    if (base) router.prefix(base);
+    app.use(router.routes());
+    app.use(router.allowedMethods());
+  }
 
   app.use(async (ctx) => {
     const current = provider();

@@ -1,47 +1,71 @@
-// Our interaction pages (login, consent) for oidc-provider: every POST ends in interactionFinished, and an
-// expired or foreign interaction becomes a friendly "start again" page.
+// Our interaction pages for oidc-provider: the lock screen (last user pre-selected), "Other user", the
+// second-factor step and consent. Every sign-in step ends in interactionFinished (or interactionResult for
+// the WebAuthn script); an expired or foreign interaction becomes a friendly "start again" page.
 import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type { Context } from 'koa';
 import { errors, type default as Provider } from 'oidc-provider';
-import { findUser, verifyPasswordLogin } from '../auth/login.js';
-import { passwordAmr, userAllowedForClient } from '../auth/policy.js';
+import { findUser } from '../auth/login.js';
+import { requiredStrength, userAllowedForClient, type Acr, type Strength } from '../auth/policy.js';
+import { activeUser, completeSignIn, decide, factorsOf, type Decision, type PendingSignIn } from '../auth/sign-in.js';
 import type { Logger } from '../log.js';
 import type { Db } from '../store/db.js';
+import type { User } from '../store/users.js';
+import { listHousehold } from '../auth/household.js';
 import type { Render } from './views.js';
+
+export interface SignInSettings {
+  globalPolicy: Record<'home' | 'outside', Strength>;
+  showUserList: boolean;
+  networkOf(ctx: Context): { ip: string; network: 'home' | 'outside' };
+}
 
 export interface InteractionDeps {
   provider: () => Provider;
   db: Db;
   render: Render;
   log: Logger;
+  settings: SignInSettings;
 }
+
+type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
+type Client = Awaited<ReturnType<Provider['Client']['find']>>;
+
+export const lastUserCookie = 'accouch.last_user';
 
 const scopeLabels: Record<string, string> = {
   openid: 'Know who you are',
   profile: 'See your name, username and picture',
   email: 'See your email address',
   groups: 'See which groups you belong to',
+  network: 'See whether you signed in from home',
   offline_access: 'Stay signed in when you are away',
 };
 
-function html(ctx: Context, body: string, status = 200) {
+export function html(ctx: Context, body: string, status = 200) {
   ctx.status = status;
   ctx.type = 'html';
   ctx.set('cache-control', 'no-store');
   ctx.body = body;
 }
 
-export function interactionRoutes({ provider, db, render, log }: InteractionDeps): Router {
-  const router = new Router();
-  const form = bodyParser({ enableTypes: ['form'], formLimit: '16kb' });
+/** What every sign-in step needs: the interaction, its client, the network and the strength required. */
+export interface StepContext {
+  interaction: Interaction;
+  client: Client;
+  ip: string;
+  network: 'home' | 'outside';
+  required: { allowed: false } | { allowed: true; acr: Acr };
+  pending: PendingSignIn | undefined;
+}
 
+export function createInteractionSteps({ provider, db, render, log, settings }: InteractionDeps) {
   /** Loads the interaction; an expired one renders the start-again page and returns undefined. */
-  async function details(ctx: Context) {
+  async function load(ctx: Context): Promise<StepContext | undefined> {
+    let interaction: Interaction;
     try {
-      const found = await provider().interactionDetails(ctx.req, ctx.res);
-      if (found.uid !== ctx.params.uid) throw new errors.SessionNotFound('interaction mismatch');
-      return found;
+      interaction = await provider().interactionDetails(ctx.req, ctx.res);
+      if (interaction.uid !== ctx.params.uid) throw new errors.SessionNotFound('interaction mismatch');
     } catch (error) {
       if (!(error instanceof errors.SessionNotFound || error instanceof errors.InvalidRequest)) throw error;
       html(ctx, render('message', {
@@ -50,68 +74,92 @@ export function interactionRoutes({ provider, db, render, log }: InteractionDeps
       }), 400);
       return undefined;
     }
-  }
-
-  async function clientOf(clientId: unknown) {
-    return typeof clientId === 'string' ? provider().Client.find(clientId) : undefined;
-  }
-
-  function loginPage(ctx: Context, uid: string, client: { clientName?: string; clientId: string } | undefined, extra: Record<string, unknown> = {}) {
-    return render('login', { title: 'Sign in', uid, clientName: client?.clientName ?? client?.clientId, ...extra });
-  }
-
-  router.get('/interaction/:uid', async (ctx) => {
-    const interaction = await details(ctx);
-    if (!interaction) return;
-    const client = await clientOf(interaction.params.client_id);
-    if (interaction.prompt.name === 'login') {
-      const hint = typeof interaction.params.login_hint === 'string' ? interaction.params.login_hint : '';
-      return html(ctx, loginPage(ctx, interaction.uid, client, { username: hint }));
-    }
-    if (client?.['accouch_skip_consent']) return grantConsent(ctx, interaction);
-    const user = interaction.session?.accountId ? await findUser(db, interaction.session.accountId) : undefined;
-    const scopes = String(interaction.params.scope ?? '').split(' ').filter((s) => s in scopeLabels);
-    return html(ctx, render('consent', {
-      title: 'Allow access',
-      uid: interaction.uid,
-      clientName: client?.clientName ?? client?.clientId,
-      userName: user?.name,
-      scopes: scopes.map((s) => scopeLabels[s]),
-    }));
-  });
-
-  router.post('/interaction/:uid/login', form, async (ctx) => {
-    const interaction = await details(ctx);
-    if (!interaction) return;
-    if (interaction.prompt.name !== 'login') return ctx.redirect(`${ctx.path.replace(/\/login$/, '')}`);
-    const body = ctx.request.body as Record<string, unknown>;
-    const username = typeof body.username === 'string' ? body.username.slice(0, 256) : '';
-    const password = typeof body.password === 'string' ? body.password : '';
     const clientId = String(interaction.params.client_id);
-    const client = await clientOf(clientId);
+    const client = await provider().Client.find(clientId);
+    const { ip, network } = settings.networkOf(ctx);
+    const acrValues = typeof interaction.params.acr_values === 'string' ? interaction.params.acr_values.split(' ') : undefined;
+    const required = requiredStrength({
+      network, globalPolicy: settings.globalPolicy, clientPolicy: client?.['accouch_policy'] as Partial<Record<'home' | 'outside', Strength>> | undefined, acrValues,
+    });
+    const pending = (interaction.result as { accouch?: PendingSignIn } | undefined)?.accouch;
+    return { interaction, client, ip, network, required, pending };
+  }
 
-    const result = await verifyPasswordLogin(db, { username, password, ip: ctx.ip, clientId });
-    if (!result.ok) {
-      const message = result.reason === 'throttled'
-        ? `Too many attempts. Wait ${result.retryAfter} seconds and try again.`
-        : 'That username and password do not match.';
-      if (result.reason === 'throttled') ctx.set('retry-after', String(result.retryAfter));
-      ctx.state.log?.info({ event: 'login.failure', reason: result.reason, client: clientId }, 'sign-in failed');
-      return html(ctx, loginPage(ctx, interaction.uid, client, { username, error: message }), result.reason === 'throttled' ? 429 : 401);
-    }
-    ctx.state.log?.info({ event: 'login.success', sub: result.user.id, client: clientId }, 'signed in');
-    if (!userAllowedForClient(result.user, client?.['accouch_allowed_groups'] as string[] | undefined)) {
-      return provider().interactionFinished(ctx.req, ctx.res, {
-        error: 'access_denied',
-        error_description: 'this account may not use this application',
-      }, { mergeWithLastSubmission: false });
-    }
-    await provider().interactionFinished(ctx.req, ctx.res, {
-      login: { accountId: result.user.id, amr: passwordAmr, remember: true },
-    }, { mergeWithLastSubmission: false });
-  });
+  const clientName = (step: StepContext) => step.client?.clientName ?? step.client?.clientId;
 
-  async function grantConsent(ctx: Context, interaction: Awaited<ReturnType<Provider['interactionDetails']>>) {
+  /** Ends the interaction with an OAuth error the app sees (never invents error codes). */
+  async function deny(ctx: Context, description: string) {
+    await provider().interactionFinished(ctx.req, ctx.res, { error: 'access_denied', error_description: description }, { mergeWithLastSubmission: false });
+  }
+
+  /**
+   * Continues a sign-in after a factor: finishes it, stores it for the next step, or refuses it.
+   * Returns the URL to send the browser to (JSON callers) after it has been handled.
+   */
+  async function proceed(ctx: Context, step: StepContext, pending: PendingSignIn): Promise<string> {
+    const user = await activeUser(db, pending.userId);
+    const required = step.required.allowed ? step.required.acr : 'phr';
+    const decision: Decision = user ? decide(pending, await factorsOf(db, user), required) : { status: 'impossible', acr: '1fa' };
+    const p = provider();
+    if (!user || decision.status === 'impossible') {
+      const description = !user ? 'this account is disabled'
+        : step.network === 'outside' ? 'from outside the home network this app needs a stronger sign-in than this account has set up'
+          : 'this app needs a stronger sign-in than this account has set up';
+      return p.interactionResult(ctx.req, ctx.res, { error: 'access_denied', error_description: description }, { mergeWithLastSubmission: false });
+    }
+    if (decision.status === 'more') {
+      step.interaction.result = { accouch: pending };
+      await step.interaction.save(Math.max(1, (step.interaction.exp ?? 0) - Math.floor(Date.now() / 1000)));
+      const uid = step.interaction.uid;
+      return ctx.path.slice(0, ctx.path.indexOf(uid) + uid.length);
+    }
+    if (!userAllowedForClient(user, step.client?.['accouch_allowed_groups'] as string[] | undefined)) {
+      return p.interactionResult(ctx.req, ctx.res, { error: 'access_denied', error_description: 'this account may not use this application' }, { mergeWithLastSubmission: false });
+    }
+    const ts = await completeSignIn(db, {
+      userId: user.id, amr: decision.amr, acr: decision.acr, network: step.network, ip: step.ip, clientId: step.client?.clientId, factors: pending.factors,
+    });
+    ctx.state.log?.info({ event: 'login.success', sub: user.id, acr: decision.acr, network: step.network, client: step.client?.clientId }, 'signed in');
+    ctx.cookies.set(lastUserCookie, user.id, { signed: true, httpOnly: true, sameSite: 'lax', maxAge: 400 * 86400_000, overwrite: true });
+    return p.interactionResult(ctx.req, ctx.res, { login: { accountId: user.id, amr: decision.amr, acr: decision.acr, ts, remember: true } }, { mergeWithLastSubmission: false });
+  }
+
+  /** The sign-in page for the current state of the interaction. */
+  async function renderLogin(ctx: Context, step: StepContext, extra: { error?: string; status?: number; selected?: User; username?: string } = {}) {
+    const base = { uid: step.interaction.uid, clientName: clientName(step), error: extra.error, network: step.network };
+    if (step.pending) {
+      const user = await activeUser(db, step.pending.userId);
+      if (user) {
+        const decision = decide(step.pending, await factorsOf(db, user), step.required.allowed ? step.required.acr : 'phr');
+        const options = decision.status === 'more' ? decision.options : [];
+        return html(ctx, render('second-factor', { ...base, title: 'Confirm it is you', user: await household.present(user), options }), extra.status);
+      }
+    }
+    const selected = extra.selected ?? (await selectedUser(ctx, step));
+    if (selected && ctx.query.view !== 'other') {
+      const factors = await factorsOf(db, selected);
+      return html(ctx, render('lock-screen', { ...base, title: 'Sign in', user: await household.present(selected), factors }), extra.status);
+    }
+    const people = settings.showUserList ? await household.list() : [];
+    const hint = typeof step.interaction.params.login_hint === 'string' ? step.interaction.params.login_hint : '';
+    return html(ctx, render('choose-user', { ...base, title: 'Sign in', people, username: extra.username ?? hint }), extra.status);
+  }
+
+  const household = listHousehold(db);
+
+  /** The user to pre-select: chosen on "Other user", remembered by this browser, or hinted by the app. */
+  async function selectedUser(ctx: Context, step: StepContext): Promise<User | undefined> {
+    const chosen = typeof ctx.query.user === 'string' ? ctx.query.user : undefined;
+    const remembered = ctx.cookies.get(lastUserCookie, { signed: true });
+    for (const id of [chosen, remembered]) {
+      const user = id ? await activeUser(db, id) : undefined;
+      if (user) return user;
+    }
+    const hint = step.interaction.params.login_hint;
+    return typeof hint === 'string' && hint ? household.byUsername(hint) : undefined;
+  }
+
+  async function grantConsent(ctx: Context, interaction: Interaction) {
     const { prompt: { details: missing }, params, session, grantId } = interaction;
     if (!session) throw new errors.SessionNotFound('no session');
     const p = provider();
@@ -128,21 +176,52 @@ export function interactionRoutes({ provider, db, render, log }: InteractionDeps
     await p.interactionFinished(ctx.req, ctx.res, { consent: grantId ? {} : { grantId: savedId } }, { mergeWithLastSubmission: true });
   }
 
+  async function showPage(ctx: Context) {
+    const step = await load(ctx);
+    if (!step) return;
+    const { interaction } = step;
+    if (interaction.prompt.name === 'login') {
+      if (!step.required.allowed) return deny(ctx, 'this app can only be used from the home network');
+      return renderLogin(ctx, step);
+    }
+    if (step.client?.['accouch_skip_consent']) return grantConsent(ctx, interaction);
+    const user = interaction.session?.accountId ? await findUser(db, interaction.session.accountId) : undefined;
+    const scopes = String(interaction.params.scope ?? '').split(' ').filter((s) => s in scopeLabels);
+    return html(ctx, render('consent', {
+      title: 'Allow access', uid: interaction.uid, clientName: clientName(step), userName: user?.name, scopes: scopes.map((s) => scopeLabels[s]),
+    }));
+  }
+
+  return { load, proceed, renderLogin, grantConsent, showPage, deny, household, log };
+}
+
+export type InteractionSteps = ReturnType<typeof createInteractionSteps>;
+
+/** GET page, consent, abort and "Forget this browser". The factor steps live in sign-in-steps.ts. */
+export function interactionRoutes(steps: InteractionSteps): Router {
+  const router = new Router();
+  const form = bodyParser({ enableTypes: ['form'], formLimit: '16kb' });
+
+  router.get('/interaction/:uid', (ctx) => steps.showPage(ctx));
+
   router.post('/interaction/:uid/confirm', form, async (ctx) => {
-    const interaction = await details(ctx);
-    if (!interaction) return;
-    if (interaction.prompt.name !== 'consent') return ctx.redirect(ctx.path.replace(/\/confirm$/, ''));
-    await grantConsent(ctx, interaction);
+    const step = await steps.load(ctx);
+    if (!step) return;
+    if (step.interaction.prompt.name !== 'consent') return ctx.redirect(ctx.path.replace(/\/confirm$/, ''));
+    await steps.grantConsent(ctx, step.interaction);
   });
 
   router.post('/interaction/:uid/abort', form, async (ctx) => {
-    const interaction = await details(ctx);
-    if (!interaction) return;
-    log.info({ event: 'consent.denied', client: interaction.params.client_id }, 'user declined');
-    await provider().interactionFinished(ctx.req, ctx.res, {
-      error: 'access_denied',
-      error_description: 'the user declined the request',
-    }, { mergeWithLastSubmission: false });
+    const step = await steps.load(ctx);
+    if (!step) return;
+    steps.log.info({ event: 'interaction.aborted', client: step.interaction.params.client_id }, 'user cancelled');
+    await steps.deny(ctx, 'the user cancelled the request');
+  });
+
+  router.post('/interaction/:uid/forget', form, async (ctx) => {
+    ctx.cookies.set(lastUserCookie, null, { signed: true });
+    ctx.status = 303;
+    ctx.redirect(`${ctx.path.replace(/\/forget$/, '')}?view=other`);
   });
 
   return router;

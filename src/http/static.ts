@@ -6,10 +6,12 @@ import type { Middleware } from 'koa';
 
 const types: Record<string, string> = { '.css': 'text/css; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.svg': 'image/svg+xml', '.ico': 'image/x-icon' };
 
-export function serveStatic(dir: string, prefix: string): Middleware {
+/** Serves every file of `dir`, plus `extra` files (name → path) such as a library's browser bundle. */
+export function serveStatic(dir: string, prefix: string, extra: Record<string, string> = {}): Middleware {
   const files = new Map<string, { body: Buffer; type: string; etag: string }>();
-  for (const name of readdirSync(dir)) {
-    const body = readFileSync(join(dir, name));
+  const sources = [...readdirSync(dir).map((name) => [name, join(dir, name)] as const), ...Object.entries(extra)];
+  for (const [name, path] of sources) {
+    const body = readFileSync(path);
     files.set(`${prefix}/${name}`, { body, type: types[extname(name)] ?? 'application/octet-stream', etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 16)}"` });
   }
   return async (ctx, next) => {

@@ -2,6 +2,7 @@
 import type { Account, KoaContextWithOIDC } from 'oidc-provider';
 import type { Db } from '../store/db.js';
 import { userAllowedForClient } from '../auth/policy.js';
+import { findSignIn } from '../store/sign-ins.js';
 import { findUserById, type User } from '../store/users.js';
 
 export const claimsByScope = {
@@ -9,28 +10,44 @@ export const claimsByScope = {
   profile: ['name', 'preferred_username', 'nickname', 'picture'],
   email: ['email', 'email_verified'],
   groups: ['groups'],
+  // The network (home or outside) the sign-in came from, for apps with their own network rules.
+  network: ['network'],
 };
 
 
-export function claimsOf(user: User): { sub: string; [claim: string]: unknown } {
+/** URL of a user's uploaded picture, versioned so apps refetch after a change. */
+export const avatarUrl = (issuer: string, user: Pick<User, 'id' | 'avatarEtag'>) =>
+  `${issuer.replace(/\/$/, '')}/avatars/${user.id}?v=${user.avatarEtag}`;
+
+export function claimsOf(user: User, issuer: string, network?: string): { sub: string; [claim: string]: unknown } {
+  const picture = user.avatarEtag ? avatarUrl(issuer, user) : user.picture;
   return {
     sub: user.id,
     name: user.name,
     preferred_username: user.username,
     nickname: user.username,
-    ...(user.picture ? { picture: user.picture } : {}),
+    ...(picture ? { picture } : {}),
+    ...(network ? { network } : {}),
     ...(user.email ? { email: user.email, email_verified: user.emailVerified } : {}),
     groups: user.groups,
   };
 }
 
 /** oidc-provider's findAccount: disabled users and users outside the client's groups have no account. */
-export function createFindAccount(db: Db) {
-  return async (ctx: KoaContextWithOIDC, sub: string): Promise<Account | undefined> => {
+export function createFindAccount(db: Db, issuer: string) {
+  return async (ctx: KoaContextWithOIDC, sub: string, token?: object): Promise<Account | undefined> => {
     const user = await findUserById(db, sub);
     if (!user || user.disabled) return undefined;
     const allowed = ctx.oidc?.client?.['accouch_allowed_groups'] as string[] | undefined;
     if (!userAllowedForClient(user, allowed)) return undefined;
-    return { accountId: user.id, claims: async () => claimsOf(user) };
+    return {
+      accountId: user.id,
+      claims: async () => {
+        // The network the session was signed in from, by auth_time (recorded when the sign-in finished).
+        const authTime = (token as { authTime?: number } | undefined)?.authTime ?? ctx.oidc?.session?.authTime();
+        const signIn = authTime ? await findSignIn(db, user.id, authTime) : undefined;
+        return claimsOf(user, issuer, signIn?.network);
+      },
+    };
   };
 }

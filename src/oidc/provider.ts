@@ -1,6 +1,8 @@
 // The only place oidc-provider is configured: code flow with PKCE S256 for everyone, rotating refresh tokens,
 // device flow, client credentials, introspection, revocation, RP-initiated logout, our own pages.
-import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { errors, interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import type { NetworkClassifier } from '../auth/network.js';
+import { acrValues, requiredStrength, satisfies, type Acr, type Strength } from '../auth/policy.js';
 import { issuerPath, type Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { Db } from '../store/db.js';
@@ -18,6 +20,31 @@ export interface ProviderDeps {
   jwks: { keys: Array<Record<string, unknown>> };
   cookieKeys: string[];
   render: Render;
+  classifier: NetworkClassifier;
+}
+
+/**
+ * Login prompt checks of our own: an existing session is not enough when this request needs a stronger
+ * sign-in (from outside the home network, for this app, or by acr_values), or the app is not allowed from
+ * here at all; the interaction then steps up or refuses.
+ */
+function loginPolicy(config: Config, classifier: NetworkClassifier) {
+  const policy = interactionPolicy.base();
+  const login = policy.get('login')!;
+  login.checks.add(new interactionPolicy.Check('accouch_strength', 'a stronger sign-in is needed for this request', async (ctx) => {
+    const { session, client, params } = ctx.oidc;
+    if (!session?.accountId) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
+    const address = classifier.clientAddress(ctx.req.socket.remoteAddress ?? '', ctx.get('x-forwarded-for') || undefined);
+    const required = requiredStrength({
+      network: classifier.networkOf(address),
+      globalPolicy: config.policy,
+      clientPolicy: client?.['accouch_policy'] as Partial<Record<'home' | 'outside', Strength>> | undefined,
+      acrValues: typeof params?.acr_values === 'string' ? params.acr_values.split(' ') : undefined,
+    });
+    if (!required.allowed) return interactionPolicy.Check.REQUEST_PROMPT;
+    return satisfies(session.acr as Acr | undefined, required.acr) ? interactionPolicy.Check.NO_NEED_TO_PROMPT : interactionPolicy.Check.REQUEST_PROMPT;
+  }));
+  return policy;
 }
 
 const page = (ctx: KoaContextWithOIDC, html: string) => {
@@ -26,7 +53,7 @@ const page = (ctx: KoaContextWithOIDC, html: string) => {
   ctx.body = html;
 };
 
-export function createProvider({ config, db, log, jwks, cookieKeys, render }: ProviderDeps): Provider {
+export function createProvider({ config, db, log, jwks, cookieKeys, render, classifier }: ProviderDeps): Provider {
   const base = issuerPath(config.issuer);
   const StoreAdapter = createAdapterClass(db);
   const clientAdapter = createClientAdapter(db);
@@ -34,17 +61,18 @@ export function createProvider({ config, db, log, jwks, cookieKeys, render }: Pr
 
   const configuration: Configuration = {
     adapter: (name: string) => (name === 'Client' ? clientAdapter : new StoreAdapter(name)),
-    findAccount: createFindAccount(db),
+    findAccount: createFindAccount(db, config.issuer),
     jwks: jwks as Configuration['jwks'],
     cookies: { keys: cookieKeys, long: { signed: true }, short: { signed: true } },
     claims: claimsByScope,
-    scopes: ['openid', 'offline_access', 'profile', 'email', 'groups'],
+    scopes: ['openid', 'offline_access', 'profile', 'email', 'groups', 'network'],
     conformIdTokenClaims: false,
     responseTypes: ['code'],
     pkce: { required: () => true },
     extraClientMetadata: { properties: extraClientProperties },
     clientDefaults: { id_token_signed_response_alg: 'RS256', grant_types: ['authorization_code'], response_types: ['code'] },
-    interactions: { url: (_ctx, interaction) => `${base}/interaction/${interaction.uid}` },
+    interactions: { url: (_ctx, interaction) => `${base}/interaction/${interaction.uid}`, policy: loginPolicy(config, classifier) },
+    acrValues: [...acrValues],
     routes: { authorization: '/auth', token: '/token', userinfo: '/me', jwks: '/jwks', revocation: '/token/revocation', introspection: '/token/introspection', end_session: '/session/end', device_authorization: '/device/auth', code_verification: '/device' },
     features: {
       devInteractions: { enabled: false },

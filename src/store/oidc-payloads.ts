@@ -21,6 +21,7 @@ export async function upsertPayload(
     grant_id: typeof payload.grantId === 'string' ? payload.grantId : null,
     user_code: typeof payload.userCode === 'string' ? payload.userCode : null,
     uid: typeof payload.uid === 'string' ? payload.uid : null,
+    account_id: typeof payload.accountId === 'string' ? payload.accountId : null,
     expires_at: expiresAt,
   };
   await db.insertInto('oidc_payloads').values({ model, id, consumed_at: null, ...values })
@@ -69,4 +70,19 @@ export async function deletePayloadsByGrant(db: Kysely<Database>, grantId: strin
 export async function purgeExpiredPayloads(db: Kysely<Database>, now = epoch()): Promise<number> {
   const result = await db.deleteFrom('oidc_payloads').where('expires_at', '<=', now).executeTakeFirst();
   return Number(result.numDeletedRows);
+}
+
+export interface AccountPayload {
+  id: string;
+  payload: Record<string, unknown>;
+  expiresAt: number | null;
+}
+
+/** Unexpired payloads of one model that belong to an account (its sessions, its grants). */
+export async function listAccountPayloads(db: Kysely<Database>, accountId: string, model: string, now = epoch()): Promise<AccountPayload[]> {
+  const rows = await db.selectFrom('oidc_payloads').select(['id', 'payload', 'expires_at'])
+    .where('account_id', '=', accountId).where('model', '=', model)
+    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
+    .execute();
+  return rows.map((r) => ({ id: r.id, payload: JSON.parse(r.payload), expiresAt: r.expires_at === null ? null : Number(r.expires_at) }));
 }

@@ -18,6 +18,8 @@ export interface User {
   disabled: boolean;
   groups: string[];
   createdAt: number;
+  /** Version of the uploaded profile picture, if any. */
+  avatarEtag: string | null;
 }
 
 export interface NewUser {
@@ -29,10 +31,15 @@ export interface NewUser {
   passwordHash?: string | null;
 }
 
+/** A random subject identifier, never reused. */
+export const newUserId = () => randomBytes(16).toString('base64url');
+
 /** Usernames are compared case-insensitively; the stored form is lower case. */
 export const normalizeUsername = (username: string) => username.trim().toLowerCase();
 
-function toUser(row: UsersTable, groups: string[]): User {
+type UserRow = UsersTable & { avatar_etag: string | null };
+
+function toUser(row: UserRow, groups: string[]): User {
   return {
     id: row.id,
     username: row.username,
@@ -44,8 +51,12 @@ function toUser(row: UsersTable, groups: string[]): User {
     disabled: row.disabled === 1,
     groups,
     createdAt: Number(row.created_at),
+    avatarEtag: row.avatar_etag,
   };
 }
+
+const usersWithAvatar = (db: Executor) =>
+  db.selectFrom('users').leftJoin('avatars', 'avatars.user_id', 'users.id').selectAll('users').select('avatars.etag as avatar_etag');
 
 async function groupsOf(db: Executor, userId: string): Promise<string[]> {
   const rows = await db.selectFrom('user_groups').select('group_name').where('user_id', '=', userId).orderBy('group_name').execute();
@@ -53,8 +64,8 @@ async function groupsOf(db: Executor, userId: string): Promise<string[]> {
 }
 
 /** Creates a user with a random, never reused subject identifier. */
-export async function createUser(db: Kysely<Database>, input: NewUser, now = epoch()): Promise<User> {
-  const id = randomBytes(16).toString('base64url');
+export async function createUser(db: Kysely<Database>, input: NewUser & { id?: string }, now = epoch()): Promise<User> {
+  const id = input.id ?? newUserId();
   const username = normalizeUsername(input.username);
   const groups = [...new Set(input.groups ?? [])].sort();
   try {
@@ -81,17 +92,17 @@ export async function createUser(db: Kysely<Database>, input: NewUser, now = epo
 }
 
 export async function findUserById(db: Executor, id: string): Promise<User | undefined> {
-  const row = await db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+  const row = await usersWithAvatar(db).where('users.id', '=', id).executeTakeFirst();
   return row && toUser(row, await groupsOf(db, row.id));
 }
 
 export async function findUserByUsername(db: Executor, username: string): Promise<User | undefined> {
-  const row = await db.selectFrom('users').selectAll().where('username', '=', normalizeUsername(username)).executeTakeFirst();
+  const row = await usersWithAvatar(db).where('users.username', '=', normalizeUsername(username)).executeTakeFirst();
   return row && toUser(row, await groupsOf(db, row.id));
 }
 
 export async function listUsers(db: Executor): Promise<User[]> {
-  const rows = await db.selectFrom('users').selectAll().orderBy('username').execute();
+  const rows = await usersWithAvatar(db).orderBy('users.username').execute();
   const groups = await db.selectFrom('user_groups').selectAll().execute();
   return rows.map((row) => toUser(row, groups.filter((g) => g.user_id === row.id).map((g) => g.group_name).sort()));
 }
@@ -103,4 +114,25 @@ export async function countUsers(db: Executor): Promise<number> {
 
 export async function setPasswordHash(db: Executor, userId: string, passwordHash: string, now = epoch()): Promise<void> {
   await db.updateTable('users').set({ password_hash: passwordHash, updated_at: now }).where('id', '=', userId).execute();
+}
+
+export interface ProfileChanges { name?: string; email?: string | null; emailVerified?: boolean; picture?: string | null; disabled?: boolean }
+
+export async function updateProfile(db: Executor, userId: string, changes: ProfileChanges, now = epoch()): Promise<void> {
+  await db.updateTable('users').set({
+    ...(changes.name !== undefined ? { name: changes.name } : {}),
+    ...(changes.email !== undefined ? { email: changes.email } : {}),
+    ...(changes.emailVerified !== undefined ? { email_verified: changes.emailVerified ? 1 : 0 } : {}),
+    ...(changes.picture !== undefined ? { picture: changes.picture } : {}),
+    ...(changes.disabled !== undefined ? { disabled: changes.disabled ? 1 : 0 } : {}),
+    updated_at: now,
+  }).where('id', '=', userId).execute();
+}
+
+export async function setGroups(db: Kysely<Database>, userId: string, groups: string[]): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    await trx.deleteFrom('user_groups').where('user_id', '=', userId).execute();
+    const unique = [...new Set(groups)].sort();
+    if (unique.length) await trx.insertInto('user_groups').values(unique.map((g) => ({ user_id: userId, group_name: g }))).execute();
+  });
 }

@@ -112,10 +112,10 @@ describe('sign-in page', () => {
       const agent = new Agent();
       const first = await agent.follow(start.url, new URL(server.issuer).origin);
       const html = await first.res.text();
-      const action = html.match(/action="([^"]*\/login)"/)![1]!;
+      const action = html.match(/action="([^"]*\/password)"/)![1]!;
       const res = await agent.post(new URL(action, server.issuer), { username, password });
       expect(res.status).toBe(401);
-      pages.push((await res.text()).replace(/interaction\/[\w-]+/g, 'interaction/UID').replace(/value="[^"]*"/g, ''));
+      pages.push((await res.text()).replace(/interaction\/[\w-]+/g, 'interaction/UID').replace(/data-uid="[^"]*"/g, '').replace(/value="[^"]*"/g, ''));
     }
     expect(pages[0]).toContain('That username and password do not match.');
     expect(pages[0]).toBe(pages[1]);
@@ -125,7 +125,7 @@ describe('sign-in page', () => {
     const res = await fetch(`${server.issuer}/interaction/does-not-exist`);
     expect(res.status).toBe(400);
     expect(await res.text()).toContain('Start again');
-    const post = await fetch(`${server.issuer}/interaction/does-not-exist/login`, { method: 'POST', body: new URLSearchParams({ username: 'bob', password: 'x' }) });
+    const post = await fetch(`${server.issuer}/interaction/does-not-exist/password`, { method: 'POST', body: new URLSearchParams({ username: 'bob', password: 'x' }) });
     expect(post.status).toBe(400);
   });
 

@@ -168,7 +168,7 @@ describe('shutdown', () => {
     const forms = await Promise.all(Array.from({ length: 6 }, async () => {
       const agent = new Agent();
       const { res } = await agent.follow((await startAuth(config)).url, origin);
-      return { agent, action: new URL(formAction(await res.text(), '/login'), origin) };
+      return { agent, action: new URL(formAction(await res.text(), '/password'), origin) };
     }));
     // Six password checks (scrypt) are queued when the signal arrives; every one gets its answer.
     const pending = Promise.all(forms.map(({ agent, action }) => agent.post(action, { username: 'lena', password: 'lena password' })));

@@ -74,7 +74,7 @@ describe('device flow', () => {
         expect(html).toContain(device.user_code);
         post = await agent.post(new URL(formAction(html, '/device'), origin), { xsrf: inputValue(html, 'xsrf')!, user_code: inputValue(html, 'user_code')!, confirm: 'yes' });
       } else if (html.includes('name="password"')) {
-        post = await agent.post(new URL(formAction(html, '/login'), origin), { username: 'ivy', password: 'ivy password' });
+        post = await agent.post(new URL(formAction(html, '/password'), origin), { username: 'ivy', password: 'ivy password' });
       } else if (html.includes('/confirm"')) {
         post = await agent.post(new URL(formAction(html, '/confirm'), origin), {});
       } else {

@@ -73,7 +73,7 @@ const allowed: Record<Layer, string[]> = {
   main: ['*'],
   cli: ['store', 'auth', 'oidc/keys.ts', 'integrations', 'config', 'log', 'errors'],
   http: ['auth', 'errors', 'type:store', 'type:log'],
-  oidc: ['store', 'auth/policy.ts', 'errors', 'config', 'log'],
+  oidc: ['store', 'auth/policy.ts', 'type:auth/network.ts', 'errors', 'config', 'log'], // the classifier arrives as an argument
   auth: ['store', 'errors', 'config'],
   store: ['errors', 'type:config'],
   integrations: ['config', 'errors'],

@@ -55,7 +55,7 @@ export async function signIn(agent: Agent, server: RunningServer, authUrl: URL, 
     const html = await res.text();
     expect(res.status, html).toBe(200);
     if (html.includes('name="password"')) {
-      const post = await agent.post(new URL(formAction(html, '/login'), origin), { username, password });
+      const post = await agent.post(new URL(formAction(html, '/password'), origin), { username, password });
       ({ res, url } = await agent.follow(url, origin, post));
     } else if (html.includes('/confirm"')) {
       const post = await agent.post(new URL(formAction(html, '/confirm'), origin), {});

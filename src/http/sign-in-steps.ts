@@ -1,0 +1,149 @@
+// The factor steps of the sign-in page: password, passkey or security key (JSON, from sign-in.js), TOTP and
+// recovery code. Each failure answers the same way whether or not the user exists; each success moves the
+// interaction on through steps.proceed.
+import Router from '@koa/router';
+import { bodyParser } from '@koa/bodyparser';
+import type { Context } from 'koa';
+import { verifyPasswordLogin } from '../auth/login.js';
+import { beginAuthentication, finishAuthentication, type WebauthnSettings } from '../auth/passkey.js';
+import type { UsedFactor } from '../auth/policy.js';
+import { useRecoveryCode } from '../auth/recovery.js';
+import type { SecretBox } from '../auth/secret-key.js';
+import { activeUser, recordFailedStep } from '../auth/sign-in.js';
+import { checkThrottle, recordFailure, throttleKeys } from '../auth/throttle.js';
+import { verifyTotp } from '../auth/totp.js';
+import { AppError } from '../errors.js';
+import type { Db } from '../store/db.js';
+import type { InteractionSteps, StepContext } from './interaction.js';
+
+export interface SignInStepDeps {
+  steps: InteractionSteps;
+  db: Db;
+  box: SecretBox;
+  webauthn: WebauthnSettings;
+}
+
+type Mode = 'passkey' | 'second';
+
+const noMatch = 'That username and password do not match.';
+
+export function signInStepRoutes({ steps, db, box, webauthn }: SignInStepDeps): Router {
+  const router = new Router();
+  const form = bodyParser({ enableTypes: ['form'], formLimit: '16kb' });
+  const json = bodyParser({ enableTypes: ['json'], jsonLimit: '64kb' });
+
+  /** Sends the browser on: a redirect for forms, `{ redirect }` for the WebAuthn script. */
+  function go(ctx: Context, url: string, asJson = false) {
+    if (asJson) {
+      ctx.set('cache-control', 'no-store');
+      ctx.body = { redirect: url };
+      return;
+    }
+    ctx.status = 303;
+    ctx.redirect(url);
+  }
+
+  function throttled(ctx: Context, step: StepContext, retryAfter: number, locked: boolean) {
+    ctx.set('retry-after', String(retryAfter));
+    const error = locked
+      ? 'This account is locked after too many failed attempts. Ask the owner of this Accouch to reset it.'
+      : `Too many attempts. Wait ${retryAfter} seconds and try again.`;
+    return steps.renderLogin(ctx, step, { error, status: 429 });
+  }
+
+  /** A second factor applies to the pending sign-in only; its failures count against that account. */
+  async function secondFactor(ctx: Context, factor: 'totp' | 'recovery_code', check: (userId: string, code: string) => Promise<boolean>) {
+    const step = await steps.load(ctx);
+    if (!step) return;
+    if (!step.pending) return go(ctx, ctx.path.replace(/\/[a-z]+$/, ''));
+    const user = await activeUser(db, step.pending.userId);
+    const keys = throttleKeys(user?.username ?? step.pending.userId, step.ip);
+    const throttle = await checkThrottle(db, keys);
+    if (!throttle.allowed) return throttled(ctx, step, throttle.retryAfter, throttle.locked);
+    const code = String((ctx.request.body as Record<string, unknown>)?.code ?? '').slice(0, 64);
+    if (!user || !(await check(user.id, code))) {
+      await recordFailure(db, keys);
+      await recordFailedStep(db, { userId: step.pending.userId, factor, network: step.network, ip: step.ip, clientId: step.client?.clientId });
+      return steps.renderLogin(ctx, step, { error: 'That code did not work. Check it and try again.', status: 401 });
+    }
+    const pending = { ...step.pending, factors: [...step.pending.factors, { factor } as UsedFactor] };
+    go(ctx, await steps.proceed(ctx, step, pending));
+  }
+
+  router.post('/interaction/:uid/password', form, async (ctx) => {
+    const step = await steps.load(ctx);
+    if (!step) return;
+    if (step.interaction.prompt.name !== 'login') return go(ctx, ctx.path.replace(/\/password$/, ''));
+    const body = ctx.request.body as Record<string, unknown>;
+    const username = typeof body.username === 'string' ? body.username.slice(0, 256) : '';
+    const password = typeof body.password === 'string' ? body.password : '';
+    const selected = username ? await steps.household.byUsername(username) : undefined;
+    const result = await verifyPasswordLogin(db, { username, password, ip: step.ip, clientId: step.client?.clientId });
+    if (!result.ok) {
+      ctx.state.log?.info({ event: 'login.failure', reason: result.reason, network: step.network }, 'sign-in failed');
+      if (result.reason === 'throttled') return throttled(ctx, step, result.retryAfter, result.locked);
+      // The lock screen stays on the person who was shown; "Other user" stays on the form.
+      const keep = body.from === 'lock' && selected ? { selected } : { username };
+      return steps.renderLogin(ctx, { ...step, pending: undefined }, { ...keep, error: noMatch, status: 401 });
+    }
+    go(ctx, await steps.proceed(ctx, step, { userId: result.user.id, factors: [{ factor: 'password' }] }));
+  });
+
+  router.post('/interaction/:uid/webauthn/options', json, async (ctx) => {
+    const step = await steps.load(ctx);
+    if (!step) return;
+    const body = ctx.request.body as { mode?: Mode; user?: string };
+    const second = body.mode === 'second';
+    const userId = second ? step.pending?.userId : typeof body.user === 'string' ? body.user : undefined;
+    if (second && !userId) throw new AppError('bad_request', 'there is no sign-in to confirm');
+    ctx.set('cache-control', 'no-store');
+    ctx.body = await beginAuthentication(db, webauthn, {
+      binding: step.interaction.uid, userId, userVerification: second ? 'discouraged' : 'required',
+    });
+  });
+
+  router.post('/interaction/:uid/webauthn', json, async (ctx) => {
+    const step = await steps.load(ctx);
+    if (!step) return;
+    const body = ctx.request.body as { mode?: Mode; response?: unknown };
+    const second = body.mode === 'second';
+    const ipKeys = throttleKeys('', step.ip).slice(1);
+    const throttle = await checkThrottle(db, ipKeys);
+    if (!throttle.allowed) {
+      ctx.status = 429;
+      ctx.set('retry-after', String(throttle.retryAfter));
+      ctx.body = { error: `Too many attempts. Wait ${throttle.retryAfter} seconds and try again.` };
+      return;
+    }
+    let assertion;
+    try {
+      assertion = await finishAuthentication(db, webauthn, {
+        binding: step.interaction.uid, response: body.response as never, userVerification: second ? 'discouraged' : 'required',
+      });
+      if (second && assertion.userId !== step.pending?.userId) throw new AppError('bad_request', 'not this account');
+    } catch (error) {
+      if (!(error instanceof AppError)) throw error;
+      await recordFailure(db, ipKeys);
+      await recordFailedStep(db, { userId: step.pending?.userId, factor: 'webauthn', network: step.network, ip: step.ip, clientId: step.client?.clientId });
+      ctx.status = 400;
+      ctx.body = { error: 'That passkey or security key could not be verified. Try again.' };
+      return;
+    }
+    const used: UsedFactor = {
+      factor: !second && assertion.credential.kind === 'passkey' ? 'passkey' : 'security_key',
+      userVerified: assertion.userVerified,
+      hardware: !assertion.credential.backedUp,
+    };
+    // A discoverable key with user verification used from the lock screen is a passkey sign-in by itself.
+    if (!second && used.factor === 'security_key' && assertion.userVerified) used.factor = 'passkey';
+    const pending = second && step.pending
+      ? { ...step.pending, factors: [...step.pending.factors, used] }
+      : { userId: assertion.userId, factors: [used] };
+    go(ctx, await steps.proceed(ctx, { ...step, pending: undefined }, pending), true);
+  });
+
+  router.post('/interaction/:uid/totp', form, (ctx) => secondFactor(ctx, 'totp', (userId, code) => verifyTotp(db, box, userId, code)));
+  router.post('/interaction/:uid/recovery', form, (ctx) => secondFactor(ctx, 'recovery_code', (userId, code) => useRecoveryCode(db, box, userId, code)));
+
+  return router;
+}
