@@ -14,6 +14,9 @@ const clientId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'letters,
 export const signingAlgs = ['RS256', 'ES256', 'EdDSA'] as const;
 export const refreshPolicies = ['offline_access', 'always', 'never'] as const;
 
+/** The client id of Accouch's own account pages; no app may take it. */
+export const accountClientId = 'accouch';
+
 export const strengths = ['any', 'mfa', 'phr', 'deny'] as const;
 const strength = z.enum(strengths);
 
@@ -118,6 +121,7 @@ export const configSchema = z.strictObject({
     const seen = new Set<string>();
     clients.forEach((client, index) => {
       if (seen.has(client.id)) ctx.addIssue({ code: 'custom', path: [index, 'id'], message: `duplicate client id "${client.id}"` });
+      if (client.id === accountClientId) ctx.addIssue({ code: 'custom', path: [index, 'id'], message: `"${accountClientId}" is reserved for Accouch's own pages` });
       seen.add(client.id);
     });
 }).describe('apps declared in configuration, reconciled at startup'),

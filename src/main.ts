@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type Provider from 'oidc-provider';
 import { createCli, runCli } from './cli/index.js';
-import { issuerPath, loadConfig, type Config } from './config.js';
+import { accountClientId, clientSchema, issuerPath, loadConfig, type Config } from './config.js';
 import { createLogger, type Logger } from './log.js';
 import { createNetworkClassifier } from './auth/network.js';
 import { createSecretBox, loadSecretKey } from './auth/secret-key.js';
@@ -20,12 +20,24 @@ import { countUsers } from './store/users.js';
 
 const version = JSON.parse(readFileSync(new URL(import.meta.url.includes('/dist/') ? '../../package.json' : '../package.json', import.meta.url), 'utf8')).version as string;
 
-/** Writes configuration-declared clients to the store and drops the ones no longer declared. */
+/** Accouch's own pages (account, setup) sign in through this first-party client. */
+const accountClient = (config: Config) => clientSchema.parse({
+  id: accountClientId,
+  name: 'Accouch account',
+  public: true,
+  redirectUris: [`${config.issuer.replace(/\/$/, '')}/account/callback`],
+  postLogoutRedirectUris: [`${config.issuer.replace(/\/$/, '')}/account`],
+  refresh: 'never',
+  skipConsent: true,
+});
+
+/** Writes configuration-declared clients (and our own) to the store and drops the ones no longer declared. */
 async function reconcileClients(db: Db, config: Config, log: Logger): Promise<void> {
-  for (const client of config.clients) {
+  const declared = [accountClient(config), ...config.clients];
+  for (const client of declared) {
     await upsertConfigClient(db, client);
   }
-  const removed = await deleteConfigClientsExcept(db, config.clients.map((c) => c.id));
+  const removed = await deleteConfigClientsExcept(db, declared.map((c) => c.id));
   if (removed.length) log.info({ removed }, 'removed clients no longer in the configuration');
 }
 
