@@ -9,6 +9,7 @@ import { accountClientId, clientSchema, issuerPath, loadConfig, type Config } fr
 import { createLogger, type Logger } from './log.js';
 import { createNetworkClassifier } from './auth/network.js';
 import { createSecretBox, loadSecretKey } from './auth/secret-key.js';
+import { createSetupLink, setupNeeded } from './auth/setup.js';
 import { ensureSigningKeys, keyRetention, loadCookieKeys, loadJwks } from './oidc/keys.js';
 import { deleteConfigClientsExcept, upsertConfigClient } from './store/clients.js';
 import { openDatabase, type Db } from './store/db.js';
@@ -16,7 +17,6 @@ import { keysVersion } from './store/keys.js';
 import { migrateToLatest } from './store/migrate.js';
 import { purgeExpiredPayloads } from './store/oidc-payloads.js';
 import { purgeThrottles } from './store/throttle.js';
-import { countUsers } from './store/users.js';
 
 const version = JSON.parse(readFileSync(new URL(import.meta.url.includes('/dist/') ? '../../package.json' : '../package.json', import.meta.url), 'utf8')).version as string;
 
@@ -76,10 +76,10 @@ async function serve(): Promise<void> {
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   log.info({ issuer: config.issuer, port, dataDir: config.dataDir }, 'accouch listening');
-  if ((await countUsers(db)) === 0) {
-    console.log(`\nAccouch is running at ${config.issuer} (port ${port}). No users yet: add the first one with\n  npx accouch user add <username> --name "<Your Name>" --email <you@example.com> --groups admins --password-stdin\n`);
+  if (await setupNeeded(db)) {
+    const token = await createSetupLink(db, box);
+    console.log(`\nAccouch is running at ${config.issuer} (port ${port}). Nobody can sign in yet: open this one-time link\nwithin an hour to create the owner's account (\`npx accouch setup-link\` prints a fresh one):\n\n  ${config.issuer.replace(/\/$/, '')}/setup?token=${token}\n`);
   }
-
   // Background jobs: idempotent, so two replicas running them at once is harmless.
   const keyWatch = setInterval(async () => {
     try {

@@ -4,6 +4,7 @@ import { ConfigError } from '../config.js';
 import { AppError } from '../errors.js';
 import { registerClientCommands } from './clients.js';
 import { registerKeyCommands } from './keys.js';
+import { registerSetupCommands } from './setup.js';
 import { registerUserCommands } from './users.js';
 
 export function createCli({ serve, version }: { serve: () => Promise<void>; version: string }): Command {
@@ -16,6 +17,7 @@ export function createCli({ serve, version }: { serve: () => Promise<void>; vers
   registerUserCommands(program);
   registerClientCommands(program);
   registerKeyCommands(program);
+  registerSetupCommands(program);
   return program;
 }
 

@@ -1,6 +1,7 @@
 // `accouch user add|list|passwd`: household users from the command line.
 import type { Command } from 'commander';
 import { hashPassword } from '../auth/password.js';
+import { unlockAccount } from '../auth/throttle.js';
 import { badRequest, notFound } from '../errors.js';
 import { createUser, findUserByUsername, listUsers, setPasswordHash } from '../store/users.js';
 import { recordAudit } from '../store/audit.js';
@@ -38,6 +39,16 @@ export function registerUserCommands(program: Command): void {
       printTable(users.map((u) => ({ username: u.username, name: u.name, email: u.email ?? '', groups: u.groups.join(','), sub: u.id, status: u.disabled ? 'disabled' : 'active' })));
     }));
 
+  user.command('unlock <username>')
+    .description('lift the lock after too many failed sign-ins')
+    .action(async (username: string) => withDatabase(async ({ db }) => {
+      const found = await findUserByUsername(db, username);
+      if (!found) throw notFound(`no user "${username}"`);
+      await unlockAccount(db, found.username);
+      await recordAudit(db, { event: 'user.unlocked', actor: 'cli', detail: { user: found.id } });
+      console.log(`${found.username} can sign in again`);
+    }));
+
   user.command('passwd <username>')
     .description("set a user's password (asked on a terminal, otherwise read from standard input)")
     .option('--password-stdin', 'read the password from standard input')
@@ -48,6 +59,7 @@ export function registerUserCommands(program: Command): void {
         const found = await findUserByUsername(db, username);
         if (!found) throw notFound(`no user "${username}"`);
         await setPasswordHash(db, found.id, passwordHash);
+        await unlockAccount(db, found.username);
         await recordAudit(db, { event: 'user.password_changed', actor: 'cli', detail: { user: found.id } });
         console.log(`password of ${found.username} changed`);
       });

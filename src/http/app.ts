@@ -16,6 +16,7 @@ import type { Strength } from '../auth/policy.js';
 import type { SecretBox } from '../auth/secret-key.js';
 import { avatarRoutes } from './avatars.js';
 import { createInteractionSteps, interactionRoutes } from './interaction.js';
+import { setupRoutes } from './setup.js';
 import { signInStepRoutes } from './sign-in-steps.js';
 import { serveStatic } from './static.js';
 import { viewsDir, type Render } from './views.js';
@@ -90,7 +91,7 @@ export function createApp(deps: AppDeps): Koa {
     return { ip, network: classifier.networkOf(ip) };
   };
   const steps = createInteractionSteps({ provider, db, render, log, settings: { globalPolicy: deps.globalPolicy, showUserList: deps.showUserList, networkOf } });
-  for (const router of [interactionRoutes(steps), signInStepRoutes({ steps, db, box: deps.box, webauthn: deps.webauthn }), avatarRoutes(db)]) {
+  for (const router of [interactionRoutes(steps), signInStepRoutes({ steps, db, box: deps.box, webauthn: deps.webauthn }), avatarRoutes(db), setupRoutes({ db, box: deps.box, render, webauthn: deps.webauthn, base })]) {
     if (base) router.prefix(base);
     app.use(router.routes());
     app.use(router.allowedMethods());

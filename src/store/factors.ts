@@ -115,3 +115,15 @@ export async function deleteExpiredLinkTokens(db: Executor, now: number): Promis
   const result = await db.deleteFrom('link_tokens').where('expires_at', '<=', now).executeTakeFirst();
   return Number(result.numDeletedRows);
 }
+
+/** How many users can sign in at all: a password or a WebAuthn credential. */
+export async function countUsersWithAWayIn(db: Executor): Promise<number> {
+  const row = await db.selectFrom('users')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where((eb) => eb.or([
+      eb('password_hash', 'is not', null),
+      eb.exists(eb.selectFrom('webauthn_credentials').select('id').whereRef('webauthn_credentials.user_id', '=', 'users.id')),
+    ]))
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
+}

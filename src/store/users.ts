@@ -136,3 +136,9 @@ export async function setGroups(db: Kysely<Database>, userId: string, groups: st
     if (unique.length) await trx.insertInto('user_groups').values(unique.map((g) => ({ user_id: userId, group_name: g }))).execute();
   });
 }
+
+/** Deletes a user and, by cascade, their groups, credentials, TOTP, recovery codes and picture. */
+export async function deleteUser(db: Executor, userId: string): Promise<boolean> {
+  const result = await db.deleteFrom('users').where('id', '=', userId).executeTakeFirst();
+  return Number(result.numDeletedRows) === 1;
+}
