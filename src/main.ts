@@ -17,6 +17,9 @@ import { keysVersion } from './store/keys.js';
 import { migrateToLatest } from './store/migrate.js';
 import { purgeExpiredPayloads } from './store/oidc-payloads.js';
 import { purgeThrottles } from './store/throttle.js';
+import { purgeChallenges } from './store/credentials.js';
+import { deleteExpiredLinkTokens } from './store/factors.js';
+import { purgeSignIns } from './store/sign-ins.js';
 
 const version = JSON.parse(readFileSync(new URL(import.meta.url.includes('/dist/') ? '../../package.json' : '../package.json', import.meta.url), 'utf8')).version as string;
 
@@ -94,8 +97,13 @@ async function serve(): Promise<void> {
   }, 5_000);
   const purgeExpired = async () => {
     try {
-      const purged = await purgeExpiredPayloads(db);
-      await purgeThrottles(db, Math.floor(Date.now() / 1000) - 86400);
+      const now = Math.floor(Date.now() / 1000);
+      const purged = await purgeExpiredPayloads(db, now);
+      await purgeThrottles(db, now - 86400);
+      await purgeChallenges(db, now);
+      await deleteExpiredLinkTokens(db, now);
+      // A sign-in's context lives as long as anything minted from it can (its grant, session, tokens).
+      await purgeSignIns(db, now - Math.max(config.ttl.grant, config.ttl.session, config.ttl.refreshToken) - 86400);
       if (purged) log.debug({ purged }, 'purged expired artefacts');
     } catch (error) {
       log.error({ err: error }, 'purge failed');
