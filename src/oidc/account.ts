@@ -6,7 +6,8 @@ import { findSignIn } from '../store/sign-ins.js';
 import { findUserById, type User } from '../store/users.js';
 
 export const claimsByScope = {
-  openid: ['sub'],
+  // acr, amr and auth_time in every id_token: apps (and kube-apiserver rules) can see how the user signed in.
+  openid: ['sub', 'acr', 'amr', 'auth_time'],
   profile: ['name', 'preferred_username', 'nickname', 'picture'],
   email: ['email', 'email_verified'],
   groups: ['groups'],
