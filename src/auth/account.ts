@@ -145,7 +145,7 @@ export async function removeOwnPassword(db: Db, actor: Actor): Promise<void> {
     if (!user?.passwordHash) return;
     if (!hasWayIn({ passwordHash: null }, await listCredentials(trx, actor.userId))) throw conflict(lastWayInMessage);
     // setPasswordHash writes whatever it is given; null is "no password" in the users table.
-    await setPasswordHash(trx, actor.userId, null as unknown as string);
+    await setPasswordHash(trx, actor.userId, null);
     await recordAudit(trx, { event: 'password.removed', actor: actor.userId, ip: actor.ip ?? null });
   });
 }

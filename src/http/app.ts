@@ -14,6 +14,7 @@ import type { NetworkClassifier } from '../auth/network.js';
 import type { WebauthnSettings } from '../auth/passkey.js';
 import type { Strength } from '../auth/policy.js';
 import type { SecretBox } from '../auth/secret-key.js';
+import { accountRoutes } from './account.js';
 import { avatarRoutes } from './avatars.js';
 import { createInteractionSteps, interactionRoutes } from './interaction.js';
 import { setupRoutes } from './setup.js';
@@ -91,7 +92,7 @@ export function createApp(deps: AppDeps): Koa {
     return { ip, network: classifier.networkOf(ip) };
   };
   const steps = createInteractionSteps({ provider, db, render, log, settings: { globalPolicy: deps.globalPolicy, showUserList: deps.showUserList, networkOf } });
-  for (const router of [interactionRoutes(steps), signInStepRoutes({ steps, db, box: deps.box, webauthn: deps.webauthn }), avatarRoutes(db), setupRoutes({ db, box: deps.box, render, webauthn: deps.webauthn, base })]) {
+  for (const router of [interactionRoutes(steps), signInStepRoutes({ steps, db, box: deps.box, webauthn: deps.webauthn }), avatarRoutes(db), accountRoutes(deps), setupRoutes({ db, box: deps.box, render, webauthn: deps.webauthn, base })]) {
     if (base) router.prefix(base);
     app.use(router.routes());
     app.use(router.allowedMethods());

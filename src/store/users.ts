@@ -112,7 +112,7 @@ export async function countUsers(db: Executor): Promise<number> {
   return Number(count);
 }
 
-export async function setPasswordHash(db: Executor, userId: string, passwordHash: string, now = epoch()): Promise<void> {
+export async function setPasswordHash(db: Executor, userId: string, passwordHash: string | null, now = epoch()): Promise<void> {
   await db.updateTable('users').set({ password_hash: passwordHash, updated_at: now }).where('id', '=', userId).execute();
 }
 

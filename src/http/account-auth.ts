@@ -1,0 +1,139 @@
+// Who is on the account pages: oidc-provider's own session cookie names the session. Without one, the browser
+// signs in through the first-party `accouch` client and comes back through /account/callback; factor changes
+// need a sign-in at most five minutes old (prompt=login otherwise). POSTs must come from our own pages.
+import { createHash, randomBytes } from 'node:crypto';
+import type { Context, Middleware, Next } from 'koa';
+import { findAccountSession, isFresh, type AccountSession } from '../auth/account-session.js';
+import { activeUser } from '../auth/sign-in.js';
+import { AppError } from '../errors.js';
+import type { Db } from '../store/db.js';
+import type { User } from '../store/users.js';
+import { html } from './interaction.js';
+import type { Render } from './views.js';
+
+/** oidc-provider's session cookie (its `cookies.names.session` default), signed with the same keys as ours. */
+const sessionCookie = '_session';
+const stateCookie = 'accouch.account_signin';
+const stateTtl = 10 * 60_000;
+/** How old a sign-in may be for changing passkeys, authenticator app, password or recovery codes. */
+export const freshSignInMaxAge = 300;
+
+export interface AccountState { session: AccountSession; user: User }
+
+export interface AccountAuthDeps { db: Db; render: Render; issuer: string; base: string; clientId: string }
+
+export function createAccountAuth({ db, render, issuer, base, clientId }: AccountAuthDeps) {
+  const issuerUrl = new URL(issuer);
+  const root = issuer.replace(/\/$/, '');
+  const accountPath = `${base}/account`;
+  const cookieOptions = (ctx: Context) => ({ signed: true, httpOnly: true, sameSite: 'lax' as const, path: accountPath, secure: ctx.secure, overwrite: true });
+
+  /** Only our own account pages are places to come back to (no open redirect). */
+  function safeReturnTo(value: unknown): string {
+    if (typeof value !== 'string' || !value.startsWith('/') || value.startsWith('//') || value.includes('\\')) return accountPath;
+    const url = new URL(value, issuerUrl.origin);
+    const inside = url.pathname === accountPath || url.pathname.startsWith(`${accountPath}/`);
+    if (url.origin !== issuerUrl.origin || !inside || url.pathname === `${accountPath}/callback`) return accountPath;
+    return url.pathname + url.search;
+  }
+
+  /** Sends the browser to sign in (again, with `reauth`) and back to `returnTo` afterwards. */
+  function signIn(ctx: Context, returnTo: string, options: { reauth?: boolean; loginHint?: string } = {}) {
+    const state = randomBytes(16).toString('base64url');
+    const challenge = createHash('sha256').update(randomBytes(32).toString('base64url')).digest('base64url');
+    const value = Buffer.from(JSON.stringify({ state, returnTo: safeReturnTo(returnTo) })).toString('base64url');
+    ctx.cookies.set(stateCookie, value, { ...cookieOptions(ctx), maxAge: stateTtl });
+    const params = new URLSearchParams({
+      client_id: clientId, response_type: 'code', scope: 'openid', redirect_uri: `${root}/account/callback`,
+      code_challenge: challenge, code_challenge_method: 'S256', state,
+      ...(options.reauth ? { prompt: 'login' } : {}),
+      ...(options.loginHint ? { login_hint: options.loginHint } : {}),
+    });
+    ctx.set('cache-control', 'no-store');
+    ctx.status = 303;
+    ctx.redirect(`${root}/auth?${params}`);
+  }
+
+  /** The signed-in session and its user; undefined if this browser is not signed in (or the user is disabled). */
+  async function current(ctx: Context): Promise<AccountState | undefined> {
+    const session = await findAccountSession(db, ctx.cookies.get(sessionCookie, { signed: true }));
+    const user = session && (await activeUser(db, session.userId));
+    return session && user ? { session, user } : undefined;
+  }
+
+  const wantsJson = (ctx: Context) => ctx.accepts('html', 'json') === 'json';
+
+  /**
+   * Loads the session into ctx.state.account. A page without one is sent to sign in and back; a POST goes back
+   * to the page it came from (`ctx.state.returnTo`, default /account); a JSON call gets a readable error.
+   */
+  const requireAccount: Middleware = async (ctx, next) => {
+    const account = await current(ctx);
+    if (!account) {
+      if (wantsJson(ctx)) throw new AppError('unauthorized', 'You are signed out. Reload the page and sign in again.');
+      return signIn(ctx, ctx.method === 'GET' ? ctx.originalUrl : accountPath);
+    }
+    ctx.state.account = account;
+    return next();
+  };
+
+  /**
+   * True if the sign-in is recent enough for a factor change; otherwise sends the browser to sign in again
+   * and back to `returnTo` (the page the change is made on), and returns false.
+   */
+  function requireFresh(ctx: Context, returnTo: string): boolean {
+    const { session, user } = ctx.state.account as AccountState;
+    if (isFresh(session, freshSignInMaxAge)) return true;
+    if (wantsJson(ctx)) throw new AppError('forbidden', 'Confirm it is you first: reload the page and sign in again.');
+    signIn(ctx, returnTo, { reauth: true, loginHint: user.username });
+    return false;
+  }
+
+  /**
+   * Cross-site request forgery guard on top of SameSite=Lax cookies, which still let sibling sites (other apps
+   * on the same domain) through: a POST must come from the issuer's origin. Our pages send no Referer
+   * (referrer policy no-referrer), so browsers send `Origin: null` for their form posts; such a post must then
+   * be marked same-origin by Sec-Fetch-Site, which a page cannot forge.
+   */
+  const sameOrigin: Middleware = async (ctx: Context, next: Next) => {
+    if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {
+      const origin = ctx.get('origin');
+      const site = ctx.get('sec-fetch-site');
+      const badSite = site !== '' && site !== 'same-origin';
+      const badOrigin = origin !== '' && origin !== issuerUrl.origin && !(origin === 'null' && site === 'same-origin');
+      if (badSite || badOrigin) throw new AppError('forbidden', 'This form was sent from another site. Open your account page and try again.');
+    }
+    return next();
+  };
+
+  /** GET /account/callback: the end of the sign-in started by {@link signIn}. The code is not needed: the session is. */
+  async function callback(ctx: Context) {
+    const raw = ctx.cookies.get(stateCookie, { signed: true });
+    ctx.cookies.set(stateCookie, null, cookieOptions(ctx));
+    const back = { title: 'Sign-in not completed', link: accountPath, linkText: 'Go to your account' };
+    const error = typeof ctx.query.error === 'string' ? ctx.query.error : undefined;
+    if (error) {
+      const description = typeof ctx.query.error_description === 'string' ? ctx.query.error_description.slice(0, 300) : undefined;
+      const message = error === 'access_denied' ? 'The sign-in was cancelled or refused.' : 'The sign-in did not finish.';
+      return html(ctx, render('account-message', { ...back, message, detail: description, linkText: 'Try again' }), 400);
+    }
+    let saved: { state?: unknown; returnTo?: unknown } = {};
+    try {
+      saved = raw ? JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) : {};
+    } catch (parseError) {
+      ctx.state.log?.warn({ err: parseError }, 'unreadable account sign-in cookie');
+    }
+    if (typeof saved.state !== 'string' || saved.state !== ctx.query.state) {
+      return html(ctx, render('account-message', {
+        ...back, message: 'This sign-in has expired or was started in another browser or tab. Start again from your account page.',
+      }), 400);
+    }
+    ctx.set('cache-control', 'no-store');
+    ctx.status = 303;
+    ctx.redirect(safeReturnTo(saved.returnTo));
+  }
+
+  return { current, requireAccount, requireFresh, sameOrigin, callback, signIn, accountPath };
+}
+
+export type AccountAuth = ReturnType<typeof createAccountAuth>;
