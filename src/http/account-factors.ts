@@ -22,7 +22,7 @@ const kindWords = { passkey: { one: 'passkey', title: 'Add a passkey' }, securit
 
 type Extra = { error?: string; status?: number };
 
-/** A JSON answer register.js can show: `{ error }` with a readable message. */
+/** A JSON answer webauthn.js can show: `{ error }` with a readable message. */
 const jsonErrors: Middleware = async (ctx, next) => {
   ctx.set('cache-control', 'no-store');
   try {
@@ -192,7 +192,7 @@ export function factorRoutes(router: Router, kit: AccountKit): void {
   };
 
   // Every POST: same origin first, then the session, then freshness (where the page to come back to is named),
-  // then the body. JSON endpoints answer errors as { error } for register.js.
+  // then the body. JSON endpoints answer errors as { error } for webauthn.js.
   router.get('/account/webauthn/new',                                    requireAccount, fresh(addKeyPage),           showAddKey);
   router.post('/account/webauthn/options',       jsonErrors, sameOrigin, requireAccount, fresh(''),             json, registrationOptions);
   router.post('/account/webauthn',               jsonErrors, sameOrigin, requireAccount, fresh(''),             json, register);

@@ -1,4 +1,4 @@
-// The factor steps of the sign-in page: password, passkey or security key (JSON, from sign-in.js), TOTP and
+// The factor steps of the sign-in page: password, passkey or security key (JSON, from webauthn.js), TOTP and
 // recovery code. Each failure answers the same way whether or not the user exists; each success moves the
 // interaction on through steps.proceed.
 import Router from '@koa/router';
