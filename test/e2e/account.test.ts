@@ -12,7 +12,7 @@ import { Agent, formAction, inputValue } from './support/agent.js';
 import { expectAccessible } from './support/axe.js';
 import { launchChromium } from './support/chromium.js';
 import { addClient, addUser, callback, codeFlow, discover } from './support/rp.js';
-import { freePort, root, startServer, type RunningServer } from './support/server.js';
+import { freePort, root, screenshotDir, startServer, type RunningServer } from './support/server.js';
 
 let server: RunningServer;
 let origin: string;
@@ -416,12 +416,12 @@ describe('in a browser', () => {
     await page.waitForSelector('text=Passkey added.');
     expect(await page.textContent('ul[aria-label=Passkeys]')).toContain('Laptop');
 
-    mkdirSync(join(root, 'docs', 'screenshots'), { recursive: true });
+    mkdirSync(screenshotDir, { recursive: true });
     await page.goto(account());
     await page.setViewportSize({ width: 900, height: 1000 });
     for (const scheme of ['light', 'dark'] as const) {
       await page.emulateMedia({ colorScheme: scheme });
-      await page.screenshot({ path: join(root, 'docs', 'screenshots', `account-${scheme}.png`), fullPage: true });
+      await page.screenshot({ path: join(screenshotDir, `account-${scheme}.png`), fullPage: true });
       await expectAccessible(page, `account page, ${scheme}`, scheme === 'dark' ? ['color-contrast'] : undefined);
     }
     await page.emulateMedia({ colorScheme: 'light' });

@@ -9,10 +9,10 @@ import { expectAccessible } from './support/axe.js';
 import { launchChromium } from './support/chromium.js';
 import { reserveRpApp, startRpApp, type RpApp } from './support/rp-app.js';
 import { addClient, addUser } from './support/rp.js';
-import { root, startServer, type RunningServer } from './support/server.js';
+import { root, screenshotDir, startServer, type RunningServer } from './support/server.js';
 import { addVirtualAuthenticator } from './support/webauthn.js';
 
-const screenshots = join(root, 'docs', 'screenshots');
+const screenshots = screenshotDir;
 const phone = { width: 420, height: 820 };
 const password = 'a long sentence for margaret';
 
@@ -36,7 +36,7 @@ afterAll(async () => {
   expect(server.output()).not.toMatch(/server error|"level":50/);
 });
 
-/** Saves docs/screenshots/<name>-light.png and -dark.png of the page as it is now. */
+/** Saves <screenshotDir>/<name>-light.png and -dark.png of the page as it is now. */
 async function shoot(page: Page, name: string) {
   for (const colorScheme of ['light', 'dark'] as const) {
     await page.emulateMedia({ colorScheme });

@@ -93,3 +93,11 @@ export async function startServer(options: { dataDir?: string; port?: number; en
   };
   return server;
 }
+
+/**
+ * Where the tests save screenshots: test-results/screenshots (ignored by git) on every run, or the README's
+ * docs/screenshots when ACCOUCH_UPDATE_SCREENSHOTS=1 (then commit them).
+ */
+export const screenshotDir = process.env.ACCOUCH_UPDATE_SCREENSHOTS === '1'
+  ? join(root, 'docs', 'screenshots')
+  : join(root, 'test-results', 'screenshots');
