@@ -12,7 +12,7 @@ import { Agent, formAction, inputValue } from './support/agent.js';
 import { expectAccessible } from './support/axe.js';
 import { launchChromium } from './support/chromium.js';
 import { addClient, addUser, callback, codeFlow, discover } from './support/rp.js';
-import { freePort, root, screenshotDir, startServer, type RunningServer } from './support/server.js';
+import { freePort, screenshotDir, startServer, type RunningServer } from './support/server.js';
 
 let server: RunningServer;
 let origin: string;

@@ -9,7 +9,7 @@ import { expectAccessible } from './support/axe.js';
 import { launchChromium } from './support/chromium.js';
 import { reserveRpApp, startRpApp, type RpApp } from './support/rp-app.js';
 import { addClient, addUser } from './support/rp.js';
-import { root, screenshotDir, startServer, type RunningServer } from './support/server.js';
+import { screenshotDir, startServer, type RunningServer } from './support/server.js';
 import { addVirtualAuthenticator } from './support/webauthn.js';
 
 const screenshots = screenshotDir;
