@@ -43,6 +43,8 @@ export const clientSchema = z.strictObject({
   native: z.boolean().default(false).describe('native app: loopback redirect URIs match on any port (RFC 8252)'),
   redirectUris: z.array(redirectUri).default([]).describe('exact redirect URIs'),
   postLogoutRedirectUris: z.array(redirectUri).default([]).describe('exact post-logout redirect URIs'),
+  backchannelLogoutUri: z.url({ protocol: /^https?$/ }).optional()
+    .describe('back-channel logout: Accouch POSTs a logout_token here when the user signs out'),
   allowedGroups: z.array(z.string().min(1)).default([]).describe('only members of these groups may sign in (empty: everyone)'),
   idTokenAlg: z.enum(signingAlgs).default('RS256').describe('id_token signing algorithm'),
   refresh: z.enum(refreshPolicies).default('offline_access')

@@ -12,6 +12,7 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
 interface AddOptions {
   redirectUri?: string[];
   postLogoutRedirectUri?: string[];
+  backchannelLogoutUri?: string;
   name?: string;
   public?: boolean;
   native?: boolean;
@@ -30,6 +31,7 @@ export function registerClientCommands(program: Command): void {
     .description('register an app; prints its secret once')
     .option('--redirect-uri <uri>', 'exact redirect URI (repeatable)', collect)
     .option('--post-logout-redirect-uri <uri>', 'post-logout redirect URI (repeatable)', collect)
+    .option('--backchannel-logout-uri <uri>', 'where to POST a logout_token when the user signs out')
     .option('--name <name>', 'name shown to users')
     .option('--public', 'public client (no secret; PKCE only)')
     .option('--native', 'native app: loopback redirect URIs match any port')
@@ -49,6 +51,7 @@ export function registerClientCommands(program: Command): void {
         native: opts.native ?? false,
         redirectUris: opts.redirectUri ?? [],
         postLogoutRedirectUris: opts.postLogoutRedirectUri ?? [],
+        backchannelLogoutUri: opts.backchannelLogoutUri,
         allowedGroups: (opts.groups ?? '').split(',').map((g) => g.trim()).filter(Boolean),
         idTokenAlg: opts.idTokenAlg,
         refresh: opts.refresh,

@@ -21,6 +21,7 @@ export function toClientMetadata(client: ClientConfig): ClientMetadata {
     application_type: client.native ? 'native' : 'web',
     redirect_uris: [...client.redirectUris],
     post_logout_redirect_uris: [...client.postLogoutRedirectUris],
+    ...(client.backchannelLogoutUri ? { backchannel_logout_uri: client.backchannelLogoutUri, backchannel_logout_session_required: true } : {}),
     grant_types: grantTypes,
     response_types: client.redirectUris.length ? ['code'] : [],
     id_token_signed_response_alg: client.idTokenAlg,

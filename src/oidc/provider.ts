@@ -76,6 +76,7 @@ export function createProvider({ config, db, log, jwks, cookieKeys, render, clas
     routes: { authorization: '/auth', token: '/token', userinfo: '/me', jwks: '/jwks', revocation: '/token/revocation', introspection: '/token/introspection', end_session: '/session/end', device_authorization: '/device/auth', code_verification: '/device' },
     features: {
       devInteractions: { enabled: false },
+      backchannelLogout: { enabled: true },
       clientCredentials: { enabled: true },
       introspection: {
         enabled: true,
@@ -125,6 +126,12 @@ export function createProvider({ config, db, log, jwks, cookieKeys, render, clas
     // Refresh tokens of "always" clients (kubectl) outlive the browser session, like offline_access ones.
     expiresWithSession: async (ctx, source) => refreshPolicy(ctx) !== 'always' && !source.scopes.has('offline_access'),
     rotateRefreshToken: true,
+    // Back-channel logout goes to apps on the household's own network, registered by the owner only (no
+    // dynamic registration): oidc-provider's refusal of private addresses would block exactly those.
+    fetch: (url, options) => {
+      const { dispatcher: _ssrfGuard, ...rest } = options as RequestInit & { dispatcher?: unknown };
+      return globalThis.fetch(url, rest);
+    },
     clientBasedCORS: (_ctx, origin, client) => client.redirectUris?.some((uri) => URL.parse(uri)?.origin === origin) ?? false,
     renderError: async (ctx, out, error) => {
       if (!(error instanceof errors.OIDCProviderError)) log.error({ err: error }, 'oidc error page');

@@ -1,5 +1,7 @@
 // Browser sessions (single sign-on, RP-initiated logout), the device flow, per-client group restrictions,
 // and an issuer with a path.
+import { createServer } from 'node:http';
+import { createRemoteJWKSet, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent, formAction, inputValue } from './support/agent.js';
@@ -54,6 +56,39 @@ describe('sessions', () => {
 
     const { tokens } = await codeFlow(server, restricted, 'jack', 'jack password');
     expect(tokens.claims()!.groups).toEqual(['admins']);
+  });
+});
+
+describe('back-channel logout', () => {
+  it('delivers a valid logout_token to every app that asked for one when the user signs out', async () => {
+    const receiverPort = await freePort();
+    const received: string[] = [];
+    const receiver = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d) => { body += d; });
+      req.on('end', () => {
+        received.push(new URLSearchParams(body).get('logout_token') ?? '');
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(receiverPort, '127.0.0.1', resolve));
+    const secret = addClient(server, 'wiki', ['--redirect-uri', callback, '--backchannel-logout-uri', `http://127.0.0.1:${receiverPort}/logout`, '--skip-consent']);
+    const wiki = await discover(server, 'wiki', secret);
+    const { tokens, agent } = await codeFlow(server, wiki, 'ivy', 'ivy password');
+
+    const page = await agent.get(oidc.buildEndSessionUrl(wiki, { id_token_hint: tokens.id_token! }));
+    const html = await page.text();
+    await agent.post(new URL(formAction(html, '/confirm'), server.issuer), { xsrf: inputValue(html, 'xsrf')!, logout: 'yes' });
+    for (let i = 0; i < 50 && !received.length; i += 1) await new Promise((r) => setTimeout(r, 100));
+    receiver.close();
+
+    expect(received).toHaveLength(1);
+    const { payload, protectedHeader } = await jwtVerify(received[0]!, createRemoteJWKSet(new URL(`${server.issuer}/jwks`)), { issuer: server.issuer, audience: 'wiki' });
+    expect(protectedHeader.alg).toBe('RS256');
+    expect(payload.sub).toBe(tokens.claims()!.sub);
+    expect(payload.sid).toBe(tokens.claims()!.sid);
+    expect(payload.events).toEqual({ 'http://schemas.openid.net/event/backchannel-logout': {} });
+    expect(payload.nonce).toBeUndefined();
   });
 });
 
