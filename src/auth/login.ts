@@ -3,27 +3,31 @@ import { recordAudit } from '../store/audit.js';
 import type { Db } from '../store/db.js';
 import { findUserById, findUserByUsername, type User } from '../store/users.js';
 import { verifyPassword } from './password.js';
-import { checkThrottle, recordFailure, recordSuccess, throttleKeys } from './throttle.js';
+import { beginAttempt, finishAttempt, throttleKeys } from './throttle.js';
 
 export type PasswordLoginResult =
   | { ok: true; user: User }
   | { ok: false; reason: 'invalid' }
   | { ok: false; reason: 'throttled'; retryAfter: number; locked: boolean };
 
+/**
+ * Checks a password as the first step of a sign-in. A right password gives the address its attempt back
+ * but leaves the account's count alone: only a completed sign-in clears it, so guessing a second factor
+ * between correct passwords still runs into the lock.
+ */
 export async function verifyPasswordLogin(db: Db, input: { username: string; password: string; ip?: string; clientId?: string }): Promise<PasswordLoginResult> {
-  const keys = throttleKeys(input.username, input.ip);
-  const throttle = await checkThrottle(db, keys);
-  if (!throttle.allowed) return { ok: false, reason: 'throttled', retryAfter: throttle.retryAfter, locked: throttle.locked };
+  const [accountKey, ...addressKeys] = throttleKeys(input.username, input.ip);
+  const begun = await beginAttempt(db, [accountKey!, ...addressKeys]);
+  if (!begun.allowed) return { ok: false, reason: 'throttled', retryAfter: begun.retryAfter, locked: begun.locked };
 
   const user = input.username ? await findUserByUsername(db, input.username) : undefined;
   const valid = await verifyPassword(input.password, user?.passwordHash);
   if (!user || !valid || user.disabled) {
-    await recordFailure(db, keys);
-    await recordAudit(db, { event: 'login.failure', actor: user?.id ?? null, ip: input.ip, detail: { method: 'pwd', client: input.clientId } });
+    await finishAttempt(db, begun.attempt, false);
+    await recordAudit(db, { event: 'login.failure', actor: user?.id ?? null, ip: input.ip, detail: { factor: 'password', client: input.clientId } });
     return { ok: false, reason: 'invalid' };
   }
-  await recordSuccess(db, input.username);
-  await recordAudit(db, { event: 'login.success', actor: user.id, ip: input.ip, detail: { method: 'pwd', client: input.clientId } });
+  await finishAttempt(db, { ...begun.attempt, keys: addressKeys }, true);
   return { ok: true, user };
 }
 

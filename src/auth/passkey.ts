@@ -121,11 +121,13 @@ export async function finishAuthentication(
 ): Promise<VerifiedAssertion> {
   const challenge = await takeChallenge(db, `authentication:${input.binding}`);
   if (!challenge || challenge.expires_at <= now || challenge.binding !== `${input.binding}:${input.userVerification}`) throw failed();
-  const credential = typeof input.response?.id === 'string' ? await findCredential(db, input.response.id) : undefined;
+  const response = input.response as Partial<AuthenticationResponseJSON> | undefined;
+  if (typeof response?.id !== 'string' || typeof response.response !== 'object' || response.response === null) throw failed();
+  const credential = await findCredential(db, response.id);
   if (!credential) throw failed();
   if (challenge.user_id && credential.userId !== challenge.user_id) throw failed();
-  const handle = input.response.response?.userHandle;
-  if (handle && Buffer.from(handle, 'base64url').toString('utf8') !== credential.userId) throw failed();
+  const handle: unknown = response.response.userHandle;
+  if (handle !== undefined && (typeof handle !== 'string' || Buffer.from(handle, 'base64url').toString('utf8') !== credential.userId)) throw failed();
 
   const verification = await verifyAuthenticationResponse({
     response: input.response,
@@ -136,8 +138,9 @@ export async function finishAuthentication(
     requireUserVerification: input.userVerification === 'required',
   }).catch(() => undefined);
   if (!verification?.verified) throw failed();
-  await recordCredentialUse(db, credential.id, verification.authenticationInfo.newCounter, now);
-  return { userId: credential.userId, credential, userVerified: verification.authenticationInfo.userVerified };
+  const info = verification.authenticationInfo;
+  await recordCredentialUse(db, credential.id, info.newCounter, info.credentialBackedUp, now);
+  return { userId: credential.userId, credential: { ...credential, backedUp: info.credentialBackedUp }, userVerified: info.userVerified };
 }
 
 /** A user's credentials, for the sign-in page and the account page. */

@@ -8,6 +8,7 @@ import { countRecoveryCodes, findTotp } from '../store/factors.js';
 import { recordSignIn } from '../store/sign-ins.js';
 import { findUserById, type User } from '../store/users.js';
 import { describeSignIn, needsSecondFactor, satisfies, type Acr, type UsedFactor } from './policy.js';
+import { recordSuccess } from './throttle.js';
 
 /** A sign-in in progress, kept with the interaction between steps. */
 export interface PendingSignIn {
@@ -69,9 +70,10 @@ export async function activeUser(db: Db, userId: string): Promise<User | undefin
 /** Records a completed sign-in; returns the auth_time to hand to oidc-provider. */
 export async function completeSignIn(
   db: Db,
-  input: { userId: string; amr: string[]; acr: Acr; network: 'home' | 'outside'; ip?: string; clientId?: string; factors: UsedFactor[] },
+  input: { userId: string; username: string; amr: string[]; acr: Acr; network: 'home' | 'outside'; ip?: string; clientId?: string; factors: UsedFactor[] },
   now = epoch(),
 ): Promise<number> {
+  await recordSuccess(db, input.username);
   await recordSignIn(db, { accountId: input.userId, authTime: now, network: input.network, amr: input.amr, acr: input.acr });
   await recordAudit(db, {
     event: 'login.success', actor: input.userId, ip: input.ip,

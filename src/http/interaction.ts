@@ -68,6 +68,12 @@ export function createInteractionSteps({ provider, db, render, log, settings }: 
       if (interaction.uid !== ctx.params.uid) throw new errors.SessionNotFound('interaction mismatch');
     } catch (error) {
       if (!(error instanceof errors.SessionNotFound || error instanceof errors.InvalidRequest)) throw error;
+      if (ctx.accepts('html', 'json') === 'json') {
+        ctx.status = 400;
+        ctx.set('cache-control', 'no-store');
+        ctx.body = { error: 'This sign-in page has expired. Go back to the app and sign in again.' };
+        return undefined;
+      }
       html(ctx, render('message', {
         title: 'Start again',
         message: 'This sign-in page has expired or was opened in another browser. Go back to the app and sign in again.',
@@ -117,7 +123,7 @@ export function createInteractionSteps({ provider, db, render, log, settings }: 
       return p.interactionResult(ctx.req, ctx.res, { error: 'access_denied', error_description: 'this account may not use this application' }, { mergeWithLastSubmission: false });
     }
     const ts = await completeSignIn(db, {
-      userId: user.id, amr: decision.amr, acr: decision.acr, network: step.network, ip: step.ip, clientId: step.client?.clientId, factors: pending.factors,
+      userId: user.id, username: user.username, amr: decision.amr, acr: decision.acr, network: step.network, ip: step.ip, clientId: step.client?.clientId, factors: pending.factors,
     });
     ctx.state.log?.info({ event: 'login.success', sub: user.id, acr: decision.acr, network: step.network, client: step.client?.clientId }, 'signed in');
     ctx.cookies.set(lastUserCookie, user.id, { signed: true, httpOnly: true, sameSite: 'lax', maxAge: 400 * 86400_000, overwrite: true });
@@ -147,17 +153,26 @@ export function createInteractionSteps({ provider, db, render, log, settings }: 
 
   const household = listHousehold(db);
 
-  /** The user to pre-select: chosen on "Other user", remembered by this browser, or hinted by the app. */
+  /**
+   * The user to pre-select: chosen on "Other user", remembered by this browser, or hinted by the app. When the
+   * household list is hidden, only the remembered user is shown by name: a guessed id or login_hint must not
+   * tell a stranger who lives here.
+   */
   async function selectedUser(ctx: Context, step: StepContext): Promise<User | undefined> {
-    const chosen = typeof ctx.query.user === 'string' ? ctx.query.user : undefined;
-    const remembered = ctx.cookies.get(lastUserCookie, { signed: true });
+    const remembered = rememberedUser(ctx);
+    const chosen = typeof ctx.query.user === 'string' && (settings.showUserList || ctx.query.user === remembered) ? ctx.query.user : undefined;
     for (const id of [chosen, remembered]) {
       const user = id ? await activeUser(db, id) : undefined;
       if (user) return user;
     }
     const hint = step.interaction.params.login_hint;
-    return typeof hint === 'string' && hint ? household.byUsername(hint) : undefined;
+    return settings.showUserList && typeof hint === 'string' && hint ? household.byUsername(hint) : undefined;
   }
+
+  const rememberedUser = (ctx: Context) => ctx.cookies.get(lastUserCookie, { signed: true }) || undefined;
+
+  /** A user a sign-in page may name: anyone when the household is listed, else only the remembered user. */
+  const mayName = (ctx: Context, userId: string | undefined) => Boolean(userId) && (settings.showUserList || userId === rememberedUser(ctx));
 
   async function grantConsent(ctx: Context, interaction: Interaction) {
     const { prompt: { details: missing }, params, session, grantId } = interaction;
@@ -192,7 +207,16 @@ export function createInteractionSteps({ provider, db, render, log, settings }: 
     }));
   }
 
-  return { load, proceed, renderLogin, grantConsent, showPage, deny, household, log };
+  /** Refuses a sign-in step from a network this app does not allow (GET already does; POSTs too). */
+  async function refuseDenied(ctx: Context, step: StepContext, asJson = false): Promise<boolean> {
+    if (step.required.allowed || step.interaction.prompt.name !== 'login') return false;
+    const url = await provider().interactionResult(ctx.req, ctx.res, { error: 'access_denied', error_description: 'this app can only be used from the home network' }, { mergeWithLastSubmission: false });
+    if (asJson) ctx.body = { redirect: url };
+    else { ctx.status = 303; ctx.redirect(url); }
+    return true;
+  }
+
+  return { load, proceed, renderLogin, grantConsent, showPage, deny, refuseDenied, mayName, household, log };
 }
 
 export type InteractionSteps = ReturnType<typeof createInteractionSteps>;

@@ -48,10 +48,12 @@ export function setupRoutes({ db, box, render, webauthn, base }: SetupDeps): Rou
   const here = (token: string) => `${base}/setup?token=${encodeURIComponent(token)}`;
 
   /** The link named by ?token= (or the form's token); renders the "not valid" page when there is none. */
-  async function linkOf(ctx: Context): Promise<{ link: SetupLink; token: string } | undefined> {
+  async function linkOf(ctx: Context, { afterCredential = false } = {}): Promise<{ link: SetupLink; token: string } | undefined> {
     const token = String(ctx.query.token ?? (ctx.request.body as Record<string, unknown> | undefined)?.token ?? '');
     const link = await findSetupLink(db, box, token);
-    if (link) return { link, token };
+    // Once the owner has a way in, the link only shows the recovery codes and finishes: it can no longer
+    // change the owner or add credentials.
+    if (link && (!link.state.credentialDone || afterCredential)) return { link, token };
     ctx.set('referrer-policy', 'no-referrer');
     html(ctx, render('message', {
       title: 'No setup here',
@@ -81,14 +83,14 @@ export function setupRoutes({ db, box, render, webauthn, base }: SetupDeps): Rou
   }
 
   router.get('/setup', async (ctx) => {
-    const found = await linkOf(ctx);
+    const found = await linkOf(ctx, { afterCredential: true });
     if (found) await show(ctx, found.link, found.token);
   });
 
   router.post('/setup/profile', uploadAvatar, async (ctx) => {
     const found = await linkOf(ctx);
     if (!found) return;
-    const body = ctx.request.body as Record<string, string>;
+    const body = (ctx.request.body ?? {}) as Record<string, unknown>;
     const profile = {
       username: String(body.username ?? '').trim(),
       name: String(body.name ?? '').trim().slice(0, 100),
@@ -136,7 +138,7 @@ export function setupRoutes({ db, box, render, webauthn, base }: SetupDeps): Rou
   router.post('/setup/password', form, async (ctx) => {
     const found = await linkOf(ctx);
     if (!found) return;
-    const body = ctx.request.body as Record<string, string>;
+    const body = (ctx.request.body ?? {}) as Record<string, unknown>;
     const password = String(body.password ?? '');
     try {
       checkPasswordRules(password);
@@ -153,7 +155,7 @@ export function setupRoutes({ db, box, render, webauthn, base }: SetupDeps): Rou
   });
 
   router.post('/setup/finish', form, async (ctx) => {
-    const found = await linkOf(ctx);
+    const found = await linkOf(ctx, { afterCredential: true });
     if (!found) return;
     const ownerId = await finishSetup(db, found.link);
     if (!ownerId) throw badRequest('Finish creating your passkey or password first.');

@@ -10,7 +10,7 @@ import type { UsedFactor } from '../auth/policy.js';
 import { useRecoveryCode } from '../auth/recovery.js';
 import type { SecretBox } from '../auth/secret-key.js';
 import { activeUser, recordFailedStep } from '../auth/sign-in.js';
-import { checkThrottle, recordFailure, throttleKeys } from '../auth/throttle.js';
+import { beginAttempt, finishAttempt, throttleKeys } from '../auth/throttle.js';
 import { verifyTotp } from '../auth/totp.js';
 import { AppError } from '../errors.js';
 import type { Db } from '../store/db.js';
@@ -56,16 +56,18 @@ export function signInStepRoutes({ steps, db, box, webauthn }: SignInStepDeps): 
     const step = await steps.load(ctx);
     if (!step) return;
     if (!step.pending) return go(ctx, ctx.path.replace(/\/[a-z]+$/, ''));
+    if (await steps.refuseDenied(ctx, step)) return;
     const user = await activeUser(db, step.pending.userId);
     const keys = throttleKeys(user?.username ?? step.pending.userId, step.ip);
-    const throttle = await checkThrottle(db, keys);
-    if (!throttle.allowed) return throttled(ctx, step, throttle.retryAfter, throttle.locked);
-    const code = String((ctx.request.body as Record<string, unknown>)?.code ?? '').slice(0, 64);
+    const begun = await beginAttempt(db, keys);
+    if (!begun.allowed) return throttled(ctx, step, begun.retryAfter, begun.locked);
+    const code = String((ctx.request.body as Record<string, unknown> | undefined)?.code ?? '').slice(0, 64);
     if (!user || !(await check(user.id, code))) {
-      await recordFailure(db, keys);
+      await finishAttempt(db, begun.attempt, false);
       await recordFailedStep(db, { userId: step.pending.userId, factor, network: step.network, ip: step.ip, clientId: step.client?.clientId });
       return steps.renderLogin(ctx, step, { error: 'That code did not work. Check it and try again.', status: 401 });
     }
+    await finishAttempt(db, begun.attempt, true);
     const pending = { ...step.pending, factors: [...step.pending.factors, { factor } as UsedFactor] };
     go(ctx, await steps.proceed(ctx, step, pending));
   }
@@ -74,7 +76,8 @@ export function signInStepRoutes({ steps, db, box, webauthn }: SignInStepDeps): 
     const step = await steps.load(ctx);
     if (!step) return;
     if (step.interaction.prompt.name !== 'login') return go(ctx, ctx.path.replace(/\/password$/, ''));
-    const body = ctx.request.body as Record<string, unknown>;
+    if (await steps.refuseDenied(ctx, step)) return;
+    const body = (ctx.request.body ?? {}) as Record<string, unknown>;
     const username = typeof body.username === 'string' ? body.username.slice(0, 256) : '';
     const password = typeof body.password === 'string' ? body.password : '';
     const selected = username ? await steps.household.byUsername(username) : undefined;
@@ -83,7 +86,7 @@ export function signInStepRoutes({ steps, db, box, webauthn }: SignInStepDeps): 
       ctx.state.log?.info({ event: 'login.failure', reason: result.reason, network: step.network }, 'sign-in failed');
       if (result.reason === 'throttled') return throttled(ctx, step, result.retryAfter, result.locked);
       // The lock screen stays on the person who was shown; "Other user" stays on the form.
-      const keep = body.from === 'lock' && selected ? { selected } : { username };
+      const keep = body.from === 'lock' && selected && steps.mayName(ctx, selected.id) ? { selected } : { username };
       return steps.renderLogin(ctx, { ...step, pending: undefined }, { ...keep, error: noMatch, status: 401 });
     }
     go(ctx, await steps.proceed(ctx, step, { userId: result.user.id, factors: [{ factor: 'password' }] }));
@@ -92,9 +95,11 @@ export function signInStepRoutes({ steps, db, box, webauthn }: SignInStepDeps): 
   router.post('/interaction/:uid/webauthn/options', json, async (ctx) => {
     const step = await steps.load(ctx);
     if (!step) return;
-    const body = ctx.request.body as { mode?: Mode; user?: string };
+    const body = (ctx.request.body ?? {}) as { mode?: Mode; user?: string };
     const second = body.mode === 'second';
-    const userId = second ? step.pending?.userId : typeof body.user === 'string' ? body.user : undefined;
+    // A named user narrows the passkeys offered; only for someone this page may name (no probing ids).
+    const named = typeof body.user === 'string' && steps.mayName(ctx, body.user) ? body.user : undefined;
+    const userId = second ? step.pending?.userId : named;
     if (second && !userId) throw new AppError('bad_request', 'there is no sign-in to confirm');
     ctx.set('cache-control', 'no-store');
     ctx.body = await beginAuthentication(db, webauthn, {
@@ -105,14 +110,20 @@ export function signInStepRoutes({ steps, db, box, webauthn }: SignInStepDeps): 
   router.post('/interaction/:uid/webauthn', json, async (ctx) => {
     const step = await steps.load(ctx);
     if (!step) return;
-    const body = ctx.request.body as { mode?: Mode; response?: unknown };
+    if (step.interaction.prompt.name !== 'login') {
+      ctx.status = 400;
+      ctx.body = { error: 'There is no sign-in in progress on this page.' };
+      return;
+    }
+    if (await steps.refuseDenied(ctx, step, true)) return;
+    const body = (ctx.request.body ?? {}) as { mode?: Mode; response?: unknown };
     const second = body.mode === 'second';
     const ipKeys = throttleKeys('', step.ip).slice(1);
-    const throttle = await checkThrottle(db, ipKeys);
-    if (!throttle.allowed) {
+    const begun = await beginAttempt(db, ipKeys);
+    if (!begun.allowed) {
       ctx.status = 429;
-      ctx.set('retry-after', String(throttle.retryAfter));
-      ctx.body = { error: `Too many attempts. Wait ${throttle.retryAfter} seconds and try again.` };
+      ctx.set('retry-after', String(begun.retryAfter));
+      ctx.body = { error: `Too many attempts. Wait ${begun.retryAfter} seconds and try again.` };
       return;
     }
     let assertion;
@@ -123,19 +134,15 @@ export function signInStepRoutes({ steps, db, box, webauthn }: SignInStepDeps): 
       if (second && assertion.userId !== step.pending?.userId) throw new AppError('bad_request', 'not this account');
     } catch (error) {
       if (!(error instanceof AppError)) throw error;
-      await recordFailure(db, ipKeys);
+      await finishAttempt(db, begun.attempt, false);
       await recordFailedStep(db, { userId: step.pending?.userId, factor: 'webauthn', network: step.network, ip: step.ip, clientId: step.client?.clientId });
       ctx.status = 400;
       ctx.body = { error: 'That passkey or security key could not be verified. Try again.' };
       return;
     }
-    const used: UsedFactor = {
-      factor: !second && assertion.credential.kind === 'passkey' ? 'passkey' : 'security_key',
-      userVerified: assertion.userVerified,
-      hardware: !assertion.credential.backedUp,
-    };
-    // A discoverable key with user verification used from the lock screen is a passkey sign-in by itself.
-    if (!second && used.factor === 'security_key' && assertion.userVerified) used.factor = 'passkey';
+    await finishAttempt(db, begun.attempt, true);
+    // From the lock screen user verification is required, so any key used there is a passkey sign-in.
+    const used: UsedFactor = { factor: second ? 'security_key' : 'passkey', userVerified: assertion.userVerified, hardware: !assertion.credential.backedUp };
     const pending = second && step.pending
       ? { ...step.pending, factors: [...step.pending.factors, used] }
       : { userId: assertion.userId, factors: [used] };

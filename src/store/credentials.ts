@@ -47,9 +47,10 @@ export async function listCredentials(db: Executor, userId: string): Promise<Sto
   return rows.map(toCredential);
 }
 
-/** Stores the authenticator's new signature counter, only forward. */
-export async function recordCredentialUse(db: Executor, id: string, counter: number, now: number): Promise<void> {
-  await db.updateTable('webauthn_credentials').set({ counter, last_used_at: now }).where('id', '=', id).execute();
+/** Stores a use: the signature counter only moves forward; a passkey may have started syncing since. */
+export async function recordCredentialUse(db: Executor, id: string, counter: number, backedUp: boolean, now: number): Promise<void> {
+  await db.updateTable('webauthn_credentials').set({ last_used_at: now, backed_up: backedUp ? 1 : 0 }).where('id', '=', id).execute();
+  await db.updateTable('webauthn_credentials').set({ counter }).where('id', '=', id).where('counter', '<', counter).execute();
 }
 
 export async function renameCredential(db: Executor, userId: string, id: string, name: string): Promise<boolean> {

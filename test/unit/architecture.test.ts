@@ -72,11 +72,11 @@ function layerOf(path: string): Layer | undefined {
 const allowed: Record<Layer, string[]> = {
   main: ['*'],
   cli: ['store', 'auth', 'oidc/keys.ts', 'integrations', 'config', 'log', 'errors'],
-  http: ['auth', 'errors', 'type:store', 'type:log'],
+  http: ['auth', 'errors', 'integrations', 'type:store', 'type:log'], // integrations: presets' pure setup text for the owner console
   oidc: ['store', 'auth/policy.ts', 'type:auth/network.ts', 'errors', 'config', 'log'], // the classifier arrives as an argument
   auth: ['store', 'errors', 'config'],
   store: ['errors', 'type:config'],
-  integrations: ['config', 'errors'],
+  integrations: ['config', 'errors', 'type:store'],
   config: [],
   'config-reference': ['config'], // the README generator (npm run docs): reads the schema, nothing else
   log: [],

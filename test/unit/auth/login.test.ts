@@ -2,6 +2,7 @@
 import { describe, expect, test } from 'vitest';
 import { verifyPasswordLogin, type PasswordLoginResult } from '../../../src/auth/login.js';
 import { hashPassword } from '../../../src/auth/password.js';
+import { recordSuccess } from '../../../src/auth/throttle.js';
 import { listAudit } from '../../../src/store/audit.js';
 import type { Db } from '../../../src/store/db.js';
 import { createUser } from '../../../src/store/users.js';
@@ -22,13 +23,12 @@ const attempts = async (db: Db, username: string, n: number) => {
 };
 
 describe('verifyPasswordLogin', () => {
-  test('the right password signs in and is audited as login.success', async () => {
+  test('the right password passes the first step, which is not yet a sign-in for the audit log', async () => {
     const { db, aliceId } = await withAlice();
     const result = await verifyPasswordLogin(db, { username: 'Alice', password, ip: '192.0.2.1', clientId: 'grafana' });
     expect(result).toMatchObject({ ok: true, user: { id: aliceId, username: 'alice' } });
-    expect(await listAudit(db)).toEqual([
-      expect.objectContaining({ event: 'login.success', actor: aliceId, ip: '192.0.2.1', detail: { method: 'pwd', client: 'grafana' } }),
-    ]);
+    // login.success is written when the whole sign-in completes (a second factor may still follow).
+    expect(await listAudit(db)).toEqual([]);
   });
 
   test('unknown user, wrong password and disabled user get the same answer', async () => {
@@ -66,11 +66,27 @@ describe('verifyPasswordLogin', () => {
     if (!result.ok && result.reason === 'throttled') expect(result.retryAfter).toBeGreaterThan(0);
   });
 
-  test('a success clears the failures counted for that username', async () => {
+  test('a right password alone does not clear the count: guessing a second factor between passwords still locks', async () => {
+    const { db } = await withAlice();
+    await attempts(db, 'alice', 3);
+    expect(await verifyPasswordLogin(db, { username: 'alice', password })).toMatchObject({ ok: true });
+    // 3 failures + the password attempt itself: the fifth attempt fails and locks.
+    expect(await attempts(db, 'alice', 2)).toEqual(['invalid', 'throttled']);
+  });
+
+  test('a completed sign-in clears the count', async () => {
     const { db } = await withAlice();
     await attempts(db, 'alice', 4);
     expect(await verifyPasswordLogin(db, { username: 'alice', password })).toMatchObject({ ok: true });
+    await recordSuccess(db, 'alice');
     expect(await attempts(db, 'alice', 4)).toEqual(Array(4).fill('invalid'));
-    expect(await verifyPasswordLogin(db, { username: 'alice', password })).toMatchObject({ ok: true });
+  });
+
+  test('a burst of parallel guesses gets at most the free attempts checked', async () => {
+    const { db } = await withAlice();
+    const results = await Promise.all(Array.from({ length: 20 }, () => verifyPasswordLogin(db, { username: 'alice', password: 'wrong guess!' })));
+    const checked = results.filter((r) => !r.ok && r.reason === 'invalid').length;
+    expect(checked).toBeLessThanOrEqual(6);
+    expect(results.filter((r) => !r.ok && r.reason === 'throttled').length).toBeGreaterThanOrEqual(14);
   });
 });
