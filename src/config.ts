@@ -17,6 +17,9 @@ export const refreshPolicies = ['offline_access', 'always', 'never'] as const;
 /** The client id of Accouch's own account pages; no app may take it. */
 export const accountClientId = 'accouch';
 
+/** The client `accouch kubeconfig` registers; its id_tokens live ttl.kubectlIdToken. */
+export const kubectlClientId = 'kubectl';
+
 export const strengths = ['any', 'mfa', 'phr', 'deny'] as const;
 const strength = z.enum(strengths);
 
@@ -52,6 +55,8 @@ export const clientSchema = z.strictObject({
   clientCredentials: z.boolean().default(false).describe('allow the client_credentials grant (confidential clients)'),
   deviceFlow: z.boolean().default(false).describe('allow the device authorization grant'),
   skipConsent: z.boolean().default(false).describe('first-party app: no consent page'),
+  pkce: z.boolean().default(true)
+    .describe('require PKCE (S256); only a confidential client of an app that cannot send it (Gitea before PKCE support) may turn it off'),
   policy: networkPolicySchema.optional().describe('this app\'s own minimum sign-in per network (stricter of this and the global policy)'),
 }).superRefine((client, ctx) => {
   const problem = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
@@ -62,6 +67,7 @@ export const clientSchema = z.strictObject({
     problem('redirectUris', 'give redirectUris, or enable deviceFlow or clientCredentials');
   }
   if (client.public && client.clientCredentials) problem('clientCredentials', 'a public client cannot use client_credentials');
+  if (client.public && !client.pkce) problem('pkce', 'a public client must use PKCE: it has no secret to protect its codes');
   client.redirectUris.forEach((uri, i) => {
     const url = URL.parse(uri);
     const loopback = url && ['127.0.0.1', '[::1]', 'localhost'].includes(url.hostname);
@@ -74,6 +80,65 @@ export const clientSchema = z.strictObject({
   });
 });
 export type ClientConfig = z.infer<typeof clientSchema>;
+
+/** Apps with a preset (src/integrations/presets.ts): a `clients` entry may name one instead of spelling the client out. */
+export const presetNames = ['gitea', 'oauth2-proxy', 'grafana', 'kubectl', 'generic'] as const;
+
+const appUrl = z.string().refine((value) => {
+  const url = URL.parse(value);
+  return url !== null && ['http:', 'https:'].includes(url.protocol) && !value.includes('?') && !value.includes('#');
+}, 'must be the http(s) address the app is served at, without query or fragment');
+
+/** A `clients` entry naming a preset; expanded into the preset's client at startup (the server cannot print a secret). */
+export const presetEntrySchema = z.strictObject({
+  preset: z.enum(presetNames),
+  url: appUrl.optional(),
+  id: clientSchema.shape.id.optional(),
+  name: clientSchema.shape.name,
+  secret: clientSchema.shape.secret,
+  secretFile: clientSchema.shape.secretFile,
+  redirectUris: z.array(redirectUri).optional(),
+}).superRefine((entry, ctx) => {
+  const problem = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+  const isPublic = entry.preset === 'kubectl';
+  if (!entry.url && !isPublic) problem('url', `the ${entry.preset} preset needs the address the app is served at`);
+  if (entry.preset === 'generic' && !entry.id) problem('id', 'a generic app needs an id');
+  if (entry.redirectUris && entry.preset !== 'generic') problem('redirectUris', 'only a generic app takes redirectUris (a preset knows its own)');
+  if (isPublic && (entry.secret || entry.secretFile)) problem('secret', 'kubectl is a public client: it has no secret');
+  if (!isPublic && !entry.secret && !entry.secretFile) problem('secret', 'give secret or secretFile (generate one with `openssl rand -base64 32`)');
+  if (entry.secret && entry.secretFile) problem('secretFile', 'give secret or secretFile, not both');
+});
+export type PresetEntry = z.infer<typeof presetEntrySchema>;
+export type ClientEntry = ClientConfig | PresetEntry;
+
+/** The id a `clients` entry registers: its own, or its preset's name. */
+export const entryClientId = (entry: ClientEntry) => entry.id ?? ('preset' in entry ? entry.preset : '');
+
+// An entry is a preset when it says so; each kind reports its own problems (a union would only say "invalid input").
+// The README reference shows both kinds as one list of keys.
+const documentedEntry = (() => {
+  const json = (schema: z.ZodType) => schema.toJSONSchema({ io: 'output', unrepresentable: 'any' }) as { properties: Record<string, object> };
+  const client = json(clientSchema).properties;
+  const preset = json(presetEntrySchema).properties;
+  return {
+    type: 'object',
+    properties: {
+      ...client,
+      id: { ...client.id, description: 'client_id the app sends (required, except with preset: the preset\'s name by default)' },
+      preset: { ...preset.preset, description: 'instead of the keys above, an app preset: id (optional except for generic), name, secret or secretFile, url, and redirectUris for generic' },
+      url: { ...preset.url, description: 'with preset: the address the app is served at (not needed for kubectl)' },
+    },
+  };
+})();
+const clientEntrySchema = z.unknown().transform((value, ctx): ClientEntry => {
+  const schema = value !== null && typeof value === 'object' && 'preset' in value ? presetEntrySchema : clientSchema;
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  // Refinement problems leave a well-formed entry: the list's own checks (duplicate ids) still run, as without presets.
+  const wellFormed = result.error.issues.every((issue) => issue.code === 'custom');
+  for (const issue of result.error.issues) ctx.addIssue({ ...issue, continue: wellFormed } as Parameters<typeof ctx.addIssue>[0]);
+  return wellFormed ? (value as ClientEntry) : z.NEVER;
+}).meta(documentedEntry);
 
 // Numbers from the environment arrive as strings: a blank one is an error, not zero.
 const number = () => z.preprocess((v) => (typeof v === 'string' && v.trim() === '' ? Number.NaN : v), z.coerce.number());
@@ -111,6 +176,7 @@ export const configSchema = z.strictObject({
   }).prefault({}).describe('sign-in strength required, per network, for every app'),
   ttl: z.strictObject({
     idToken: seconds(3600).describe('id_token lifetime'),
+    kubectlIdToken: seconds(900).describe('id_token lifetime for the kubectl client (kube-apiserver trusts an id_token until it expires: keep it short)'),
     accessToken: seconds(3600).describe('access token lifetime'),
     refreshToken: seconds(14 * 86400).describe('refresh token lifetime (rotated on every use)'),
     session: seconds(14 * 86400).describe('browser session lifetime'),
@@ -119,12 +185,13 @@ export const configSchema = z.strictObject({
     deviceCode: seconds(600).describe('device code lifetime'),
     clientCredentials: seconds(600).describe('client_credentials token lifetime'),
   }).prefault({}).describe('token and session lifetimes in seconds'),
-  clients: z.array(clientSchema).default([]).superRefine((clients, ctx) => {
+  clients: z.array(clientEntrySchema).default([]).superRefine((clients, ctx) => {
     const seen = new Set<string>();
     clients.forEach((client, index) => {
-      if (seen.has(client.id)) ctx.addIssue({ code: 'custom', path: [index, 'id'], message: `duplicate client id "${client.id}"` });
-      if (client.id === accountClientId) ctx.addIssue({ code: 'custom', path: [index, 'id'], message: `"${accountClientId}" is reserved for Accouch's own pages` });
-      seen.add(client.id);
+      const id = entryClientId(client);
+      if (seen.has(id)) ctx.addIssue({ code: 'custom', path: [index, 'id'], message: `duplicate client id "${id}"` });
+      if (id === accountClientId) ctx.addIssue({ code: 'custom', path: [index, 'id'], message: `"${accountClientId}" is reserved for Accouch's own pages` });
+      seen.add(id);
     });
 }).describe('apps declared in configuration, reconciled at startup'),
 });

@@ -10,7 +10,8 @@ import { createLogger, type Logger } from './log.js';
 import { createNetworkClassifier } from './auth/network.js';
 import { createSecretBox, loadSecretKey } from './auth/secret-key.js';
 import { createSetupLink, setupNeeded } from './auth/setup.js';
-import { ensureSigningKeys, keyRetention, loadCookieKeys, loadJwks } from './oidc/keys.js';
+import { declaredClients } from './integrations/presets.js';
+import { ensureSigningKeys, keyRetention, loadCookieKeys, loadJwks, rotateSigningKeys } from './oidc/keys.js';
 import { deleteConfigClientsExcept, upsertConfigClient } from './store/clients.js';
 import { openDatabase, type Db } from './store/db.js';
 import { keysVersion } from './store/keys.js';
@@ -34,9 +35,12 @@ const accountClient = (config: Config) => clientSchema.parse({
   skipConsent: true,
 });
 
-/** Writes configuration-declared clients (and our own) to the store and drops the ones no longer declared. */
+/**
+ * Writes configuration-declared clients (and our own) to the store, presets expanded, and drops the ones no longer
+ * declared.
+ */
 async function reconcileClients(db: Db, config: Config, log: Logger): Promise<void> {
-  const declared = [accountClient(config), ...config.clients];
+  const declared = [accountClient(config), ...declaredClients(config.clients)];
   for (const client of declared) {
     await upsertConfigClient(db, client);
   }
@@ -62,6 +66,11 @@ async function serve(): Promise<void> {
   const retention = keyRetention(config.ttl);
   const box = createSecretBox(loadSecretKey({ secretKey: config.secretKey, dataDir: config.dataDir }));
   const classifier = createNetworkClassifier(config.network);
+  if (config.trustProxy && !config.network.trustedProxies.length) {
+    // Every request then comes from the proxy, whose private address counts as home: policies for
+    // "outside" never apply, and the whole household shares one throttle.
+    log.warn({ event: 'config.warning' }, 'trustProxy is on but network.trustedProxies is empty: list the proxy\'s address so sign-ins from outside are recognised');
+  }
   const cookieKeys = await loadCookieKeys(db);
   const issuerUrl = new URL(config.issuer);
   const webauthn = { rpId: config.webauthn.rpId ?? issuerUrl.hostname, rpName: config.webauthn.rpName, origins: [issuerUrl.origin] };
@@ -71,7 +80,7 @@ async function serve(): Promise<void> {
 
   const app = createApp({
     issuer: config.issuer, base, trustProxy: config.trustProxy, db, log, render, provider: () => provider, cookieKeys, box, webauthn, classifier,
-    globalPolicy: config.policy, showUserList: config.login.showUserList,
+    globalPolicy: config.policy, showUserList: config.login.showUserList, rotateKeys: () => rotateSigningKeys(db),
   });
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen({ port: config.port, host: config.host }, () => resolve(s)).once('error', reject);

@@ -2,8 +2,10 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config.js';
 import { AppError } from '../errors.js';
+import { registerAppCommands } from './apps.js';
 import { registerClientCommands } from './clients.js';
 import { registerKeyCommands } from './keys.js';
+import { registerKubeCommands } from './kube.js';
 import { registerSetupCommands } from './setup.js';
 import { registerUserCommands } from './users.js';
 
@@ -16,8 +18,10 @@ export function createCli({ serve, version }: { serve: () => Promise<void>; vers
   program.command('serve', { isDefault: true }).description('run the server').action(serve);
   registerUserCommands(program);
   registerClientCommands(program);
+  registerAppCommands(program);
   registerKeyCommands(program);
   registerSetupCommands(program);
+  registerKubeCommands(program);
   return program;
 }
 

@@ -28,11 +28,12 @@ export function createAccountAuth({ db, render, issuer, base, clientId }: Accoun
   const accountPath = `${base}/account`;
   const cookieOptions = (ctx: Context) => ({ signed: true, httpOnly: true, sameSite: 'lax' as const, path: accountPath, secure: ctx.secure, overwrite: true });
 
-  /** Only our own account pages are places to come back to (no open redirect). */
+  /** Only our own account and console pages are places to come back to (no open redirect). */
   function safeReturnTo(value: unknown): string {
     if (typeof value !== 'string' || !value.startsWith('/') || value.startsWith('//') || value.includes('\\')) return accountPath;
     const url = new URL(value, issuerUrl.origin);
-    const inside = url.pathname === accountPath || url.pathname.startsWith(`${accountPath}/`);
+    // The owner console (/admin) signs in through the same client and comes back to its own page.
+    const inside = [accountPath, `${base}/admin`].some((path) => url.pathname === path || url.pathname.startsWith(`${path}/`));
     if (url.origin !== issuerUrl.origin || !inside || url.pathname === `${accountPath}/callback`) return accountPath;
     return url.pathname + url.search;
   }

@@ -15,8 +15,10 @@ import type { WebauthnSettings } from '../auth/passkey.js';
 import type { Strength } from '../auth/policy.js';
 import type { SecretBox } from '../auth/secret-key.js';
 import { accountRoutes } from './account.js';
+import { adminRoutes } from './admin.js';
 import { avatarRoutes } from './avatars.js';
 import { createInteractionSteps, interactionRoutes } from './interaction.js';
+import { inviteRoutes } from './invite.js';
 import { setupRoutes } from './setup.js';
 import { signInStepRoutes } from './sign-in-steps.js';
 import { serveStatic } from './static.js';
@@ -39,6 +41,8 @@ export interface AppDeps {
   classifier: NetworkClassifier;
   globalPolicy: Record<'home' | 'outside', Strength>;
   showUserList: boolean;
+  /** Makes a new signing key set active (oidc/keys.ts rotateSigningKeys): the owner console's "Rotate keys". */
+  rotateKeys: () => Promise<unknown>;
 }
 
 // The browser half of WebAuthn, served as a static file (no CDN).
@@ -92,7 +96,11 @@ export function createApp(deps: AppDeps): Koa {
     return { ip, network: classifier.networkOf(ip) };
   };
   const steps = createInteractionSteps({ provider, db, render, log, settings: { globalPolicy: deps.globalPolicy, showUserList: deps.showUserList, networkOf } });
-  for (const router of [interactionRoutes(steps), signInStepRoutes({ steps, db, box: deps.box, webauthn: deps.webauthn }), avatarRoutes(db), accountRoutes(deps), setupRoutes({ db, box: deps.box, render, webauthn: deps.webauthn, base })]) {
+  for (const router of [
+    interactionRoutes(steps), signInStepRoutes({ steps, db, box: deps.box, webauthn: deps.webauthn }), avatarRoutes(db), accountRoutes(deps),
+    setupRoutes({ db, box: deps.box, render, webauthn: deps.webauthn, base }),
+    adminRoutes(deps), inviteRoutes({ db, box: deps.box, render, webauthn: deps.webauthn, base }),
+  ]) {
     if (base) router.prefix(base);
     app.use(router.routes());
     app.use(router.allowedMethods());

@@ -6,7 +6,7 @@ import type { Db } from '../store/db.js';
 import { findClient } from '../store/clients.js';
 
 /** Extra metadata keys oidc-provider keeps on the Client object for our policies. */
-export const extraClientProperties = ['accouch_allowed_groups', 'accouch_refresh', 'accouch_skip_consent', 'accouch_policy'];
+export const extraClientProperties = ['accouch_allowed_groups', 'accouch_refresh', 'accouch_skip_consent', 'accouch_policy', 'accouch_pkce'];
 
 export function toClientMetadata(client: ClientConfig): ClientMetadata {
   const grantTypes: string[] = [];
@@ -29,6 +29,7 @@ export function toClientMetadata(client: ClientConfig): ClientMetadata {
     accouch_refresh: client.refresh,
     accouch_skip_consent: client.skipConsent,
     accouch_policy: client.policy ?? {},
+    accouch_pkce: client.pkce,
   };
 }
 

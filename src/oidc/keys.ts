@@ -39,8 +39,8 @@ export async function rotateSigningKeys(db: Db, now = epoch()): Promise<SigningK
 }
 
 /** How long a retired key stays published: the longest lifetime of anything it signed, plus clock skew. */
-export const keyRetention = (ttl: { idToken: number; accessToken: number; clientCredentials: number }) =>
-  Math.max(ttl.idToken, ttl.accessToken, ttl.clientCredentials) + 300;
+export const keyRetention = (ttl: { idToken: number; kubectlIdToken?: number; accessToken: number; clientCredentials: number }) =>
+  Math.max(ttl.idToken, ttl.kubectlIdToken ?? 0, ttl.accessToken, ttl.clientCredentials) + 300;
 
 /** Private JWKs for oidc-provider, active first (it signs with the first key of an alg); prunes expired retired keys. */
 export async function loadJwks(db: Db, retention: number, now = epoch()): Promise<{ keys: Array<Record<string, unknown>> }> {

@@ -3,7 +3,7 @@
 import Provider, { errors, interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { NetworkClassifier } from '../auth/network.js';
 import { acrValues, requiredStrength, satisfies, type Acr, type Strength } from '../auth/policy.js';
-import { issuerPath, type Config } from '../config.js';
+import { issuerPath, kubectlClientId, type Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { Db } from '../store/db.js';
 import { createAdapterClass } from './adapter.js';
@@ -68,7 +68,9 @@ export function createProvider({ config, db, log, jwks, cookieKeys, render, clas
     scopes: ['openid', 'offline_access', 'profile', 'email', 'groups', 'network'],
     conformIdTokenClaims: false,
     responseTypes: ['code'],
-    pkce: { required: () => true },
+    // PKCE S256 for every client, unless a confidential client was explicitly registered without it (an app
+    // such as an older Gitea that cannot send it; its secret still protects the code).
+    pkce: { required: (_ctx, client) => client['accouch_pkce'] !== false },
     extraClientMetadata: { properties: extraClientProperties },
     clientDefaults: { id_token_signed_response_alg: 'RS256', grant_types: ['authorization_code'], response_types: ['code'] },
     interactions: { url: (_ctx, interaction) => `${base}/interaction/${interaction.uid}`, policy: loginPolicy(config, classifier) },
@@ -143,7 +145,8 @@ export function createProvider({ config, db, log, jwks, cookieKeys, render, clas
       ClientCredentials: () => config.ttl.clientCredentials,
       DeviceCode: () => config.ttl.deviceCode,
       BackchannelAuthenticationRequest: () => 600,
-      IdToken: () => config.ttl.idToken,
+      // kube-apiserver accepts an id_token until it expires, with no way to revoke it: keep kubectl's short.
+      IdToken: (_ctx, _token, client) => (client.clientId === kubectlClientId ? config.ttl.kubectlIdToken : config.ttl.idToken),
       RefreshToken: () => config.ttl.refreshToken,
       Interaction: () => config.ttl.interaction,
       Session: () => config.ttl.session,

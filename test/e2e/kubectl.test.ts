@@ -1,0 +1,286 @@
+// kubectl signs in through Accouch: Debian's kubectl, a kubeconfig from `accouch kubeconfig`, and a local TLS
+// stand-in for kube-apiserver that checks tokens as kube-apiserver does. The browser step is headless Chromium on
+// the address the plugin prints; then the cache, the silent refresh after the id_token expires (once for two
+// parallel calls), the device flow, and tokens the API server must refuse.
+import { spawn } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { generateKeyPair, SignJWT } from 'jose';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse, stringify } from 'yaml';
+import { launchChromium } from './support/chromium.js';
+import { ensureKubectl, getWithToken, startFakeApiserver, type FakeApiserver } from './support/fake-apiserver.js';
+import { addClient, addUser, callback, codeFlow, discover } from './support/rp.js';
+import { freePort, mainJs, runCli, startServer, type RunningServer } from './support/server.js';
+
+/** The kubectl client's id_token lifetime on this server (ttl.kubectlIdToken): short, to see it expire. */
+const idTokenTtl = 20;
+/** The plugin uses a cached id_token only while it has at least this long left (minValiditySeconds). */
+const margin = 10;
+
+let kubectl: string;
+let server: RunningServer;
+let apiserver: FakeApiserver;
+let browser: Browser;
+
+beforeAll(async () => {
+  kubectl = ensureKubectl();
+  server = await startServer({ env: { ACCOUCH_TTL_KUBECTL_ID_TOKEN: String(idTokenTtl) } });
+  addUser(server, 'alice', 'alice password', ['--groups', 'admins,family']);
+  apiserver = await startFakeApiserver({ issuer: server.issuer, clientId: 'kubectl' });
+  browser = await launchChromium();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await apiserver?.close();
+  expect(await server.stop()).toBe(0);
+  expect(server.output()).not.toMatch(/server error|"level":50/);
+});
+
+/** A laptop: its own home directory (so its own ~/.kube), a kubeconfig from `accouch kubeconfig`, and a browser opener that only records. */
+interface Laptop { home: string; kubeconfig: string; opened: string; env: Record<string, string>; cacheDir: string }
+
+function laptop(flags: string[] = []): Laptop {
+  const home = mkdtempSync(join(tmpdir(), 'accouch-laptop-'));
+  const result = server.cli(['kubeconfig', '--server', apiserver.url, '--certificate-authority', apiserver.caFile, ...flags]);
+  expect(result.status, result.stderr).toBe(0);
+  const config = parse(result.stdout) as { users: Array<{ user: { exec: { command: string; args: string[] } } }> };
+  const exec = config.users[0]!.user.exec;
+  expect(exec.command).toBe('npx');
+  expect(exec.args.slice(0, 3)).toEqual(['-y', 'accouch', 'kubectl-credential']);
+  // `npx -y accouch` would fetch the published package from the registry: run this build's plugin instead, with
+  // exactly the arguments `accouch kubeconfig` wrote.
+  exec.command = process.execPath;
+  exec.args = [mainJs, ...exec.args.slice(2)];
+  const kubeconfig = join(home, 'kubeconfig.yaml');
+  writeFileSync(kubeconfig, stringify(config));
+  // xdg-open that records what it was asked to open, so the test sees the plugin try (and no real browser starts).
+  const bin = join(home, 'bin');
+  const opened = join(home, 'opened.txt');
+  mkdirSync(bin);
+  writeFileSync(join(bin, 'xdg-open'), `#!/bin/sh\necho "$1" >> '${opened}'\n`);
+  chmodSync(join(bin, 'xdg-open'), 0o755);
+  writeFileSync(opened, '');
+  return { home, kubeconfig, opened, cacheDir: join(home, '.kube', 'cache', 'accouch'), env: { PATH: `${bin}:/usr/bin:/bin`, HOME: home, KUBECONFIG: kubeconfig } };
+}
+
+interface KubectlRun {
+  /** Resolves with the first match of `pattern` in what kubectl printed on stderr so far or later. */
+  waitFor(pattern: RegExp): Promise<RegExpMatchArray>;
+  done: Promise<{ code: number | null; stdout: string; stderr: string; ms: number }>;
+}
+
+function runKubectl(on: Laptop, args = ['get', 'namespaces']): KubectlRun {
+  const started = Date.now();
+  const child = spawn(kubectl, args, { env: on.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  const waiters: Array<{ pattern: RegExp; resolve: (m: RegExpMatchArray) => void }> = [];
+  child.stdout.on('data', (d) => { stdout += d; });
+  child.stderr.on('data', (d) => {
+    stderr += d;
+    for (const waiter of waiters.splice(0)) {
+      const match = stderr.match(waiter.pattern);
+      if (match) waiter.resolve(match);
+      else waiters.push(waiter);
+    }
+  });
+  const done = new Promise<{ code: number | null; stdout: string; stderr: string; ms: number }>((resolve) => {
+    child.once('close', (code) => resolve({ code, stdout, stderr, ms: Date.now() - started }));
+  });
+  return {
+    done,
+    waitFor: (pattern) => new Promise((resolve, reject) => {
+      const match = stderr.match(pattern);
+      if (match) return resolve(match);
+      waiters.push({ pattern, resolve });
+      void done.then(() => reject(new Error(`kubectl ended before printing ${pattern}:\n${stderr}`)));
+    }),
+  };
+}
+
+const signInUrl = /https?:\/\/\S+\/auth\?\S+/;
+const refreshes = () => server.output().match(/"grant_type":"refresh_token"/g)?.length ?? 0;
+const cacheEntry = (on: Laptop) => {
+  const [file] = readdirSync(on.cacheDir).filter((f) => f.endsWith('.json'));
+  return JSON.parse(readFileSync(join(on.cacheDir, file!), 'utf8')) as { idToken: string; refreshToken: string; expiresAt: number };
+};
+/** Waits until the plugin no longer trusts the cached id_token (less than `margin` seconds left). */
+const waitForExpiry = async (on: Laptop) => {
+  const wait = (cacheEntry(on).expiresAt - margin + 1) * 1000 - Date.now();
+  if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+};
+
+async function signInOnPage(page: Page, username: string, password: string) {
+  await page.waitForSelector('#username');
+  await page.fill('#username', username);
+  await page.fill('#password', password);
+  await page.click('button[type=submit]:has-text("Sign in")');
+}
+
+describe('kubectl with Accouch\'s credential plugin', () => {
+  let alice: Laptop;
+
+  it('first call: the plugin prints a sign-in address and opens it; after signing in, kubectl lists the namespaces as accouch:alice', async () => {
+    alice = laptop();
+    const run = runKubectl(alice);
+    const [url] = await run.waitFor(signInUrl);
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(url);
+    await signInOnPage(page, 'alice', 'alice password');
+    await page.waitForSelector('h1:has-text("Signed in")');
+    expect(await page.textContent('body')).toContain('You can close this tab');
+    expect(new URL(page.url()).origin).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+    await context.close();
+
+    const result = await run.done;
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/^NAME\s+/);
+    for (const name of ['default', 'kube-system', 'accouch-home']) expect(result.stdout).toContain(name);
+    expect(readFileSync(alice.opened, 'utf8').trim()).toBe(url);
+    const seen = apiserver.requests.at(-1)!;
+    expect(seen.path).toBe('/api/v1/namespaces');
+    expect(seen.user).toEqual({ username: 'accouch:alice', groups: ['accouch:admins', 'accouch:family', 'system:authenticated'] });
+
+    // The cache: a private directory and file, holding an id_token that lives ttl.kubectlIdToken seconds.
+    expect(statSync(alice.cacheDir).mode & 0o777).toBe(0o700);
+    for (const file of readdirSync(alice.cacheDir)) expect(statSync(join(alice.cacheDir, file)).mode & 0o777).toBe(0o600);
+    const entry = cacheEntry(alice);
+    const claims = JSON.parse(Buffer.from(entry.idToken.split('.')[1]!, 'base64url').toString()) as { exp: number; iat: number; aud: string };
+    expect(claims.exp - claims.iat).toBe(idTokenTtl);
+    expect(claims.aud).toBe('kubectl');
+    expect(entry.refreshToken).toBeTruthy();
+  });
+
+  it('second call: the cached id_token, no browser, no token request', async () => {
+    const before = { entry: cacheEntry(alice), refreshes: refreshes() };
+    const result = await runKubectl(alice).done;
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain('accouch-home');
+    expect(result.stderr).not.toMatch(signInUrl);
+    expect(readFileSync(alice.opened, 'utf8').trim().split('\n')).toHaveLength(1);
+    expect(result.ms).toBeLessThan(8_000);
+    expect(cacheEntry(alice)).toEqual(before.entry);
+    expect(refreshes()).toBe(before.refreshes);
+  });
+
+  it('after the id_token expires: a silent refresh (the refresh token rotates), no browser', async () => {
+    await waitForExpiry(alice);
+    const before = { entry: cacheEntry(alice), refreshes: refreshes() };
+    const result = await runKubectl(alice).done;
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain('accouch-home');
+    expect(result.stderr).not.toMatch(signInUrl);
+    expect(refreshes()).toBe(before.refreshes + 1);
+    const after = cacheEntry(alice);
+    expect(after.idToken).not.toBe(before.entry.idToken);
+    expect(after.refreshToken).not.toBe(before.entry.refreshToken);
+    expect(after.expiresAt).toBeGreaterThan(before.entry.expiresAt);
+    expect(apiserver.requests.at(-1)!.user?.username).toBe('accouch:alice');
+  });
+
+  it('two kubectl calls at once after expiry refresh once: the second waits and uses the first one\'s tokens', async () => {
+    await waitForExpiry(alice);
+    const before = refreshes();
+    const results = await Promise.all([runKubectl(alice).done, runKubectl(alice).done]);
+    for (const result of results) {
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stdout).toContain('accouch-home');
+      expect(result.stderr).not.toMatch(signInUrl);
+    }
+    // A second refresh with the same (rotated) token would have been reuse, and revoked the grant.
+    expect(refreshes()).toBe(before + 1);
+    expect(server.output()).not.toMatch(/"event":"grant.revoked"/);
+  });
+});
+
+describe('kubectl with --device', () => {
+  it('prints an address and a code; once confirmed in a browser elsewhere, kubectl lists the namespaces', async () => {
+    const bob = laptop(['--device']);
+    const run = runKubectl(bob);
+    const [, verificationUri, userCode] = await run.waitFor(/open (\S+) on any device and enter the code\s+([A-Z]{4}-[A-Z]{4})/);
+    expect(verificationUri).toBe(`${server.issuer}/device`);
+
+    const context = await browser.newContext(); // another device: no session there
+    const page = await context.newPage();
+    await page.goto(verificationUri!);
+    await page.fill('[name=user_code]', userCode!);
+    await page.click('button:has-text("Continue")');
+    await page.waitForSelector(`text=${userCode}`);
+    await page.click('button:has-text("Yes, connect it")');
+    await signInOnPage(page, 'alice', 'alice password');
+    await page.waitForSelector('h1:has-text("Device connected")');
+    await context.close();
+
+    const result = await run.done;
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain('accouch-home');
+    expect(result.stderr).not.toMatch(signInUrl);
+    expect(readFileSync(bob.opened, 'utf8')).toBe(''); // the device flow is for machines without a browser
+    expect(apiserver.requests.at(-1)!.user?.username).toBe('accouch:alice');
+  });
+});
+
+describe('the stand-in API server refuses what kube-apiserver refuses', () => {
+  it('accepts a kubectl id_token, and refuses one for another audience, a tampered one, a foreign signature, and none', async () => {
+    // A kubectl id_token from a code flow as the plugin makes it (loopback redirect; the port is never contacted).
+    const kubectlClient = await discover(server, 'kubectl');
+    const { tokens: kube } = await codeFlow(server, kubectlClient, 'alice', 'alice password', { redirect_uri: 'http://127.0.0.1:9/callback', scope: 'openid profile email groups' });
+    const idToken = kube.id_token!;
+    expect((await getWithToken(`${apiserver.url}/api/v1/namespaces`, idToken, apiserver.caFile)).status).toBe(200);
+
+    const secret = addClient(server, 'wiki', ['--redirect-uri', callback]);
+    const { tokens } = await codeFlow(server, await discover(server, 'wiki', secret), 'alice', 'alice password');
+    const otherAudience = await getWithToken(`${apiserver.url}/api/v1/namespaces`, tokens.id_token!, apiserver.caFile);
+    expect(otherAudience.status).toBe(401);
+    expect(JSON.parse(otherAudience.body)).toEqual({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'Unauthorized', reason: 'Unauthorized', code: 401 });
+    expect(apiserver.requests.at(-1)!.refused).toMatch(/aud/);
+
+    const [header, payload, signature] = idToken.split('.');
+    const claims = JSON.parse(Buffer.from(payload!, 'base64url').toString()) as Record<string, unknown>;
+    const tampered = [header, Buffer.from(JSON.stringify({ ...claims, groups: ['admins', 'system:masters'] })).toString('base64url'), signature].join('.');
+    expect((await getWithToken(`${apiserver.url}/api/v1/namespaces`, tampered, apiserver.caFile)).status).toBe(401);
+    expect(apiserver.requests.at(-1)!.refused).toMatch(/signature/);
+
+    const { privateKey } = await generateKeyPair('RS256');
+    const forged = await new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: JSON.parse(Buffer.from(header!, 'base64url').toString()).kid }).sign(privateKey);
+    expect((await getWithToken(`${apiserver.url}/api/v1/namespaces`, forged, apiserver.caFile)).status).toBe(401);
+
+    const expired = await new SignJWT({ ...claims, exp: Math.floor(Date.now() / 1000) - 60 }).setProtectedHeader({ alg: 'RS256' }).sign(privateKey);
+    expect((await getWithToken(`${apiserver.url}/api/v1/namespaces`, expired, apiserver.caFile)).status).toBe(401);
+    expect((await getWithToken(`${apiserver.url}/version`, '', apiserver.caFile)).status).toBe(401);
+  });
+});
+
+describe('the commands around it', () => {
+  it('`accouch kubeconfig` again reuses the kubectl client; `integrate kube-apiserver` prints the issuer and client', () => {
+    const again = server.cli(['kubeconfig', '--server', apiserver.url]);
+    expect(again.status, again.stderr).toBe(0);
+    expect(again.stderr).not.toContain('Registered');
+    const list = server.cli(['client', 'list']);
+    expect(list.stdout.match(/^kubectl\s/gm)).toHaveLength(1);
+
+    const setup = server.cli(['integrate', 'kube-apiserver']);
+    expect(setup.status, setup.stderr).toBe(0);
+    expect(setup.stdout).toContain(`--oidc-issuer-url=${server.issuer}\n`);
+    expect(setup.stdout).toContain('--oidc-client-id=kubectl\n');
+    expect(setup.stdout).toMatch(/^# WARNING: kube-apiserver accepts only an https issuer/); // the test issuer is http
+
+    const plain = server.cli(['kubeconfig', '--server', 'http://127.0.0.1:6443']);
+    expect(plain.status).toBe(1);
+    expect(plain.stderr.trim()).toBe('error: --server: the API server\'s https:// URL, e.g. https://192.168.1.10:6443 (got "http://127.0.0.1:6443")');
+  });
+
+  it('the plugin fails in one readable line with a non-zero exit when the issuer is unreachable', async () => {
+    const port = await freePort();
+    const cacheDir = mkdtempSync(join(tmpdir(), 'accouch-cache-'));
+    const result = runCli({ HOME: cacheDir }, ['kubectl-credential', '--issuer', `http://127.0.0.1:${port}`, '--client-id', 'kubectl', '--cache-dir', cacheDir, '--no-browser']);
+    expect(result.status).toBe(1);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toBe(`error: cannot reach http://127.0.0.1:${port}: ECONNREFUSED\n`);
+  });
+});
