@@ -1,5 +1,6 @@
 // `accouch user add|list|passwd`: household users from the command line.
 import type { Command } from 'commander';
+import { usernamePattern } from '../auth/household.js';
 import { hashPassword } from '../auth/password.js';
 import { unlockAccount } from '../auth/throttle.js';
 import { badRequest, notFound } from '../errors.js';
@@ -7,7 +8,6 @@ import { createUser, findUserByUsername, listUsers, setPasswordHash } from '../s
 import { recordAudit } from '../store/audit.js';
 import { printTable, readPassword, readStdin, withDatabase } from './context.js';
 
-const usernamePattern = /^[a-z0-9][a-z0-9._-]{0,63}$/i;
 
 export function registerUserCommands(program: Command): void {
   const user = program.command('user').description('manage household users');

@@ -4,7 +4,7 @@
 import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type { Context } from 'koa';
-import { present } from '../auth/household.js';
+import { present, usernamePattern } from '../auth/household.js';
 import {
   chooseMethod, enrolUser, findEnrolLink, finishEnrol, offerEnrolTotp, passkeySaved, saveInvitee, savePassword, type EnrolFlow, type EnrolLink,
 } from '../auth/invite.js';
@@ -26,7 +26,6 @@ export interface InviteDeps {
   base: string;
 }
 
-const usernamePattern = /^[a-z0-9][a-z0-9._-]{0,63}$/i;
 
 const words = {
   invite: { title: 'Join Accouch', gone: 'This invitation link is not valid: it has expired or was used already. Ask whoever invited you for a new one.' },

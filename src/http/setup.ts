@@ -16,7 +16,7 @@ import { newTotpSecret, totpQrSvg, totpUri } from '../auth/totp.js';
 import { AppError, badRequest } from '../errors.js';
 import type { Db } from '../store/db.js';
 import { findUser } from '../auth/login.js';
-import { present } from '../auth/household.js';
+import { present, usernamePattern } from '../auth/household.js';
 import { html, lastUserCookie } from './interaction.js';
 import type { Render } from './views.js';
 
@@ -28,7 +28,6 @@ export interface SetupDeps {
   base: string;
 }
 
-const usernamePattern = /^[a-z0-9][a-z0-9._-]{0,63}$/i;
 
 export function setupRoutes({ db, box, render, webauthn, base }: SetupDeps): Router {
   const router = new Router();
