@@ -1,0 +1,255 @@
+// Turns a bench run into the targets of issue 7 (each a ratio with PASS/MISS and by how much) and into
+// bench/results.md: machine, Node version, date, every figure, the baselines and the ratios.
+const ACC = 'Accouch';
+const BARE = 'bare oidc-provider';
+const REFRESH = 'token: refresh_token';
+const CODE = 'token: authorization_code';
+const CC = 'token: client_credentials';
+
+const f0 = (x) => (x === undefined || Number.isNaN(x) ? '–' : Math.round(x).toLocaleString('en-US'));
+const f1 = (x) => (x === undefined || Number.isNaN(x) ? '–' : x.toFixed(1));
+const f2 = (x) => (x === undefined || Number.isNaN(x) ? '–' : x.toFixed(2));
+const pct = (x) => `${Math.round(x * 100)}%`;
+
+const rowOf = (rows, system, name) => rows.find((r) => r.system === system && r.name === name);
+
+/** A target "ratio ≥ limit" (more is better) or "ratio ≤ limit" (less is better). */
+function target(name, measured, ratio, op, limit, basis) {
+  const pass = op === '≥' ? ratio >= limit : ratio <= limit;
+  let gap = '';
+  if (!pass) {
+    gap = op === '≥'
+      ? `missed by ${pct(1 - ratio / limit)} (needs ${f2(limit / ratio)}× more)`
+      : `over by ${pct(ratio / limit - 1)}`;
+  }
+  return { name, measured, ratio, op, limit, basis, pass, gap };
+}
+
+export function evaluateTargets(R) {
+  const rows = R.scenarios;
+  const acc = (n) => rowOf(rows, ACC, n);
+  const bare = (n) => rowOf(rows, BARE, n);
+  const t = [];
+  for (const n of [REFRESH, CODE]) {
+    t.push(target(`${n} vs bare engine`, `${f0(acc(n).rate)} vs ${f0(bare(n).rate)} req/s`, acc(n).rate / bare(n).rate, '≥', 0.8, 'ratio'));
+    t.push(target(`${n} vs RS256 signing rate`, `${f0(acc(n).rate)} vs ${f0(R.sign.perSecond)} signs/s`, acc(n).rate / R.sign.perSecond, '≥', 0.4, 'ratio'));
+  }
+  for (const n of ['discovery', 'JWKS']) {
+    t.push(target(`${n} vs bare engine`, `${f0(acc(n).rate)} vs ${f0(bare(n).rate)} req/s`, acc(n).rate / bare(n).rate, '≥', 0.9, 'ratio'));
+  }
+  const m = R.memory;
+  t.push(target('idle RSS vs bare engine idle RSS', `${f1(m.accouchIdle)} vs ${f1(m.bareIdle)} MiB`, m.accouchIdle / m.bareIdle, '≤', 1.2, 'ratio'));
+  t.push(target('peak RSS under token load vs Accouch idle RSS', `${f1(m.accouchTokenPeak)} vs ${f1(m.accouchIdle)} MiB`, m.accouchTokenPeak / m.accouchIdle, '≤', 2, 'ratio'));
+  const b = R.boot;
+  t.push(target('time to /readyz (warm data dir) vs bare engine time to listen', `${f0(b.accouchWarmMedian)} vs ${f0(b.bareMedian)} ms`, b.accouchWarmMedian / b.bareMedian, '≤', 1.5, 'ratio'));
+  for (const n of [REFRESH, CODE, CC]) {
+    t.push(target(`p99 latency, ${n} (${acc(n).connections} connections)`, `${f1(acc(n).latency.p99)} ms`, acc(n).latency.p99, '≤', 50, 'ms'));
+  }
+  if (R.scaling) {
+    const [small, large] = R.scaling;
+    for (const n of [REFRESH, CODE]) {
+      const a = small.rows.find((r) => r.name === n);
+      const z = large.rows.find((r) => r.name === n);
+      t.push(target(`scaling: ${n}, 1,000 users + 10,000 grants vs 10 users`, `${f0(z.rate)} vs ${f0(a.rate)} req/s`, z.rate / a.rate, '≥', 0.8, 'ratio'));
+    }
+  }
+  return t;
+}
+
+function scenarioTable(R) {
+  const names = [...new Set(R.scenarios.map((r) => r.name))];
+  const lines = [
+    '| Scenario | Accouch req/s | p50 ms | p99 ms | CPU ms/op | bare engine req/s | p50 ms | p99 ms | CPU ms/op | Accouch / bare |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const n of names) {
+    const a = rowOf(R.scenarios, ACC, n);
+    const b = rowOf(R.scenarios, BARE, n);
+    const cell = (r) => (r ? [f0(r.rate) + (r.bad ? ` (${r.bad} failed)` : ''), f1(r.latency.p50), f1(r.latency.p99), f2(r.cpuMsPerOp)] : ['n/a', '', '', '']);
+    lines.push(`| ${n} | ${cell(a).join(' | ')} | ${cell(b).join(' | ')} | ${a && b ? f2(a.rate / b.rate) : '–'} |`);
+  }
+  return lines.join('\n');
+}
+
+function targetTable(targets) {
+  const lines = ['| Target | Measured | Ratio | Limit | Result |', '| --- | --- | ---: | ---: | --- |'];
+  for (const t of targets) {
+    const ratio = t.basis === 'ms' ? `${f1(t.ratio)} ms` : f2(t.ratio);
+    const limit = t.basis === 'ms' ? `${t.op} ${t.limit} ms` : `${t.op} ${t.limit}`;
+    lines.push(`| ${t.name} | ${t.measured} | ${ratio} | ${limit} | ${t.pass ? 'PASS' : `**MISS**: ${t.gap}`} |`);
+  }
+  return lines.join('\n');
+}
+
+/** The console summary. */
+export function renderTable(R, targets) {
+  return `\n${scenarioTable(R)}\n\nRS256 signing, one core: ${f0(R.sign.perSecond)}/s\n\n${targetTable(targets)}\n`;
+}
+
+function profileSection(R) {
+  const p = R.profile;
+  if (!p) return '';
+  const fnTable = (rows, n) => ['| Function (self time) | ms | share |', '| --- | ---: | ---: |', ...rows.slice(0, n).map((r) => `| \`${r.name}\` | ${f0(r.ms)} | ${pct(r.share)} |`)].join('\n');
+  const pkgTable = (rows, n) => ['| Package (self time) | ms | share |', '| --- | ---: | ---: |', ...rows.slice(0, n).map((r) => `| ${r.name} | ${f0(r.ms)} | ${pct(r.share)} |`)].join('\n');
+  const perScenario = p.scenarios.map((sc) => [
+    `#### ${sc.name}: ${f0(sc.rate)} req/s under the profiler, ${f2(sc.cpuMsPerOp)} CPU ms per request`,
+    '',
+    `Packages: ${sc.packages.slice(0, 6).map((x) => `${x.name} ${pct(x.share)}`).join(', ')}.`,
+    '',
+    `Top functions: ${sc.functions.slice(0, 5).map((x) => `\`${x.name}\` ${pct(x.share)}`).join(', ')}.`,
+    '',
+    `Memory after the run: RSS ${f0(sc.memory.rss)} MiB, V8 heap ${f0(sc.memory.heapUsed)} MiB used of ${f0(sc.memory.heapTotal)} MiB.`,
+    '',
+    `SQL: ${f1(sc.statementsPerOp)} statements per request, ${f2(sc.msPerOp)} ms in SQLite (event loop blocked), ${f1(sc.prepares)} statements prepared (kysely prepares every query anew).`,
+    '',
+    '| SQL statement | per request | ms per request |', '| --- | ---: | ---: |',
+    ...sc.statements.slice(0, 8).map((st) => `| \`${st.sql.slice(0, 100).replace(/\|/g, '\\|')}\` | ${f2(st.perRequest)} | ${f2(st.msPerRequest)} |`),
+  ].join('\n')).join('\n\n');
+  const imports = R.imports ? [
+    `Import cost of each dependency alone in a fresh process (median of 3; an empty process has ${f1(R.imports.emptyRss)} MiB RSS;`,
+    'dependencies overlap, so the rows do not add up):',
+    '',
+    '| Module | import ms | RSS added MiB |', '| --- | ---: | ---: |',
+    ...R.imports.rows.map((r) => `| ${r.module} | ${f0(r.ms)} | ${f1(r.rssDelta)} |`),
+  ].join('\n') : '';
+  return `
+## Profiles
+
+Taken because ${p.misses.length ? `these targets were missed: ${p.misses.join('; ')}` : '`--profile` was given'}.
+Accouch ran with \`--cpu-prof\` (V8's sampling profiler; each table below is restricted to the samples taken during
+that scenario's measured window) and a preload (\`bench/lib/sql-trace.mjs\`, outside Accouch) that counts and times
+every better-sqlite3 statement. Statement times include the fsync of each commit (synchronous=FULL): that time
+blocks the event loop, since better-sqlite3 is synchronous.
+
+### Token load (refresh_token, authorization_code, client_credentials together)
+
+${pkgTable(p.tokenLoad.packages, 12)}
+
+${fnTable(p.tokenLoad.functions, 15)}
+
+### Per scenario
+
+${perScenario}
+
+### What-if: refresh_token with the SQLite changes applied from outside (experiments, not Accouch as shipped)
+
+SQL ms/op is the time the event loop spent blocked in SQLite per refresh (statement execution and fsync), the part
+of the latency that no concurrency can hide with a synchronous driver.
+
+| Variant | req/s | p99 ms | CPU ms/op | SQL ms/op | statements prepared per op |
+| --- | ---: | ---: | ---: | ---: | ---: |
+${p.whatIf.map((w) => `| ${w.label} | ${f0(w.rate)} | ${f1(w.p99)} | ${f2(w.cpuMsPerOp)} | ${f2(w.sqlMsPerOp)} | ${f1(w.prepares)} |`).join('\n')}
+
+### Startup to /readyz (warm data dir, ${f0(p.startup.readyMs)} ms under the profiler)
+
+${pkgTable(p.startup.packages, 10)}
+
+${fnTable(p.startup.functions, 12)}
+
+${imports}
+`;
+}
+
+function scalingSection(R) {
+  if (!R.scaling) return '\n## Scaling\n\nNot run in quick mode: `npm run bench` (the full run) seeds 1,000 users and 10,000 grants and compares.\n';
+  const [small, large] = R.scaling;
+  const names = small.rows.map((r) => r.name);
+  const lines = [
+    '| Scenario | 10 users: req/s | p99 ms | CPU ms/op | SQL ms/op | 1,000 users + 10,000 grants: req/s | p99 ms | CPU ms/op | SQL ms/op | large / small |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...names.map((n) => {
+      const a = small.rows.find((r) => r.name === n);
+      const z = large.rows.find((r) => r.name === n);
+      const cells = (r) => `${f0(r.rate)} | ${f1(r.latency.p99)} | ${f2(r.cpuMsPerOp)} | ${f2(r.sql?.msPerOp)}`;
+      return `| ${n} | ${cells(a)} | ${cells(z)} | ${f2(z.rate / a.rate)} |`;
+    }),
+  ];
+  const seeded = large.seeded;
+  return `
+## Scaling
+
+Two fresh data dirs, both servers running, each scenario measured on one and right after on the other. SQL ms/op
+is the time the event loop spent inside SQLite per request (statement execution and fsync, from the SQL-trace
+preload both servers ran with): unlike the rate it leaves out waiting for the CPU, though fsync still waits for
+the disk and its other traffic. Both got the bench app and ${R.settings.users} users through the CLI
+(\`accouch client add\`, \`accouch user add --password-stdin\`). The large one was then filled by
+\`bench/seed-scale.mjs\` (the CLI costs ~0.5 s per user) using Accouch's own compiled code: users through
+\`store/users.createUser\` (sharing one scrypt hash from \`auth/password.hashPassword\`), ${seeded.clients} more
+clients through \`store/clients.insertClient\`, and ${f0(seeded.grants)} grants, each with a refresh token and an
+access token, through oidc-provider's models over Accouch's adapter: ${f0(seeded.users)} users,
+${f0(seeded.payloadRows)} rows in \`oidc_payloads\` (seeded in ${f1(seeded.seconds)} s). The login page is the
+"choose who you are" page, which lists every user.
+
+${lines.join('\n')}
+`;
+}
+
+export function renderResults(R, targets) {
+  const m = R.machine;
+  const acc = (n) => rowOf(R.scenarios, ACC, n);
+  const c = R.ceilings;
+  const notes = R.scenarios.filter((r) => r.note || r.unexpected?.length || r.errors).map((r) =>
+    `- ${r.system}, ${r.name}: ${[r.note, r.errors ? `${r.errors} socket errors/timeouts` : '', ...(r.unexpected ?? [])].filter(Boolean).join('; ')}`);
+  return `# Accouch benchmark results
+
+Generated by \`npm run bench${R.settings.mode === 'quick' ? ' -- --quick' : ''}\` (bench/run.mjs); do not edit by hand.
+
+- Date: ${m.date}
+- Machine: ${m.cpu}, ${m.cores} cores, ${f1(m.memoryGiB)} GiB memory, ${m.kernel}
+- Node: ${m.node} (Accouch, the bare engine, the load generator and the helpers all run on it)
+- Load average (1/5/15 min) at start ${m.loadStart.map(f2).join(' / ')}, at the end ${m.loadEnd.map(f2).join(' / ')}: the machine is
+  shared, and the load generator (autocannon, in the bench process) shares the ${m.cores} cores with the server under test.
+- Mode: ${R.settings.mode}: warm-up ${R.settings.warmup} s, then ${R.settings.duration} s per scenario (authorization_code: warm-up
+  at most 1 s; password sign-in: ${R.settings.passwordSeconds} s with 4 connections, no warm-up); ${R.settings.connections} connections, pipelining 1,
+  loopback only. Total run ${f0(R.elapsedSeconds)} s.
+- Accouch runs as an operator runs it (\`node dist/src/main.js serve\`, SQLite in WAL mode with synchronous=FULL,
+  log level \`info\`: one JSON line per request, written to a file). Its owner was set up through the first-boot
+  pages with a software passkey (ES256, 'none' attestation); the app and ${R.settings.users} users came from the CLI.
+- The bare engine is oidc-provider ${'from node_modules'} with its in-memory adapter (its LRU sized so nothing is evicted),
+  the same client, routes, scopes, claims, PKCE, refresh rotation and key set (RS256 + ES256 + EdDSA), a static
+  account, and an interaction route that signs that account in at once (\`bench/bare-engine.mjs\`).
+- Codes and tokens for both were minted over HTTP: ${R.settings.sessions} browsers signed in on each (on Accouch through the
+  real sign-in page: two with a password, the rest with the owner's passkey), one grant each; then every authorization
+  request from those sessions returned a code. Each authorization_code request redeems a distinct code with its PKCE
+  verifier; each refresh_token request presents the token returned by an earlier response (rotation chains), never
+  one token twice.
+- CPU ms/op is the server process's user + system CPU time during the measured run divided by the requests: on a
+  shared machine it is steadier than the rate, and it leaves out the time Accouch's event loop sits blocked in fsync.
+
+## Baselines
+
+- (b) RS256 signing on one core (node:crypto, RSA-2048, a JWT-sized input): **${f0(R.sign.perSecond)} signatures/s**.
+- (a) the bare engine: its column in the table below, measured in the same run, interleaved with Accouch scenario by scenario.
+
+## Throughput and latency
+
+${scenarioTable(R)}
+
+${R.minting ? `Authorization request from a signed-in browser (single sign-on into an app; 8 connections, while minting the codes
+above): ${R.minting.map((m) => `${m.system} ${f0(m.perSecond)}/s`).join(', ')}.\n` : ''}
+## Startup and memory
+
+| Figure | Accouch | bare engine | ratio |
+| --- | ---: | ---: | ---: |
+| time to /readyz, warm data dir (median of ${R.boot.accouchWarm.length}: ${R.boot.accouchWarm.map(f0).join(', ')} ms) / time to listen | ${f0(R.boot.accouchWarmMedian)} ms | ${f0(R.boot.bareMedian)} ms (${R.boot.bare.map(f0).join(', ')}) | ${f2(R.boot.accouchWarmMedian / R.boot.bareMedian)} |
+| time to /readyz, first boot (keys generated; ${R.boot.accouchFirst.map(f0).join(', ')} ms) | ${f0(R.boot.accouchFirstMedian)} ms | – | – |
+| RSS idle after start (VmRSS, 1 s after ready) | ${f1(R.memory.accouchIdle)} MiB | ${f1(R.memory.bareIdle)} MiB | ${f2(R.memory.accouchIdle / R.memory.bareIdle)} |
+| RSS after the bench's sign-ins (${R.settings.sessions} sessions; on Accouch 2 password sign-ins, scrypt 16 MiB each) | ${f1(R.memory.accouchAfterSignIns)} MiB | ${f1(R.memory.bareAfterSignIns)} MiB | – |
+| RSS peak under the token load (VmRSS sampled every 50 ms) | ${f1(R.memory.accouchTokenPeak)} MiB | ${f1(R.memory.bareTokenPeak)} MiB | – |
+| VmHWM at the end (includes the sign-in scenarios' scrypt buffers) | ${f1(R.memory.accouchHwm)} MiB | ${f1(R.memory.bareHwm)} MiB | – |
+
+## Sign-in
+
+- Password: ${f1(acc('password sign-in').rate)} sign-ins/s over HTTP. scrypt dominates by design (N=2^14, r=8, p=5,
+  16 MiB): Accouch's \`verifyPassword\` alone takes ${f0(c.scryptMs)} ms and reaches ${f1(c.scryptPerSecond)}/s in-process with 4 in parallel
+  (libuv's thread pool) on this machine.
+- Passkey: ${f0(acc('passkey sign-in (options + assertion)').rate)} verified assertions/s over HTTP (each one a POST for options with a fresh
+  server-side challenge, then the signed assertion; the software authenticator signs in the load generator).
+  @simplewebauthn/server's \`verifyAuthenticationResponse\` alone reaches ${f0(c.webauthnPerSecond)}/s in-process on one core.
+
+## Targets
+
+${targetTable(targets)}
+${scalingSection(R)}${profileSection(R)}
+${notes.length ? `## Anomalies\n\n${notes.join('\n')}\n` : ''}`;
+}

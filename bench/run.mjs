@@ -1,0 +1,360 @@
+// npm run bench [-- --quick] [-- --profile]: Accouch under load next to same-run baselines (a bare
+// oidc-provider and the single-core RS256 signing rate), startup and memory, the targets of issue 7, and a
+// scaling run (1,000 users and 10,000 grants against 10 users). Prints a table and writes bench/results.md.
+// Everything listens on 127.0.0.1; every process started here is stopped by pid at the end, also on error.
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { accouchEnv, seedThroughCli, setUpOwner, userPassword } from './lib/accouch.mjs';
+import { measure } from './lib/load.mjs';
+import { freePort, memoryOf, runNode, sampleRss, stopAll, stopProcess } from './lib/processes.mjs';
+import { monotonicUs, summariseProfile } from './lib/profile.mjs';
+import { evaluateTargets, renderResults, renderTable } from './lib/report.mjs';
+import * as s from './lib/scenarios.mjs';
+import {
+  accouchSystem, bareSystem, mintFor, prepareInteractions, prepareTokens, startAccouch, startBare, writeBareJwks,
+} from './lib/systems.mjs';
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const profileAlways = args.includes('--profile');
+const settings = quick
+  ? { mode: 'quick', warmup: 0.5, duration: 1.5, signSeconds: 1, ceilingSeconds: 1, boots: 1, connections: 10, sessions: 30, scaling: false, scaleDuration: 0, users: 4, mintSeconds: 4, passwordSeconds: 3 }
+  : { mode: 'full', warmup: 2, duration: 6, signSeconds: 5, ceilingSeconds: 3, boots: 3, connections: 10, sessions: 40, scaling: true, scaleDuration: 5, users: 10, mintSeconds: 30, passwordSeconds: 8 };
+const timing = { warmup: settings.warmup, duration: settings.duration };
+const benchDir = import.meta.dirname;
+const started = performance.now();
+const progress = (msg) => console.error(`[bench ${String(Math.round((performance.now() - started) / 1000)).padStart(3)} s] ${msg}`);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+const tmp = mkdtempSync(join(os.tmpdir(), 'accouch-bench-'));
+const logDir = join(tmp, 'logs');
+mkdirSync(logDir);
+
+const R = {
+  settings,
+  machine: {
+    cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.availableParallelism(), memoryGiB: os.totalmem() / 2 ** 30, kernel: `${os.type()} ${os.release()}`,
+    node: process.version, date: new Date().toISOString(), loadStart: os.loadavg(), loadEnd: undefined,
+  },
+  sign: undefined, ceilings: undefined, boot: {}, memory: {}, scenarios: [], minting: undefined, scaling: undefined, profile: undefined, imports: undefined,
+};
+
+/** The SQL trace of a server started with bench/lib/sql-trace.mjs: statements, prepares and memory so far. */
+async function sqlSnapshot(system) {
+  process.kill(system.server.pid, 'SIGUSR2');
+  await sleep(300);
+  return JSON.parse(readFileSync(system.traceFile, 'utf8'));
+}
+
+/** What the server did in SQLite per operation between two snapshots. */
+function sqlPerOp(before, after, ops) {
+  const statements = Object.entries(after.statements).map(([sql, v]) => {
+    const p = before.statements[sql] ?? { count: 0, ms: 0 };
+    return { sql, perRequest: (v.count - p.count) / ops, msPerRequest: (v.ms - p.ms) / ops };
+  }).filter((x) => x.perRequest > 0.01).sort((a, b) => b.msPerRequest - a.msPerRequest);
+  return {
+    prepares: (after.prepares - before.prepares) / ops,
+    statementsPerOp: statements.reduce((a, x) => a + x.perRequest, 0),
+    msPerOp: statements.reduce((a, x) => a + x.msPerRequest, 0),
+    statements,
+    memory: after.memory,
+  };
+}
+
+/**
+ * Runs one scenario against one system, sampling its RSS when it is part of the token load; on a server
+ * with the SQL trace, also what the measured run did in SQLite per operation.
+ */
+async function run(system, scenario, { sample = false, timing: t = timing } = {}) {
+  progress(`${system.label}: ${scenario.name}`);
+  const sampler = sample ? sampleRss(system.server.pid) : undefined;
+  let before;
+  let from = 0;
+  const beforeMeasure = async () => {
+    if (system.traceFile) before = await sqlSnapshot(system);
+    from = monotonicUs();
+  };
+  const result = await measure(system.origin, scenario, { ...t, pid: system.server.pid, beforeMeasure });
+  result.window = [from, monotonicUs()];
+  if (sampler) system.tokenPeak = Math.max(system.tokenPeak ?? 0, sampler.stop());
+  if (before) result.sql = sqlPerOp(before, await sqlSnapshot(system), Math.max(1, result.ok + result.bad));
+  if (scenario.dry?.()) result.note = `code pool ran dry after ${result.seconds.toFixed(1)} s; rate over that time`;
+  const row = { system: system.label, ...result };
+  return row;
+}
+
+/**
+ * Codes for one authorization_code run (warm-up + measurement): twice what the refresh rate just measured
+ * suggests (at least 100/s), minted for at most 35 s (10 s in quick mode) so that the last is used before
+ * codes expire (60 s). Should the measured share still run dry, the rate covers the time until it did.
+ */
+async function codesFor(system, refreshRate, t) {
+  const wanted = Math.ceil(Math.max(refreshRate, 50) * (t.warmup + t.duration) * 1.5) + 4 * settings.connections;
+  const { codes, perSecond } = await mintFor(system, system.tokens.agents, wanted, settings.mintSeconds);
+  progress(`${system.label}: minted ${codes.length} codes at ${Math.round(perSecond)}/s (wanted ${wanted})`);
+  // Minting is itself a figure: an authorization request from a signed-in browser (single sign-on to an app).
+  R.minting ??= [];
+  if (!R.minting.some((m) => m.system === system.label)) R.minting.push({ system: system.label, codes: codes.length, perSecond });
+  return codes;
+}
+
+/** refresh_token, then authorization_code, each interleaved across the systems (same minute, same noise). */
+async function tokenScenarios(systems, rows, t = timing) {
+  const refreshRate = new Map();
+  for (const system of systems) {
+    const row = await run(system, s.refreshToken(system.client, system.tokens.refresh), { sample: true, timing: t });
+    refreshRate.set(system, row.rate);
+    rows.push(row);
+  }
+  // The code path's JIT is warm from the refresh run; a 1 s warm-up saves codes, which expire after 60 s.
+  const codeTiming = { warmup: Math.min(1, t.warmup), duration: t.duration };
+  for (const system of systems) {
+    const codes = await codesFor(system, refreshRate.get(system), codeTiming);
+    rows.push(await run(system, s.authorizationCode(system.client, codes), { sample: true, timing: codeTiming }));
+  }
+}
+
+async function mainRun() {
+  progress(`RS256 signing rate (${settings.signSeconds} s, one core)`);
+  R.sign = JSON.parse(await runNode(join(benchDir, 'sign-rate.mjs'), [String(settings.signSeconds)]));
+
+  // First boots (keys generated), the first one also set up and seeded as an owner would.
+  const mainDir = join(tmp, 'accouch');
+  const accPort = await freePort();
+  const firstBoots = [];
+  let client;
+  let authenticator;
+  for (let i = 0; i < settings.boots; i += 1) {
+    const dataDir = i === 0 ? mainDir : join(tmp, `first-boot-${i}`);
+    const server = await startAccouch({ dataDir, port: i === 0 ? accPort : await freePort(), logDir, label: `first-boot-${i}` });
+    firstBoots.push(server.readyMs);
+    progress(`Accouch first boot ${i + 1}: ready in ${Math.round(server.readyMs)} ms`);
+    if (i === 0) {
+      authenticator = await setUpOwner(server);
+      const env = accouchEnv(mainDir, accPort);
+      client = await seedThroughCli(env, settings.users);
+      progress(`owner set up with a passkey; ${settings.users} users and the bench app added through the CLI`);
+    }
+    await stopProcess(server);
+    if (i > 0) rmSync(dataDir, { recursive: true, force: true });
+  }
+
+  // Warm boots of Accouch and starts of the bare engine, alternating; the last of each keeps running.
+  const jwksFile = join(tmp, 'bare-jwks.json');
+  writeBareJwks(jwksFile);
+  const barePort = await freePort();
+  const warmBoots = [];
+  const bareBoots = [];
+  let acc;
+  let bare;
+  for (let i = 0; i < settings.boots; i += 1) {
+    const last = i === settings.boots - 1;
+    const b = await startBare({ port: barePort, logDir, jwksFile, label: `bare-${i}` });
+    bareBoots.push(b.readyMs);
+    if (last) bare = b;
+    else await stopProcess(b);
+    const a = await startAccouch({ dataDir: mainDir, port: accPort, logDir, label: `warm-${i}` });
+    warmBoots.push(a.readyMs);
+    if (last) acc = a;
+    else await stopProcess(a);
+    progress(`boot ${i + 1}: bare engine listening in ${Math.round(b.readyMs)} ms, Accouch /readyz in ${Math.round(a.readyMs)} ms`);
+  }
+  R.boot = { accouchFirst: firstBoots, accouchWarm: warmBoots, bare: bareBoots, accouchFirstMedian: median(firstBoots), accouchWarmMedian: median(warmBoots), bareMedian: median(bareBoots) };
+  await sleep(1000);
+  R.memory.accouchIdle = memoryOf(acc.pid).rss;
+  R.memory.bareIdle = memoryOf(bare.pid).rss;
+  progress(`idle RSS: Accouch ${R.memory.accouchIdle.toFixed(1)} MiB, bare engine ${R.memory.bareIdle.toFixed(1)} MiB`);
+
+  const A = accouchSystem({ server: acc, client, users: settings.users, authenticator });
+  const B = bareSystem({ server: bare });
+  const C = settings.connections;
+  for (const system of [B, A]) {
+    system.tokens = await prepareTokens(system, { sessions: settings.sessions });
+  }
+  R.memory.accouchAfterSignIns = memoryOf(acc.pid).rss;
+  R.memory.bareAfterSignIns = memoryOf(bare.pid).rss;
+  progress(`${settings.sessions} sessions each signed in (Accouch: 2 with a password, the rest with the passkey), refresh-token chains started`);
+  const loginInteractions = await prepareInteractions(A, 2 * C);
+  const passwordInteractions = await prepareInteractions(A, 8, settings.users);
+  const passkeyInteractions = await prepareInteractions(A, 2 * C);
+
+  const rows = R.scenarios;
+  for (const make of [() => s.discovery(), () => s.jwks(), (sys) => s.authorize(sys.client.id)]) {
+    rows.push(await run(B, make(B)));
+    rows.push(await run(A, make(A)));
+  }
+  rows.push(await run(A, s.loginPage(loginInteractions)));
+  await tokenScenarios([B, A], rows);
+  rows.push(await run(B, s.clientCredentials(B.client), { sample: true }));
+  rows.push(await run(A, s.clientCredentials(A.client), { sample: true }));
+  for (const make of [(sys) => s.userinfo(sys.tokens.access), (sys) => s.introspection(sys.client, sys.tokens.access)]) {
+    rows.push(await run(B, make(B)));
+    rows.push(await run(A, make(A)));
+  }
+  rows.push(await run(A, s.passkeySignIn(passkeyInteractions, authenticator)));
+  // Last: scrypt occupies libuv's thread pool, which WebAuthn verification and token signing also use, and
+  // a sign-in takes about a second on a busy machine, so this one runs longer and needs no warm-up.
+  rows.push(await run(A, s.passwordSignIn(passwordInteractions, userPassword), { timing: { warmup: 0, duration: settings.passwordSeconds } }));
+
+  R.memory.accouchTokenPeak = A.tokenPeak;
+  R.memory.bareTokenPeak = B.tokenPeak;
+  R.memory.accouchHwm = memoryOf(acc.pid).hwm;
+  R.memory.bareHwm = memoryOf(bare.pid).hwm;
+  await stopProcess(acc);
+  await stopProcess(bare);
+
+  progress(`sign-in ceilings in-process (${settings.ceilingSeconds} s each)`);
+  R.ceilings = JSON.parse(await runNode(join(benchDir, 'sign-in-ceilings.mjs'), [String(settings.ceilingSeconds)]));
+  return { mainDir, accPort, client, authenticator };
+}
+
+/**
+ * 10 users and no other grants against 1,000 users, 50 clients and 10,000 stored grants: both servers set up
+ * first, then each scenario run on one and right after on the other, so machine drift hits both alike.
+ */
+async function scalingRun() {
+  const t = { warmup: 1, duration: settings.scaleDuration };
+  const variants = [
+    { label: 'small', users: settings.users, clients: 0, grants: 0 },
+    { label: 'large', users: 1000, clients: 49, grants: 10_000 },
+  ];
+  for (const v of variants) {
+    const dataDir = join(tmp, `scale-${v.label}`);
+    const port = await freePort();
+    const env = accouchEnv(dataDir, port);
+    progress(`scaling (${v.label}): first boot, owner with a passkey, ${settings.users} users through the CLI`);
+    let server = await startAccouch({ dataDir, port, logDir, label: `scale-${v.label}-first` });
+    const authenticator = await setUpOwner(server);
+    const client = await seedThroughCli(env, settings.users);
+    await stopProcess(server);
+    if (v.grants) {
+      progress(`scaling (${v.label}): bulk seeding to ${v.users} users, ${v.clients + 1} clients, ${v.grants} grants`);
+      const t0 = performance.now();
+      v.seeded = JSON.parse(await runNode(join(benchDir, 'seed-scale.mjs'), [String(v.users), String(v.clients), String(v.grants)], env));
+      v.seeded.seconds = (performance.now() - t0) / 1000;
+    }
+    // Both with the SQL trace (the same small overhead on each), so the table can say where the time went.
+    const traceFile = join(tmp, `sql-trace-${v.label}.json`);
+    server = await startAccouch({
+      dataDir, port, logDir, label: `scale-${v.label}`, env: { BENCH_SQL_TRACE: traceFile }, nodeFlags: ['--import', join(benchDir, 'lib', 'sql-trace.mjs')],
+    });
+    v.system = accouchSystem({ server, client, users: settings.users, authenticator });
+    v.system.label = `Accouch (${v.label})`;
+    v.system.traceFile = traceFile;
+    v.system.tokens = await prepareTokens(v.system, { sessions: settings.sessions });
+    v.interactions = await prepareInteractions(v.system, 2 * settings.connections);
+  }
+  const rows = [];
+  await tokenScenarios(variants.map((v) => v.system), rows, t);
+  for (const v of variants) rows.push(await run(v.system, s.loginPage(v.interactions), { timing: t }));
+  for (const v of variants) await stopProcess(v.system.server);
+  return variants.map(({ label, users, clients, grants, seeded, system }) => ({
+    label, users, clients, grants, seeded, rows: rows.filter((r) => r.system === system.label),
+  }));
+}
+
+/**
+ * When a target is missed (or with --profile): where startup and each scenario spend their time, from a
+ * server run under --cpu-prof with every SQL statement counted and timed (bench/lib/sql-trace.mjs).
+ */
+async function profileRun({ mainDir, accPort, client, authenticator }, misses) {
+  const profDir = join(tmp, 'profiles');
+  const result = { misses: misses.map((m) => m.name), scenarios: [] };
+
+  progress('profiling: startup (--cpu-prof)');
+  const bootDir = join(profDir, 'boot');
+  const boot = await startAccouch({ dataDir: mainDir, port: accPort, logDir, label: 'profile-boot', nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${bootDir}`] });
+  await stopProcess(boot);
+  result.startup = { readyMs: boot.readyMs, ...summariseProfile(join(bootDir, readdirSync(bootDir)[0]), 12) };
+
+  progress('profiling: import cost per dependency');
+  R.imports = JSON.parse(await runNode(join(benchDir, 'import-cost.mjs')));
+
+  progress('profiling: scenarios (--cpu-prof, SQL statements traced)');
+  const loadDir = join(profDir, 'load');
+  const trace = join(tmp, 'sql-trace.json');
+  const server = await startAccouch({
+    dataDir: mainDir, port: accPort, logDir, label: 'profile-load', env: { BENCH_SQL_TRACE: trace },
+    nodeFlags: ['--cpu-prof', `--cpu-prof-dir=${loadDir}`, '--import', join(benchDir, 'lib', 'sql-trace.mjs')],
+  });
+  const system = accouchSystem({ server, client, users: settings.users, authenticator });
+  system.traceFile = trace;
+  system.tokens = await prepareTokens(system, { sessions: settings.sessions });
+  const t = { warmup: 1, duration: 3 };
+  const traced = async (scenario) => {
+    const row = await run(system, scenario, { timing: t });
+    result.scenarios.push({ name: scenario.name, rate: row.rate, cpuMsPerOp: row.cpuMsPerOp, window: row.window, ...row.sql });
+    return row;
+  };
+  await traced(s.discovery());
+  await traced(s.jwks());
+  await traced(s.authorize(client.id));
+  const refresh = await traced(s.refreshToken(system.client, system.tokens.refresh));
+  await traced(s.authorizationCode(system.client, await codesFor(system, refresh.rate, t)));
+  await traced(s.clientCredentials(system.client));
+  await traced(s.userinfo(system.tokens.access));
+  await traced(s.loginPage(await prepareInteractions(system, 2 * settings.connections)));
+  await traced(s.passkeySignIn(await prepareInteractions(system, 2 * settings.connections), authenticator));
+  await stopProcess(server);
+  const file = join(loadDir, readdirSync(loadDir)[0]);
+  for (const sc of result.scenarios) Object.assign(sc, summariseProfile(file, 10, [sc.window]));
+  const tokenWindows = result.scenarios.filter((sc) => sc.name.startsWith('token:')).map((sc) => sc.window);
+  result.tokenLoad = summariseProfile(file, 20, tokenWindows);
+
+  // What-if: the two SQLite changes the profile points at, applied from outside by the preload, against the
+  // same server as shipped, back to back. Experiments only: the figures above are Accouch as shipped.
+  result.whatIf = [];
+  for (const [label, env] of [
+    ['as shipped (synchronous=FULL, a statement prepared per query)', {}],
+    ['prepared statements reused by SQL text', { BENCH_SQL_CACHE: '1' }],
+    ['synchronous=NORMAL (WAL)', { BENCH_SQL_SYNCHRONOUS: 'NORMAL' }],
+    ['both', { BENCH_SQL_CACHE: '1', BENCH_SQL_SYNCHRONOUS: 'NORMAL' }],
+  ]) {
+    const variant = await startAccouch({
+      dataDir: mainDir, port: accPort, logDir, label: 'what-if', env: { BENCH_SQL_TRACE: trace, ...env },
+      nodeFlags: ['--import', join(benchDir, 'lib', 'sql-trace.mjs')],
+    });
+    const sys = accouchSystem({ server: variant, client, users: settings.users, authenticator });
+    sys.label = `Accouch, what-if: ${label}`;
+    sys.traceFile = trace;
+    sys.tokens = await prepareTokens(sys, { sessions: settings.sessions });
+    const row = await run(sys, s.refreshToken(sys.client, sys.tokens.refresh), { timing: { warmup: 1, duration: 3 } });
+    await stopProcess(variant);
+    result.whatIf.push({ label, rate: row.rate, p99: row.latency.p99, cpuMsPerOp: row.cpuMsPerOp, sqlMsPerOp: row.sql.msPerOp, prepares: row.sql.prepares });
+  }
+  return result;
+}
+
+// Interrupted (Ctrl-C, a CI timeout): stop what this run started and leave no temp dirs behind.
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.once(signal, async () => {
+    console.error(`bench: ${signal}, stopping`);
+    await stopAll();
+    rmSync(tmp, { recursive: true, force: true });
+    process.exit(130);
+  });
+}
+
+let exitCode = 0;
+try {
+  const main = await mainRun();
+  if (settings.scaling) R.scaling = await scalingRun();
+  const targets = evaluateTargets(R);
+  const misses = targets.filter((x) => !x.pass);
+  if (profileAlways || (!quick && misses.length)) R.profile = await profileRun(main, misses);
+  R.machine.loadEnd = os.loadavg();
+  R.elapsedSeconds = (performance.now() - started) / 1000;
+  const markdown = renderResults(R, targets);
+  writeFileSync(join(benchDir, 'results.md'), markdown);
+  console.log(renderTable(R, targets));
+  console.log(`\nwrote bench/results.md (${Math.round(R.elapsedSeconds)} s)`);
+} catch (error) {
+  console.error('bench failed:', error);
+  exitCode = 1;
+} finally {
+  await stopAll();
+  rmSync(tmp, { recursive: true, force: true });
+}
+process.exit(exitCode);
