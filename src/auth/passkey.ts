@@ -2,10 +2,9 @@
 // and security keys (second factor, user verification optional, e.g. a YubiKey without PIN).
 // Challenges are stored server-side, bound to one ceremony and one purpose, expire, and are deleted
 // before verification so a replay finds nothing.
-import {
-  generateAuthenticationOptions, generateRegistrationOptions, verifyAuthenticationResponse, verifyRegistrationResponse,
-  type AuthenticationResponseJSON, type AuthenticatorTransport, type PublicKeyCredentialCreationOptionsJSON,
-  type PublicKeyCredentialRequestOptionsJSON, type RegistrationResponseJSON,
+import type {
+  AuthenticationResponseJSON, AuthenticatorTransport, PublicKeyCredentialCreationOptionsJSON,
+  PublicKeyCredentialRequestOptionsJSON, RegistrationResponseJSON,
 } from '@simplewebauthn/server';
 import { badRequest } from '../errors.js';
 import { recordAudit } from '../store/audit.js';
@@ -25,6 +24,8 @@ export interface WebauthnSettings {
 export type CredentialKind = StoredCredential['kind'];
 
 const challengeTtl = 300;
+// Loaded on first use: about 25 MiB and 300 ms that a server which never sees a passkey need not pay at start.
+const webauthn = () => import('@simplewebauthn/server');
 const failed = () => badRequest('That passkey or security key could not be verified. Try again.');
 
 // The user handle is the user id's bytes, so a discoverable assertion tells us whose passkey it is.
@@ -37,7 +38,7 @@ export async function beginRegistration(
 ): Promise<PublicKeyCredentialCreationOptionsJSON> {
   const existing = await listCredentials(db, user.id);
   const passkey = kind === 'passkey';
-  const options = await generateRegistrationOptions({
+  const options = await (await webauthn()).generateRegistrationOptions({
     rpName: settings.rpName,
     rpID: settings.rpId,
     userName: user.username,
@@ -61,7 +62,7 @@ export async function finishRegistration(
 ): Promise<StoredCredential> {
   const challenge = await takeChallenge(db, `registration:${input.binding}`);
   if (!challenge || challenge.expires_at <= now || challenge.user_id !== input.userId) throw failed();
-  const verification = await verifyRegistrationResponse({
+  const verification = await (await webauthn()).verifyRegistrationResponse({
     response: input.response,
     expectedChallenge: challenge.challenge,
     expectedOrigin: settings.origins,
@@ -96,7 +97,7 @@ export async function beginAuthentication(
   input: { binding: string; userId?: string; userVerification: 'required' | 'discouraged' }, now = epoch(),
 ): Promise<PublicKeyCredentialRequestOptionsJSON> {
   const allow = input.userId ? await listCredentials(db, input.userId) : [];
-  const options = await generateAuthenticationOptions({
+  const options = await (await webauthn()).generateAuthenticationOptions({
     rpID: settings.rpId,
     userVerification: input.userVerification,
     allowCredentials: allow.map((c) => ({ id: c.id, transports: c.transports as AuthenticatorTransport[] })),
@@ -129,7 +130,7 @@ export async function finishAuthentication(
   const handle: unknown = response.response.userHandle;
   if (handle !== undefined && (typeof handle !== 'string' || Buffer.from(handle, 'base64url').toString('utf8') !== credential.userId)) throw failed();
 
-  const verification = await verifyAuthenticationResponse({
+  const verification = await (await webauthn()).verifyAuthenticationResponse({
     response: input.response,
     expectedChallenge: challenge.challenge,
     expectedOrigin: settings.origins,

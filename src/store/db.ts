@@ -9,6 +9,30 @@ export type Db = Kysely<Database>;
 
 export const databaseFile = (dataDir: string) => join(dataDir, 'accouch.sqlite');
 
+/**
+ * kysely prepares every query anew; the same few dozen SQL texts run on every request, so prepared
+ * statements are kept by text (better-sqlite3 statements are reusable). Bounded, oldest dropped first.
+ */
+function withStatementCache(sqlite: SQLite.Database, limit = 500): SQLite.Database {
+  const cache = new Map<string, SQLite.Statement>();
+  const prepare = sqlite.prepare.bind(sqlite);
+  return Object.assign(Object.create(sqlite) as SQLite.Database, {
+    prepare(source: string) {
+      let statement = cache.get(source);
+      if (!statement) {
+        statement = prepare(source);
+        if (cache.size >= limit) cache.delete(cache.keys().next().value!);
+        cache.set(source, statement);
+      }
+      return statement;
+    },
+    close() {
+      cache.clear();
+      return sqlite.close();
+    },
+  });
+}
+
 /** Opens (creating if needed) `<dataDir>/accouch.sqlite` in WAL mode with synchronous=FULL. */
 export function openDatabase(dataDir: string): Db {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
@@ -17,7 +41,7 @@ export function openDatabase(dataDir: string): Db {
   sqlite.pragma('synchronous = FULL');
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
-  return new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  return new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
 }
 
 /** Current time in epoch seconds, the unit of every time column. */

@@ -103,8 +103,11 @@ export async function findUserByUsername(db: Executor, username: string): Promis
 
 export async function listUsers(db: Executor): Promise<User[]> {
   const rows = await usersWithAvatar(db).orderBy('users.username').execute();
-  const groups = await db.selectFrom('user_groups').selectAll().execute();
-  return rows.map((row) => toUser(row, groups.filter((g) => g.user_id === row.id).map((g) => g.group_name).sort()));
+  const groups = new Map<string, string[]>();
+  for (const g of await db.selectFrom('user_groups').selectAll().orderBy('group_name').execute()) {
+    groups.set(g.user_id, [...(groups.get(g.user_id) ?? []), g.group_name]);
+  }
+  return rows.map((row) => toUser(row, groups.get(row.id) ?? []));
 }
 
 export async function countUsers(db: Executor): Promise<number> {
