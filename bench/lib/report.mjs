@@ -100,7 +100,7 @@ function profileSection(R) {
     '',
     `Memory after the run: RSS ${f0(sc.memory.rss)} MiB, V8 heap ${f0(sc.memory.heapUsed)} MiB used of ${f0(sc.memory.heapTotal)} MiB.`,
     '',
-    `SQL: ${f1(sc.statementsPerOp)} statements per request, ${f2(sc.msPerOp)} ms in SQLite (event loop blocked), ${f1(sc.prepares)} statements prepared (kysely prepares every query anew).`,
+    `SQL: ${f1(sc.statementsPerOp)} statements per request, ${f2(sc.msPerOp)} ms in SQLite (event loop blocked), ${f1(sc.prepares)} statements prepared (Accouch reuses prepared statements by SQL text; kysely alone would prepare every query anew).`,
     '',
     '| SQL statement | per request | ms per request |', '| --- | ---: | ---: |',
     ...sc.statements.slice(0, 8).map((st) => `| \`${st.sql.slice(0, 100).replace(/\|/g, '\\|')}\` | ${f2(st.perRequest)} | ${f2(st.msPerRequest)} |`),
