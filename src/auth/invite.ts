@@ -6,13 +6,13 @@ import { epoch } from '../store/db.js';
 import { recordAudit } from '../store/audit.js';
 import { deleteCredential, listCredentials } from '../store/credentials.js';
 import { deleteTotp, replaceRecoveryCodes } from '../store/factors.js';
-import { createUser, deleteUser, findUserById, findUserByUsername, newUserId, setPasswordHash, updateProfile, type User } from '../store/users.js';
+import { findUserById, setPasswordHash, updateProfile, type User } from '../store/users.js';
 import { badRequest, conflict } from '../errors.js';
 import { endEverySession } from './admin.js';
 import { findValidLink, saveLinkState, useLink, type ValidLink } from './links.js';
 import { hashPassword } from './password.js';
 import type { SecretBox } from './secret-key.js';
-import { offerTotp, type SetupState } from './setup.js';
+import { offerTotp, recreatePendingUser, type SetupState } from './setup.js';
 import { unlockAccount } from './throttle.js';
 import { enrolTotp } from './totp.js';
 
@@ -50,18 +50,8 @@ export interface InviteeProfile { username: string; name: string; email?: string
  */
 export async function saveInvitee(db: Db, link: EnrolLink, profile: InviteeProfile, now = epoch()): Promise<User> {
   if (link.state.credentialDone) throw conflict('Your account is already created: finish by saving your recovery codes.');
-  const taken = await findUserByUsername(db, profile.username);
-  if (taken && taken.id !== link.state.userId) throw conflict(`The username "${profile.username}" is taken: choose another.`);
-  if (link.state.userId) await deleteUser(db, link.state.userId);
-  const user = await createUser(db, {
-    id: link.state.userId ?? newUserId(),
-    username: profile.username,
-    name: profile.name,
-    email: profile.email || null,
-    // The invitee typed it and nobody checked it: apps must not trust it yet.
-    emailVerified: false,
-    groups: link.state.groups ?? [],
-  }, now);
+  // The invitee typed the email and nobody checked it: apps must not trust it yet.
+  const user = await recreatePendingUser(db, link.state.userId, { ...profile, emailVerified: false, groups: link.state.groups ?? [] }, now);
   await updateProfile(db, user.id, { disabled: true }, now);
   await saveLinkState(db, link.id, { ...link.state, userId: user.id, method: profile.method } satisfies EnrolState);
   return (await findUserById(db, user.id))!;

@@ -55,21 +55,34 @@ export interface OwnerProfile {
 /** Creates (or re-creates, if the form is sent again) the owner, who has no credential yet. */
 export async function saveOwner(db: Db, link: SetupLink, profile: OwnerProfile, now = epoch()): Promise<User> {
   const contentType = profile.avatar?.length ? avatarContentType(profile.avatar) : undefined;
-  const taken = await findUserByUsername(db, profile.username);
-  if (taken && taken.id !== link.state.userId) throw conflict(`the username "${profile.username}" is taken`);
-  if (link.state.userId) await deleteUser(db, link.state.userId);
-  const user = await createUser(db, {
-    id: link.state.userId ?? newUserId(),
-    username: profile.username,
-    name: profile.name,
-    email: profile.email || null,
-    emailVerified: Boolean(profile.email),
-    groups: ['admins'],
+  const user = await recreatePendingUser(db, link.state.userId, {
+    username: profile.username, name: profile.name, email: profile.email, emailVerified: Boolean(profile.email), groups: ['admins'],
   }, now);
   if (contentType && profile.avatar) await saveAvatar(db, user.id, contentType, profile.avatar, now);
   else await deleteAvatar(db, user.id);
   await saveLinkState(db, link.id, { userId: user.id, method: profile.method } satisfies SetupState);
   return (await findUserById(db, user.id))!;
+}
+
+/**
+ * Creates the person a link enrols, or re-creates them when the profile form is sent again: until they have a
+ * credential they own nothing, so the earlier record (same subject id) is simply replaced.
+ */
+export async function recreatePendingUser(
+  db: Db, pendingId: string | undefined,
+  profile: { username: string; name: string; email?: string; emailVerified: boolean; groups: string[] }, now = epoch(),
+): Promise<User> {
+  const taken = await findUserByUsername(db, profile.username);
+  if (taken && taken.id !== pendingId) throw conflict(`The username "${profile.username}" is taken: choose another.`);
+  if (pendingId) await deleteUser(db, pendingId);
+  return createUser(db, {
+    id: pendingId ?? newUserId(),
+    username: profile.username,
+    name: profile.name,
+    email: profile.email || null,
+    emailVerified: profile.emailVerified,
+    groups: profile.groups,
+  }, now);
 }
 
 /** Remembers the TOTP secret shown to the owner until they confirm a code from it. */
