@@ -38,9 +38,6 @@ export function listHousehold(db: Db) {
     async list(): Promise<Person[]> {
       return (await listUsers(db)).filter((u) => !u.disabled).map(present);
     },
-    async present(user: User): Promise<Person> {
-      return present(user);
-    },
     async byUsername(username: string): Promise<User | undefined> {
       const user = await findUserByUsername(db, username);
       return user && !user.disabled ? user : undefined;

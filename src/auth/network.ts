@@ -1,5 +1,6 @@
 // Where a request comes from: the client address behind trusted proxies (right-most untrusted
 // X-Forwarded-For hop) and whether that address is on the home network.
+import type { IncomingMessage } from 'node:http';
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
 
 /** The two networks a sign-in policy distinguishes. */
@@ -17,6 +18,8 @@ export interface NetworkClassifier {
   clientAddress(peer: string, forwardedFor: string | undefined): string;
   /** `home` when the address is in `network.trusted`; anything unparseable is `outside`. */
   networkOf(address: string): Network;
+  /** Both for one HTTP request: its client address (peer and X-Forwarded-For) and that address's network. */
+  ofRequest(req: Pick<IncomingMessage, 'socket' | 'headers'>): { ip: string; network: Network };
 }
 
 /**
@@ -28,7 +31,12 @@ export function createNetworkClassifier(config: { trusted: readonly string[]; tr
   const proxies = toBlockList(config.trustedProxies, 'network.trustedProxies');
   const inList = (list: BlockList, address: string) => list.check(address, isIPv4(address) ? 'ipv4' : 'ipv6');
 
-  return {
+  const classifier: NetworkClassifier = {
+    ofRequest(req) {
+      const forwarded = req.headers['x-forwarded-for'];
+      const ip = classifier.clientAddress(req.socket.remoteAddress ?? '', Array.isArray(forwarded) ? forwarded.join(',') : forwarded || undefined);
+      return { ip, network: classifier.networkOf(ip) };
+    },
     clientAddress(peer, forwardedFor) {
       const peerAddress = normalizeAddress(peer);
       if (peerAddress === undefined) return peer;
@@ -49,6 +57,7 @@ export function createNetworkClassifier(config: { trusted: readonly string[]; tr
       return normalized !== undefined && inList(home, normalized) ? 'home' : 'outside';
     },
   };
+  return classifier;
 }
 
 function toBlockList(entries: readonly string[], name: string): BlockList {

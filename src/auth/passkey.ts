@@ -143,6 +143,3 @@ export async function finishAuthentication(
   await recordCredentialUse(db, credential.id, info.newCounter, info.credentialBackedUp, now);
   return { userId: credential.userId, credential: { ...credential, backedUp: info.credentialBackedUp }, userVerified: info.userVerified };
 }
-
-/** A user's credentials, for the sign-in page and the account page. */
-export const credentialsOf = (db: Db, userId: string) => listCredentials(db, userId);

@@ -90,7 +90,7 @@ export function accountRoutes(deps: AccountDeps): Router {
   const account = (ctx: Context) => ctx.state.account as AccountState;
   const actor = (ctx: Context): Actor => ({
     userId: account(ctx).user.id,
-    ip: deps.classifier.clientAddress(ctx.req.socket.remoteAddress ?? '', ctx.get('x-forwarded-for') || undefined),
+    ip: deps.classifier.ofRequest(ctx.req).ip,
   });
 
   function go(ctx: Context, path = '', done?: keyof typeof notices) {

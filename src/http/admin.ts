@@ -74,7 +74,7 @@ export function adminRoutes(deps: AdminDeps): Router {
   const admin = (ctx: Context) => ctx.state.account as AccountState;
   const actor = (ctx: Context): Actor => ({
     userId: admin(ctx).user.id,
-    ip: deps.classifier.clientAddress(ctx.req.socket.remoteAddress ?? '', ctx.get('x-forwarded-for') || undefined),
+    ip: deps.classifier.ofRequest(ctx.req).ip,
   });
   const body = (ctx: Context) => (ctx.request.body ?? {}) as Record<string, unknown>;
 

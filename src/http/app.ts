@@ -91,10 +91,7 @@ export function createApp(deps: AppDeps): Koa {
   const health = healthRoutes(db);
   app.use(health.routes());
   app.use(serveStatic(join(viewsDir, 'static'), `${base}/static`, { 'webauthn-browser.js': webauthnBrowser }));
-  const networkOf = (ctx: Koa.Context) => {
-    const ip = classifier.clientAddress(ctx.req.socket.remoteAddress ?? '', ctx.get('x-forwarded-for') || undefined);
-    return { ip, network: classifier.networkOf(ip) };
-  };
+  const networkOf = (ctx: Koa.Context) => classifier.ofRequest(ctx.req);
   const steps = createInteractionSteps({ provider, db, render, log, settings: { globalPolicy: deps.globalPolicy, showUserList: deps.showUserList, networkOf } });
   for (const router of [
     interactionRoutes(steps), signInStepRoutes({ steps, db, box: deps.box, webauthn: deps.webauthn }), avatarRoutes(db), accountRoutes(deps),

@@ -11,7 +11,7 @@ import { activeUser, completeSignIn, decide, factorsOf, type Decision, type Pend
 import type { Logger } from '../log.js';
 import type { Db } from '../store/db.js';
 import type { User } from '../store/users.js';
-import { listHousehold } from '../auth/household.js';
+import { listHousehold, present } from '../auth/household.js';
 import type { Render } from './views.js';
 
 export interface SignInSettings {
@@ -41,6 +41,9 @@ const scopeLabels: Record<string, string> = {
   network: 'See whether you signed in from home',
   offline_access: 'Stay signed in when you are away',
 };
+
+/** The interaction's page (under the issuer's path), from any of its sub-routes. */
+export const interactionPage = (ctx: Context) => ctx.path.slice(0, ctx.path.indexOf(ctx.params.uid!) + ctx.params.uid!.length);
 
 export function html(ctx: Context, body: string, status = 200) {
   ctx.status = status;
@@ -116,8 +119,7 @@ export function createInteractionSteps({ provider, db, render, log, settings }: 
     if (decision.status === 'more') {
       step.interaction.result = { accouch: pending };
       await step.interaction.save(Math.max(1, (step.interaction.exp ?? 0) - Math.floor(Date.now() / 1000)));
-      const uid = step.interaction.uid;
-      return ctx.path.slice(0, ctx.path.indexOf(uid) + uid.length);
+      return interactionPage(ctx);
     }
     if (!userAllowedForClient(user, step.client?.['accouch_allowed_groups'] as string[] | undefined)) {
       return p.interactionResult(ctx.req, ctx.res, { error: 'access_denied', error_description: 'this account may not use this application' }, { mergeWithLastSubmission: false });
@@ -138,13 +140,13 @@ export function createInteractionSteps({ provider, db, render, log, settings }: 
       if (user) {
         const decision = decide(step.pending, await factorsOf(db, user), step.required.allowed ? step.required.acr : 'phr');
         const options = decision.status === 'more' ? decision.options : [];
-        return html(ctx, render('second-factor', { ...base, title: 'Confirm it is you', user: await household.present(user), options }), extra.status);
+        return html(ctx, render('second-factor', { ...base, title: 'Confirm it is you', user: present(user), options }), extra.status);
       }
     }
     const selected = extra.selected ?? (await selectedUser(ctx, step));
     if (selected && ctx.query.view !== 'other') {
       const factors = await factorsOf(db, selected);
-      return html(ctx, render('lock-screen', { ...base, title: 'Sign in', user: await household.present(selected), factors }), extra.status);
+      return html(ctx, render('lock-screen', { ...base, title: 'Sign in', user: present(selected), factors }), extra.status);
     }
     const people = settings.showUserList ? await household.list() : [];
     const hint = typeof step.interaction.params.login_hint === 'string' ? step.interaction.params.login_hint : '';
@@ -231,7 +233,7 @@ export function interactionRoutes(steps: InteractionSteps): Router {
   router.post('/interaction/:uid/confirm', form, async (ctx) => {
     const step = await steps.load(ctx);
     if (!step) return;
-    if (step.interaction.prompt.name !== 'consent') return ctx.redirect(ctx.path.replace(/\/confirm$/, ''));
+    if (step.interaction.prompt.name !== 'consent') return ctx.redirect(interactionPage(ctx));
     await steps.grantConsent(ctx, step.interaction);
   });
 
@@ -245,7 +247,7 @@ export function interactionRoutes(steps: InteractionSteps): Router {
   router.post('/interaction/:uid/forget', form, async (ctx) => {
     ctx.cookies.set(lastUserCookie, null, { signed: true });
     ctx.status = 303;
-    ctx.redirect(`${ctx.path.replace(/\/forget$/, '')}?view=other`);
+    ctx.redirect(`${interactionPage(ctx)}?view=other`);
   });
 
   return router;

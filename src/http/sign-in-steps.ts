@@ -14,7 +14,7 @@ import { beginAttempt, finishAttempt, throttleKeys } from '../auth/throttle.js';
 import { verifyTotp } from '../auth/totp.js';
 import { AppError } from '../errors.js';
 import type { Db } from '../store/db.js';
-import type { InteractionSteps, StepContext } from './interaction.js';
+import { interactionPage, type InteractionSteps, type StepContext } from './interaction.js';
 
 export interface SignInStepDeps {
   steps: InteractionSteps;
@@ -55,7 +55,7 @@ export function signInStepRoutes({ steps, db, box, webauthn }: SignInStepDeps): 
   async function secondFactor(ctx: Context, factor: 'totp' | 'recovery_code', check: (userId: string, code: string) => Promise<boolean>) {
     const step = await steps.load(ctx);
     if (!step) return;
-    if (!step.pending) return go(ctx, ctx.path.replace(/\/[a-z]+$/, ''));
+    if (!step.pending) return go(ctx, interactionPage(ctx));
     if (await steps.refuseDenied(ctx, step)) return;
     const user = await activeUser(db, step.pending.userId);
     const keys = throttleKeys(user?.username ?? step.pending.userId, step.ip);
@@ -75,7 +75,7 @@ export function signInStepRoutes({ steps, db, box, webauthn }: SignInStepDeps): 
   router.post('/interaction/:uid/password', form, async (ctx) => {
     const step = await steps.load(ctx);
     if (!step) return;
-    if (step.interaction.prompt.name !== 'login') return go(ctx, ctx.path.replace(/\/password$/, ''));
+    if (step.interaction.prompt.name !== 'login') return go(ctx, interactionPage(ctx));
     if (await steps.refuseDenied(ctx, step)) return;
     const body = (ctx.request.body ?? {}) as Record<string, unknown>;
     const username = typeof body.username === 'string' ? body.username.slice(0, 256) : '';

@@ -34,9 +34,8 @@ function loginPolicy(config: Config, classifier: NetworkClassifier) {
   login.checks.add(new interactionPolicy.Check('accouch_strength', 'a stronger sign-in is needed for this request', async (ctx) => {
     const { session, client, params } = ctx.oidc;
     if (!session?.accountId) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
-    const address = classifier.clientAddress(ctx.req.socket.remoteAddress ?? '', ctx.get('x-forwarded-for') || undefined);
     const required = requiredStrength({
-      network: classifier.networkOf(address),
+      network: classifier.ofRequest(ctx.req).network,
       globalPolicy: config.policy,
       clientPolicy: client?.['accouch_policy'] as Partial<Record<'home' | 'outside', Strength>> | undefined,
       acrValues: typeof params?.acr_values === 'string' ? params.acr_values.split(' ') : undefined,
