@@ -200,7 +200,9 @@ describe('passkey assertions that must not sign anyone in', () => {
     await openLockScreen(page);
     // Let the first assertion through but stop the browser before it finishes signing in, so the
     // sign-in page is still there to replay against.
-    await page.route(`${server.issuer}/auth/**`, (route) => route.abort());
+    let stopped!: () => void;
+    const resumeStopped = new Promise<void>((resolve) => { stopped = resolve; });
+    await page.route(`${server.issuer}/auth/**`, async (route) => { await route.abort(); stopped(); });
     const first = page.waitForResponse((r) => r.url().endsWith('/webauthn') && r.request().method() === 'POST');
     await page.click('#passkey');
     const accepted = await first;
@@ -210,6 +212,9 @@ describe('passkey assertions that must not sign anyone in', () => {
     });
     expect(replay.status()).toBe(400);
     expect((await replay.json()).error).toMatch(notVerified);
+    // Only once the browser's own attempt to finish has been stopped: unrouting earlier would let it through
+    // when the page is slow to act on the answer, and sign the owner in after all.
+    await resumeStopped;
     await page.unroute(`${server.issuer}/auth/**`);
     await openLockScreen(page); // no session
     await context.close();
