@@ -142,6 +142,58 @@ const clientEntrySchema = z.unknown().transform((value, ctx): ClientEntry => {
 
 // Numbers from the environment arrive as strings: a blank one is an error, not zero.
 const number = () => z.preprocess((v) => (typeof v === 'string' && v.trim() === '' ? Number.NaN : v), z.coerce.number());
+
+/** Kinds of upstream identity providers a household member may sign in with. */
+export const upstreamTypes = ['github', 'google', 'oidc'] as const;
+
+const loopbackHosts = ['localhost', '127.0.0.1', '[::1]'];
+/** An upstream's address: https, or http on a loopback address only (a provider on the same machine, tests). */
+const upstreamUrl = z.string().refine((value) => {
+  const url = URL.parse(value);
+  return url !== null && !url.search && !url.hash && !value.includes('#')
+    && (url.protocol === 'https:' || (url.protocol === 'http:' && loopbackHosts.includes(url.hostname)));
+}, 'must be an https URL without query or fragment (http only on a loopback address)');
+
+const lowerList = z.array(z.string().trim().min(1).transform((v) => v.toLowerCase())).default([]);
+
+/** An upstream identity provider ("Continue with …"): GitHub (OAuth 2 and its REST API), Google, or any OpenID Connect issuer. */
+export const upstreamSchema = z.strictObject({
+  id: z.string().regex(/^[a-z0-9][a-z0-9-]{0,31}$/, 'lower-case letters, digits and "-", at most 32')
+    .describe('identifier, part of the callback URL <issuer>/federation/<id>/callback'),
+  type: z.enum(upstreamTypes).describe('github, google or oidc (any OpenID Connect issuer)'),
+  name: z.string().trim().min(1).max(40).optional().describe('shown as "Continue with <name>" (default: GitHub, Google, or the id)'),
+  clientId: z.string().min(1).max(256).describe('client id of the OAuth app registered at the upstream'),
+  clientSecret: z.string().min(1).max(512).optional().describe('its client secret'),
+  clientSecretFile: z.string().optional().describe('file holding the client secret (a mounted Secret)'),
+  issuer: upstreamUrl.optional().describe('oidc: the issuer URL (discovery at <issuer>/.well-known/openid-configuration); google: default https://accounts.google.com'),
+  baseUrl: upstreamUrl.optional().describe('github: the web address, for GitHub Enterprise Server (default https://github.com)'),
+  apiUrl: upstreamUrl.optional().describe('github: the REST API address (default https://api.github.com; GitHub Enterprise Server: <baseUrl>/api/v3)'),
+  scopes: z.array(z.string().regex(/^[\x21\x23-\x5b\x5d-\x7e]+$/, 'a scope token')).default([]).describe('scopes to ask for besides the ones Accouch needs'),
+  groups: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*(\/[A-Za-z0-9][A-Za-z0-9_.-]*)?$/, 'an organisation, or organisation/team'), z.string().trim().min(1).max(64))
+    .default({}).describe('github: organisation or "organisation/team" → local group, synchronised at every sign-in'),
+  allow: z.strictObject({
+    githubLogins: lowerList.describe('github: these GitHub logins'),
+    githubOrgs: lowerList.describe('github: members of these organisations'),
+    googleDomains: lowerList.describe('google: accounts of these Google Workspace domains (the hd claim)'),
+    emails: lowerList.describe('these email addresses, when the upstream says they are verified'),
+  }).prefault({}).describe('who gets a household account on first sign-in without being linked (default: nobody)'),
+  timeout: number().pipe(z.number().int().min(1).max(10)).default(10).describe('seconds to wait for the upstream before giving up'),
+}).superRefine((upstream, ctx) => {
+  const problem = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+  if (!upstream.clientSecret && !upstream.clientSecretFile) problem('clientSecret', 'give clientSecret or clientSecretFile');
+  if (upstream.clientSecret && upstream.clientSecretFile) problem('clientSecretFile', 'give clientSecret or clientSecretFile, not both');
+  if (upstream.type === 'oidc' && !upstream.issuer) problem('issuer', 'an oidc upstream needs its issuer URL');
+  if (upstream.type === 'github' && upstream.issuer) problem('issuer', 'GitHub is not an OpenID Connect issuer: use baseUrl and apiUrl for GitHub Enterprise Server');
+  if (upstream.type !== 'github') {
+    for (const key of ['baseUrl', 'apiUrl'] as const) if (upstream[key]) problem(key, 'only for github');
+    if (Object.keys(upstream.groups).length) problem('groups', 'only for github (organisation and team membership)');
+    if (upstream.allow.githubLogins.length) ctx.addIssue({ code: 'custom', path: ['allow', 'githubLogins'], message: 'only for github' });
+    if (upstream.allow.githubOrgs.length) ctx.addIssue({ code: 'custom', path: ['allow', 'githubOrgs'], message: 'only for github' });
+  }
+  if (upstream.type !== 'google' && upstream.allow.googleDomains.length) ctx.addIssue({ code: 'custom', path: ['allow', 'googleDomains'], message: 'only for google' });
+});
+export type UpstreamConfig = z.infer<typeof upstreamSchema>;
+
 const seconds = (d: number) => number().pipe(z.number().int().min(1)).default(d);
 
 export const configSchema = z.strictObject({
@@ -194,6 +246,13 @@ export const configSchema = z.strictObject({
       seen.add(id);
     });
 }).describe('apps declared in configuration, reconciled at startup'),
+  upstreams: z.array(upstreamSchema).default([]).superRefine((upstreams, ctx) => {
+    const seen = new Set<string>();
+    upstreams.forEach((upstream, index) => {
+      if (seen.has(upstream.id)) ctx.addIssue({ code: 'custom', path: [index, 'id'], message: `duplicate upstream id "${upstream.id}"` });
+      seen.add(upstream.id);
+    });
+  }).describe('upstream identity providers: "Continue with GitHub", Google, any OpenID Connect issuer'),
 });
 
 export type Config = Readonly<z.infer<typeof configSchema>>;
@@ -226,7 +285,7 @@ function unwrap(schema: z.ZodType): z.ZodType {
 function envKeys(): Map<string, string[]> {
   const keys = new Map<string, string[]>();
   for (const [key, field] of Object.entries(configSchema.shape)) {
-    if (key === 'clients') continue;
+    if (key === 'clients' || key === 'upstreams') continue;
     const inner = unwrap(field as z.ZodType);
     if (inner instanceof z.ZodObject) {
       for (const sub of Object.keys(inner.shape)) keys.set(`${toEnvName(key)}_${toEnvName(sub).slice(8)}`, [key, sub]);
@@ -314,6 +373,9 @@ export function loadConfig({ env, file }: { env: Env; file?: string }): Config {
   const config = result.data;
   config.clients.forEach((client, index) => {
     if (client.secretFile) client.secret = readSecretFile(client.secretFile, `clients.${index}.secretFile`, problems);
+  });
+  config.upstreams.forEach((upstream, index) => {
+    if (upstream.clientSecretFile) upstream.clientSecret = readSecretFile(upstream.clientSecretFile, `upstreams.${index}.clientSecretFile`, problems);
   });
   if (problems.length) throw new ConfigError(problems);
   return deepFreeze(config);

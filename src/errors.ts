@@ -7,6 +7,7 @@ export type ErrorCode =
   | 'not_found'
   | 'conflict'
   | 'expired'
+  | 'upstream'
   | 'internal';
 
 const statusFor: Record<ErrorCode, number> = {
@@ -16,6 +17,7 @@ const statusFor: Record<ErrorCode, number> = {
   not_found: 404,
   conflict: 409,
   expired: 410,
+  upstream: 502,
   internal: 500,
 };
 
@@ -28,7 +30,8 @@ export class AppError extends Error {
     super(message, { cause: options.cause });
     this.name = 'AppError';
     this.status = statusFor[code];
-    this.expose = options.expose ?? this.status < 500;
+    // An upstream's failure is told to the user (which service, what went wrong); our own 5xx never are.
+    this.expose = options.expose ?? (this.status < 500 || code === 'upstream');
   }
 }
 

@@ -20,6 +20,8 @@ import { purgeExpiredPayloads } from './store/oidc-payloads.js';
 import { purgeThrottles } from './store/throttle.js';
 import { purgeChallenges } from './store/credentials.js';
 import { deleteExpiredLinkTokens } from './store/factors.js';
+import { deleteExpiredFederationStates } from './store/federation.js';
+import { createUpstreamRegistry } from './auth/federation/registry.js';
 import { purgeSignIns } from './store/sign-ins.js';
 
 const version = JSON.parse(readFileSync(new URL(import.meta.url.includes('/dist/') ? '../../package.json' : '../package.json', import.meta.url), 'utf8')).version as string;
@@ -81,6 +83,7 @@ async function serve(): Promise<void> {
   const app = createApp({
     issuer: config.issuer, base, trustProxy: config.trustProxy, db, log, render, provider: () => provider, cookieKeys, box, webauthn, classifier,
     globalPolicy: config.policy, showUserList: config.login.showUserList, rotateKeys: () => rotateSigningKeys(db),
+    upstreams: createUpstreamRegistry({ db, box, declared: config.upstreams }),
   });
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen({ port: config.port, host: config.host }, () => resolve(s)).once('error', reject);
@@ -111,6 +114,7 @@ async function serve(): Promise<void> {
       await purgeThrottles(db, now - 86400);
       await purgeChallenges(db, now);
       await deleteExpiredLinkTokens(db, now);
+      await deleteExpiredFederationStates(db, now);
       // A sign-in's context lives as long as anything minted from it can (its grant, session, tokens).
       await purgeSignIns(db, now - Math.max(config.ttl.grant, config.ttl.session, config.ttl.refreshToken) - 86400);
       if (purged) log.debug({ purged }, 'purged expired artefacts');

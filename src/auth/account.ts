@@ -1,6 +1,6 @@
 // What a signed-in user may change about their own account: profile, picture, passkeys and security keys,
 // authenticator app, password, recovery codes, sessions and connected apps. Every change is audited, and the
-// last way in (a password or a passkey) cannot be removed.
+// last way in (a password, a passkey or a linked upstream account) cannot be removed.
 import { createHash } from 'node:crypto';
 import { badRequest, conflict, notFound } from '../errors.js';
 import { recordAudit } from '../store/audit.js';
@@ -8,6 +8,7 @@ import { deleteAvatar, saveAvatar } from '../store/avatars.js';
 import { deleteCredential, findCredential, listCredentials, renameCredential, type StoredCredential } from '../store/credentials.js';
 import type { Db } from '../store/db.js';
 import { epoch } from '../store/db.js';
+import { listFederatedIdentities } from '../store/federation.js';
 import { findUserById, setPasswordHash, updateProfile, type User } from '../store/users.js';
 import { endSession, listSessions, revokeConnectedApp, listConnectedApps } from './account-session.js';
 import { avatarContentType } from './avatar.js';
@@ -25,21 +26,26 @@ export interface Actor { userId: string; ip?: string | undefined }
 const audit = (db: Db, actor: Actor, event: string, detail: Record<string, unknown> = {}) =>
   recordAudit(db, { event, actor: actor.userId, ip: actor.ip ?? null, detail });
 
-/** A user can sign in with a password or a passkey; security keys and TOTP only ever come second. */
-export const hasWayIn = (user: Pick<User, 'passwordHash'>, credentials: Pick<StoredCredential, 'kind'>[]) =>
-  Boolean(user.passwordHash) || credentials.some((c) => c.kind === 'passkey');
+/**
+ * A user can sign in with a password, a passkey or a linked upstream account (`links`); security keys and TOTP
+ * only ever come second.
+ */
+export const hasWayIn = (user: Pick<User, 'passwordHash'>, credentials: Pick<StoredCredential, 'kind'>[], links = 0) =>
+  Boolean(user.passwordHash) || credentials.some((c) => c.kind === 'passkey') || links > 0;
 
 /** Whether removing credential `id` would leave the user without a way in. */
-export function canRemoveCredential(user: Pick<User, 'passwordHash'>, credentials: Pick<StoredCredential, 'id' | 'kind'>[], id: string): boolean {
-  return hasWayIn(user, credentials.filter((c) => c.id !== id));
+export function canRemoveCredential(user: Pick<User, 'passwordHash'>, credentials: Pick<StoredCredential, 'id' | 'kind'>[], id: string, links = 0): boolean {
+  return hasWayIn(user, credentials.filter((c) => c.id !== id), links);
 }
 
-export const lastWayInMessage = 'This is your last way to sign in: you would be locked out. Add a password or another passkey first.';
+export const lastWayInMessage = 'This is your last way to sign in: you would be locked out. Add a password, a passkey or a linked account first.';
 
 /** Everything the account page shows about the user's sign-in methods. */
 export async function securityOverview(db: Db, userId: string) {
-  const [credentials, totp, recovery] = await Promise.all([listCredentials(db, userId), hasTotp(db, userId), recoveryStatus(db, userId)]);
-  return { credentials, totp, recovery };
+  const [credentials, totp, recovery, links] = await Promise.all([
+    listCredentials(db, userId), hasTotp(db, userId), recoveryStatus(db, userId), listFederatedIdentities(db, userId),
+  ]);
+  return { credentials, totp, recovery, links };
 }
 
 /** One of the user's own credentials, or not found. */
@@ -104,7 +110,8 @@ export async function removeOwnCredential(db: Db, actor: Actor, id: string): Pro
     const credential = await findCredential(trx, id);
     if (!credential || credential.userId !== actor.userId) throw notFound('That passkey or security key does not exist (any more).');
     const user = await findUserById(trx, actor.userId);
-    if (!user || !canRemoveCredential(user, await listCredentials(trx, actor.userId), id)) throw conflict(lastWayInMessage);
+    const links = (await listFederatedIdentities(trx, actor.userId)).length;
+    if (!user || !canRemoveCredential(user, await listCredentials(trx, actor.userId), id, links)) throw conflict(lastWayInMessage);
     await deleteCredential(trx, actor.userId, id);
     await recordAudit(trx, { event: `${eventPrefix(credential.kind)}.removed`, actor: actor.userId, ip: actor.ip ?? null, detail: { credential: id, name: credential.name } });
     return credential;
@@ -143,7 +150,8 @@ export async function removeOwnPassword(db: Db, actor: Actor): Promise<void> {
   await db.transaction().execute(async (trx) => {
     const user = await findUserById(trx, actor.userId);
     if (!user?.passwordHash) return;
-    if (!hasWayIn({ passwordHash: null }, await listCredentials(trx, actor.userId))) throw conflict(lastWayInMessage);
+    const links = (await listFederatedIdentities(trx, actor.userId)).length;
+    if (!hasWayIn({ passwordHash: null }, await listCredentials(trx, actor.userId), links)) throw conflict(lastWayInMessage);
     // setPasswordHash writes whatever it is given; null is "no password" in the users table.
     await setPasswordHash(trx, actor.userId, null);
     await recordAudit(trx, { event: 'password.removed', actor: actor.userId, ip: actor.ip ?? null });

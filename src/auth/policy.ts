@@ -35,6 +35,8 @@ export interface UsedFactor {
   hardware?: boolean;
   /** WebAuthn with user verification: how, if the caller knows (amr `pin`; default `user`). */
   verification?: 'user' | 'pin';
+  /** Federated: the upstream's id (for the audit log). */
+  upstream?: string;
 }
 
 // The kind of proof each step adds; two steps of one kind (a TOTP and a recovery code) are still one factor.

@@ -46,8 +46,10 @@ export type Decision =
 export function decide(pending: PendingSignIn, factors: UserFactors, required: Acr): Decision {
   const achieved = describeSignIn(pending.factors);
   const webauthnCount = factors.passkeys + factors.securityKeys;
-  const strongFirst = achieved.acr !== '1fa';
-  const personal = needsSecondFactor({ hasTotp: factors.hasTotp, webauthnCount }) && !strongFirst;
+  // A password alone never finishes the sign-in of someone who set up a second factor. An upstream sign-in is
+  // one factor too, but whether a second is needed is the network policy's call (as for any other first factor).
+  const passwordOnly = pending.factors.every((f) => f.factor === 'password');
+  const personal = needsSecondFactor({ hasTotp: factors.hasTotp, webauthnCount }) && passwordOnly;
   if (satisfies(achieved.acr, required) && !personal) return { status: 'done', amr: achieved.amr, acr: achieved.acr };
 
   const used = new Set(pending.factors.map((f) => f.factor));
@@ -77,7 +79,10 @@ export async function completeSignIn(
   await recordSignIn(db, { accountId: input.userId, authTime: now, network: input.network, amr: input.amr, acr: input.acr });
   await recordAudit(db, {
     event: 'login.success', actor: input.userId, ip: input.ip,
-    detail: { factors: input.factors.map((f) => f.factor), acr: input.acr, network: input.network, client: input.clientId },
+    detail: {
+      factors: input.factors.map((f) => f.factor), acr: input.acr, network: input.network, client: input.clientId,
+      upstream: input.factors.find((f) => f.upstream)?.upstream,
+    },
   });
   return now;
 }

@@ -72,12 +72,12 @@ export function factorRoutes(router: Router, kit: AccountKit): void {
   async function showCredential(ctx: Context, extra: Extra = {}) {
     const { user } = account(ctx);
     const credential = await ownCredential(db, user.id, ctx.params.id!);
-    const { credentials } = await securityOverview(db, user.id);
+    const { credentials, links } = await securityOverview(db, user.id);
     html(ctx, render('account-credential', {
       title: credential.name,
       credential: { id: credential.id, name: credential.name, kind: credential.kind, created: when(credential.createdAt), lastUsed: when(credential.lastUsedAt) },
       words: kindWords[credential.kind],
-      removable: canRemoveCredential(user, credentials, credential.id),
+      removable: canRemoveCredential(user, credentials, credential.id, links.length),
       error: extra.error,
     }), extra.status);
   }

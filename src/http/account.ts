@@ -13,11 +13,14 @@ import { maxAvatarBytes } from '../auth/avatar.js';
 import { present } from '../auth/household.js';
 import type { NetworkClassifier } from '../auth/network.js';
 import type { WebauthnSettings } from '../auth/passkey.js';
+import type { UpstreamRegistry } from '../auth/federation/registry.js';
 import type { SecretBox } from '../auth/secret-key.js';
 import { AppError, badRequest } from '../errors.js';
 import type { Db } from '../store/db.js';
 import { createAccountAuth, type AccountAuth, type AccountState } from './account-auth.js';
 import { factorRoutes } from './account-factors.js';
+import { linkRoutes } from './account-links.js';
+import type { Federation } from './federation.js';
 import { html } from './interaction.js';
 import type { Render } from './views.js';
 
@@ -30,6 +33,8 @@ export interface AccountDeps {
   box: SecretBox;
   webauthn: WebauthnSettings;
   classifier: NetworkClassifier;
+  upstreams: UpstreamRegistry;
+  federation: Federation;
 }
 
 /** What every account handler has at hand. */
@@ -63,6 +68,8 @@ export const notices = {
   'password-removed': 'Your password is removed. Sign in with your passkey from now on.',
   'session-ended': 'That session is signed out.',
   'app-revoked': 'That app no longer has access. It will ask you to sign in again.',
+  linked: 'Account linked. You can use it to sign in.',
+  unlinked: 'Account unlinked.',
 } as const;
 
 const scopeLabels: Record<string, string> = {
@@ -106,9 +113,10 @@ export function accountRoutes(deps: AccountDeps): Router {
 
   async function showAccount(ctx: Context, extra: { error?: string; status?: number } = {}) {
     const { user, session } = account(ctx);
-    const [security, sessions, grants] = await Promise.all([
-      securityOverview(db, user.id), ownSessions(db, user.id, session.sessionId), ownConnectedApps(db, user.id),
+    const [security, sessions, grants, upstreams] = await Promise.all([
+      securityOverview(db, user.id), ownSessions(db, user.id, session.sessionId), ownConnectedApps(db, user.id), deps.upstreams.list(),
     ]);
+    const wayIn = Boolean(user.passwordHash) || security.credentials.some((c) => c.kind === 'passkey');
     const names = new Map<string, string>();
     const nameOf = async (id: string) => names.get(id) ?? names.set(id, await clientName(id)).get(id)!;
     const credential = (c: (typeof security.credentials)[number]) => ({ id: c.id, name: c.name, created: when(c.createdAt), lastUsed: when(c.lastUsedAt) });
@@ -122,6 +130,15 @@ export function accountRoutes(deps: AccountDeps): Router {
       securityKeys: security.credentials.filter((c) => c.kind === 'security_key').map(credential),
       totp: security.totp,
       recovery: security.recovery,
+      // Every upstream, linked or not, and links to upstreams removed since (so they can still be unlinked).
+      links: [
+        ...upstreams.map((u) => ({ upstream: u.id, name: u.displayName, link: security.links.find((l) => l.upstreamId === u.id) })),
+        ...security.links.filter((l) => !upstreams.some((u) => u.id === l.upstreamId)).map((l) => ({ upstream: l.upstreamId, name: l.upstreamId, link: l })),
+      ].map(({ upstream, name, link }) => ({
+        upstream, name, linked: Boolean(link), account: link ? (link.login ?? link.email ?? 'linked') : undefined, linkedAt: link ? when(link.linkedAt) : null,
+        removable: Boolean(link) && (wayIn || security.links.length > 1),
+      })),
+      canRemovePassword: security.credentials.some((c) => c.kind === 'passkey') || security.links.length > 0,
       sessions: await Promise.all(sessions.map(async (s) => ({
         handle: s.handle, current: s.current, signedIn: when(s.loginTs),
         // Apps with access still: a revoked app's name stays in the session record until it signs in again.
@@ -193,5 +210,6 @@ export function accountRoutes(deps: AccountDeps): Router {
 
   const kit: AccountKit = { deps, auth, form, json, actor, account, go, showAccount };
   factorRoutes(router, kit);
+  linkRoutes(router, kit);
   return router;
 }

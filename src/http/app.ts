@@ -14,7 +14,11 @@ import type { NetworkClassifier } from '../auth/network.js';
 import type { WebauthnSettings } from '../auth/passkey.js';
 import type { Strength } from '../auth/policy.js';
 import type { SecretBox } from '../auth/secret-key.js';
+import { accountClientId } from '../auth/account.js';
+import type { UpstreamRegistry } from '../auth/federation/registry.js';
+import { createAccountAuth } from './account-auth.js';
 import { accountRoutes } from './account.js';
+import { createFederation, federationRoutes } from './federation.js';
 import { adminRoutes } from './admin.js';
 import { avatarRoutes } from './avatars.js';
 import { createInteractionSteps, interactionRoutes } from './interaction.js';
@@ -43,6 +47,8 @@ export interface AppDeps {
   showUserList: boolean;
   /** Makes a new signing key set active (oidc/keys.ts rotateSigningKeys): the owner console's "Rotate keys". */
   rotateKeys: () => Promise<unknown>;
+  /** Upstream identity providers ("Continue with GitHub"). */
+  upstreams: UpstreamRegistry;
 }
 
 // The browser half of WebAuthn, served as a static file (no CDN).
@@ -92,9 +98,14 @@ export function createApp(deps: AppDeps): Koa {
   app.use(health.routes());
   app.use(serveStatic(join(viewsDir, 'static'), `${base}/static`, { 'webauthn-browser.js': webauthnBrowser }));
   const networkOf = (ctx: Koa.Context) => classifier.ofRequest(ctx.req);
-  const steps = createInteractionSteps({ provider, db, render, log, settings: { globalPolicy: deps.globalPolicy, showUserList: deps.showUserList, networkOf } });
+  const steps = createInteractionSteps({
+    provider, db, render, log, settings: { globalPolicy: deps.globalPolicy, showUserList: deps.showUserList, networkOf, upstreams: () => deps.upstreams.list() },
+  });
+  const accountAuth = createAccountAuth({ db, render, issuer, base, clientId: accountClientId });
+  const federation = createFederation({ issuer, base, db, render, steps, upstreams: deps.upstreams, accountAuth });
   for (const router of [
-    interactionRoutes(steps), signInStepRoutes({ steps, db, box: deps.box, webauthn: deps.webauthn }), avatarRoutes(db), accountRoutes(deps),
+    interactionRoutes(steps), signInStepRoutes({ steps, db, box: deps.box, webauthn: deps.webauthn }), federationRoutes(federation), avatarRoutes(db),
+    accountRoutes({ ...deps, federation }),
     setupRoutes({ db, box: deps.box, render, webauthn: deps.webauthn, base }),
     adminRoutes(deps), inviteRoutes({ db, box: deps.box, render, webauthn: deps.webauthn, base }),
   ]) {

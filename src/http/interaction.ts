@@ -18,6 +18,8 @@ export interface SignInSettings {
   globalPolicy: Record<'home' | 'outside', Strength>;
   showUserList: boolean;
   networkOf(ctx: Context): { ip: string; network: 'home' | 'outside' };
+  /** The "Continue with …" buttons: upstreams by id and the name to show. */
+  upstreams(): Promise<Array<{ id: string; displayName: string; type: string }>>;
 }
 
 export interface InteractionDeps {
@@ -134,7 +136,8 @@ export function createInteractionSteps({ provider, db, render, log, settings }: 
 
   /** The sign-in page for the current state of the interaction. */
   async function renderLogin(ctx: Context, step: StepContext, extra: { error?: string; status?: number; selected?: User; username?: string } = {}) {
-    const base = { uid: step.interaction.uid, clientName: clientName(step), error: extra.error, network: step.network };
+    const upstreams = (await settings.upstreams()).map(({ id, displayName, type }) => ({ id, displayName, type }));
+    const base = { uid: step.interaction.uid, clientName: clientName(step), error: extra.error, network: step.network, upstreams };
     if (step.pending) {
       const user = await activeUser(db, step.pending.userId);
       if (user) {
@@ -218,7 +221,7 @@ export function createInteractionSteps({ provider, db, render, log, settings }: 
     return true;
   }
 
-  return { load, proceed, renderLogin, grantConsent, showPage, deny, refuseDenied, mayName, household, log };
+  return { load, proceed, renderLogin, grantConsent, showPage, deny, refuseDenied, mayName, household, log, networkOf: settings.networkOf };
 }
 
 export type InteractionSteps = ReturnType<typeof createInteractionSteps>;

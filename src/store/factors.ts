@@ -116,13 +116,14 @@ export async function deleteExpiredLinkTokens(db: Executor, now: number): Promis
   return Number(result.numDeletedRows);
 }
 
-/** How many users can sign in at all: a password or a WebAuthn credential. */
+/** How many users can sign in at all: a password, a WebAuthn credential or a linked upstream account. */
 export async function countUsersWithAWayIn(db: Executor): Promise<number> {
   const row = await db.selectFrom('users')
     .select((eb) => eb.fn.countAll<number>().as('n'))
     .where((eb) => eb.or([
       eb('password_hash', 'is not', null),
       eb.exists(eb.selectFrom('webauthn_credentials').select('id').whereRef('webauthn_credentials.user_id', '=', 'users.id')),
+      eb.exists(eb.selectFrom('federated_identities').select('subject').whereRef('federated_identities.user_id', '=', 'users.id')),
     ]))
     .executeTakeFirstOrThrow();
   return Number(row.n);

@@ -144,6 +144,42 @@ export interface SignInsTable {
   acr: string;
 }
 
+export interface UpstreamsTable {
+  id: string;
+  /** The upstream as entered in the owner console (config.ts upstreamSchema), JSON; its client secret sealed. */
+  config: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface FederatedIdentitiesTable {
+  upstream_id: string;
+  /** The upstream's stable id for the person (GitHub's numeric user id, an OpenID `sub`). */
+  subject: string;
+  user_id: string;
+  /** Login and email at link time, to show which upstream account is linked. */
+  login: string | null;
+  email: string | null;
+  linked_at: number;
+  last_used_at: number | null;
+}
+
+export interface FederationStatesTable {
+  /** The OAuth `state` sent to the upstream. */
+  id: string;
+  upstream_id: string;
+  purpose: 'login' | 'link';
+  /** The interaction uid (login) or the account session id (link) the sign-in belongs to. */
+  binding: string;
+  user_id: string | null;
+  /** PKCE code verifier and OpenID nonce. */
+  verifier: string;
+  nonce: string;
+  /** JSON, once the upstream answered: who signed in, or why not. */
+  result: string | null;
+  expires_at: number;
+}
+
 export interface Database {
   users: UsersTable;
   user_groups: UserGroupsTable;
@@ -160,4 +196,7 @@ export interface Database {
   avatars: AvatarsTable;
   link_tokens: LinkTokensTable;
   sign_ins: SignInsTable;
+  upstreams: UpstreamsTable;
+  federated_identities: FederatedIdentitiesTable;
+  federation_states: FederationStatesTable;
 }

@@ -63,13 +63,17 @@ async function groupsOf(db: Executor, userId: string): Promise<string[]> {
   return rows.map((r) => r.group_name);
 }
 
-/** Creates a user with a random, never reused subject identifier. */
-export async function createUser(db: Kysely<Database>, input: NewUser & { id?: string }, now = epoch()): Promise<User> {
+/** Runs `work` in a transaction: a new one, or the caller's when `db` already is one. */
+const inTransaction = <T>(db: Executor, work: (trx: Transaction<Database>) => Promise<T>): Promise<T> =>
+  db.isTransaction ? work(db as Transaction<Database>) : db.transaction().execute(work);
+
+/** Creates a user with a random, never reused subject identifier (inside the caller's transaction, if any). */
+export async function createUser(db: Executor, input: NewUser & { id?: string }, now = epoch()): Promise<User> {
   const id = input.id ?? newUserId();
   const username = normalizeUsername(input.username);
   const groups = [...new Set(input.groups ?? [])].sort();
   try {
-    await db.transaction().execute(async (trx) => {
+    await inTransaction(db, async (trx) => {
       await trx.insertInto('users').values({
         id,
         username,
@@ -132,8 +136,8 @@ export async function updateProfile(db: Executor, userId: string, changes: Profi
   }).where('id', '=', userId).execute();
 }
 
-export async function setGroups(db: Kysely<Database>, userId: string, groups: string[]): Promise<void> {
-  await db.transaction().execute(async (trx) => {
+export async function setGroups(db: Executor, userId: string, groups: string[]): Promise<void> {
+  await inTransaction(db, async (trx) => {
     await trx.deleteFrom('user_groups').where('user_id', '=', userId).execute();
     const unique = [...new Set(groups)].sort();
     if (unique.length) await trx.insertInto('user_groups').values(unique.map((g) => ({ user_id: userId, group_name: g }))).execute();

@@ -1,11 +1,11 @@
 // First boot with a passkey, then the lock screen in another browser: one tap into an app. And the passkey
 // assertions a server must refuse: without user verification, replayed, or from a cloned key (lower counter).
 import { createServer, type Server } from 'node:http';
-import { deflateSync, crc32 } from 'node:zlib';
 import * as oidc from 'openid-client';
 import type { Browser, BrowserContext, Cookie, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from './support/chromium.js';
+import { tinyPng } from './support/png.js';
 import { reserveRpApp, startRpApp, type RpApp } from './support/rp-app.js';
 import { addClient, discover, startAuth } from './support/rp.js';
 import { freePort, startServer, type RunningServer } from './support/server.js';
@@ -44,28 +44,6 @@ afterAll(async () => {
   expect(await server.stop()).toBe(0);
   expect(server.output()).not.toMatch(/server error|"level":50/);
 });
-
-/** A 24×24 PNG of one colour, made by hand (signature, IHDR, IDAT, IEND). */
-function tinyPng(rgb: [number, number, number]): Buffer {
-  const chunk = (type: string, data: Buffer) => {
-    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-    const out = Buffer.alloc(body.length + 8);
-    out.writeUInt32BE(data.length, 0);
-    body.copy(out, 4);
-    out.writeUInt32BE(crc32(body), body.length + 4);
-    return out;
-  };
-  const size = 24;
-  const header = Buffer.alloc(13);
-  header.writeUInt32BE(size, 0);
-  header.writeUInt32BE(size, 4);
-  header.set([8, 2, 0, 0, 0], 8); // 8-bit RGB
-  const row = Buffer.concat([Buffer.from([0]), ...Array.from({ length: size }, () => Buffer.from(rgb))]);
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    chunk('IHDR', header), chunk('IDAT', deflateSync(Buffer.concat(Array.from({ length: size }, () => row)))), chunk('IEND', Buffer.alloc(0)),
-  ]);
-}
 
 /** A browser that has seen the owner before: only the remembered-user cookie, and the passkey on the device. */
 async function ownersLaptop(): Promise<{ context: BrowserContext; page: Page; authenticator: Awaited<ReturnType<typeof addVirtualAuthenticator>> }> {

@@ -43,7 +43,7 @@ export async function startRpApp(
         }
         const tokens = await oidc.authorizationCodeGrant(config, current, { pkceCodeVerifier: verifier, expectedState: state });
         const claims = tokens.claims()!;
-        res.writeHead(200, { 'content-type': 'text/html' }).end(`<h1>Hello ${String(claims.name)}</h1><p id="groups">${(claims.groups as string[]).join(',')}</p><p id="amr">${(claims.amr as string[] | undefined)?.join(',') ?? ''}</p>`);
+        res.writeHead(200, { 'content-type': 'text/html' }).end(`<h1>Hello ${String(claims.name)}</h1><p id="groups">${(claims.groups as string[]).join(',')}</p><p id="amr">${(claims.amr as string[] | undefined)?.join(',') ?? ''}</p><p id="email">${String(claims.email ?? '')}</p><p id="picture">${String(claims.picture ?? '')}</p>`);
       } else {
         res.writeHead(404).end();
       }

@@ -1,0 +1,39 @@
+// Upstream identity providers: the ones added in the owner console (those in the YAML file live there), the
+// upstream identities linked to household users, and the short-lived state of a sign-in at an upstream.
+// Frozen once landed: never import app code here.
+import type { Kysely } from 'kysely';
+
+export async function up(db: Kysely<any>): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    await trx.schema.createTable('upstreams')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('config', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .execute();
+
+    await trx.schema.createTable('federated_identities')
+      .addColumn('upstream_id', 'text', (c) => c.notNull())
+      .addColumn('subject', 'text', (c) => c.notNull())
+      .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
+      .addColumn('login', 'text')
+      .addColumn('email', 'text')
+      .addColumn('linked_at', 'bigint', (c) => c.notNull())
+      .addColumn('last_used_at', 'bigint')
+      .addPrimaryKeyConstraint('federated_identities_pk', ['upstream_id', 'subject'])
+      .execute();
+    await trx.schema.createIndex('federated_identities_user').on('federated_identities').column('user_id').execute();
+
+    await trx.schema.createTable('federation_states')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('upstream_id', 'text', (c) => c.notNull())
+      .addColumn('purpose', 'text', (c) => c.notNull())
+      .addColumn('binding', 'text', (c) => c.notNull())
+      .addColumn('user_id', 'text')
+      .addColumn('verifier', 'text', (c) => c.notNull())
+      .addColumn('nonce', 'text', (c) => c.notNull())
+      .addColumn('result', 'text')
+      .addColumn('expires_at', 'bigint', (c) => c.notNull())
+      .execute();
+  });
+}

@@ -1,0 +1,104 @@
+// Which upstreams exist: the ones in the YAML file (read-only here) and the ones the owner added in the console
+// (stored, client secret sealed). Opens each upstream's connector by type and keeps it while the upstream is
+// unchanged, so a discovered configuration is reused across sign-ins.
+import { upstreamSchema, type UpstreamConfig } from '../../config.js';
+import { badRequest, conflict, notFound } from '../../errors.js';
+import { recordAudit } from '../../store/audit.js';
+import type { Db } from '../../store/db.js';
+import { deleteUpstream, insertUpstream, listStoredUpstreams } from '../../store/federation.js';
+import type { SecretBox } from '../secret-key.js';
+import type { Connector } from './connector.js';
+import { openGithubConnector } from './github.js';
+import { openOidcConnector } from './oidc.js';
+
+export interface Upstream extends UpstreamConfig {
+  clientSecret: string;
+  /** Where it is declared: the YAML file, or the owner console. */
+  source: 'config' | 'console';
+  /** "Continue with <displayName>". */
+  displayName: string;
+}
+
+const defaultNames: Record<UpstreamConfig['type'], string> = { github: 'GitHub', google: 'Google', oidc: '' };
+export const googleIssuer = 'https://accounts.google.com';
+
+const withDefaults = (config: UpstreamConfig & { clientSecret: string }, source: Upstream['source']): Upstream => ({
+  ...config,
+  source,
+  displayName: config.name ?? (defaultNames[config.type] || config.id),
+});
+
+/** The connector for an upstream, by type. */
+export function openConnector(upstream: Upstream): Connector {
+  const common = { clientId: upstream.clientId, clientSecret: upstream.clientSecret, scopes: upstream.scopes, timeout: upstream.timeout };
+  switch (upstream.type) {
+    case 'github': {
+      const baseUrl = upstream.baseUrl ?? 'https://github.com';
+      // GitHub Enterprise Server serves its API under the web address; github.com has its own host.
+      const apiUrl = upstream.apiUrl ?? (upstream.baseUrl ? `${baseUrl.replace(/\/+$/, '')}/api/v3` : 'https://api.github.com');
+      const memberships = Object.keys(upstream.groups).length > 0 || upstream.allow.githubOrgs.length > 0;
+      return openGithubConnector({ ...common, baseUrl, apiUrl, memberships });
+    }
+    case 'google':
+      return openOidcConnector({ ...common, issuer: upstream.issuer ?? googleIssuer, google: true });
+    case 'oidc':
+      return openOidcConnector({ ...common, issuer: upstream.issuer! });
+  }
+}
+
+export function createUpstreamRegistry({ db, box, declared }: { db: Db; box: SecretBox; declared: readonly UpstreamConfig[] }) {
+  const fromConfig = declared.map((u) => withDefaults({ ...u, clientSecret: u.clientSecret ?? '' }, 'config'));
+  const connectors = new Map<string, { key: string; connector: Connector }>();
+
+  async function list(): Promise<Upstream[]> {
+    const stored = await listStoredUpstreams(db);
+    const taken = new Set(fromConfig.map((u) => u.id));
+    const added = stored.filter((row) => !taken.has(row.id)).map((row) => {
+      const { clientSecret, ...config } = JSON.parse(row.config) as UpstreamConfig & { clientSecret: string };
+      return withDefaults({ ...upstreamSchema.parse(config), clientSecret: box.decrypt(clientSecret) }, 'console');
+    });
+    return [...fromConfig, ...added];
+  }
+
+  async function find(id: string): Promise<Upstream | undefined> {
+    return (await list()).find((u) => u.id === id);
+  }
+
+  /** The connector of an upstream, reopened when its settings change. */
+  function connector(upstream: Upstream): Connector {
+    const key = JSON.stringify(upstream);
+    const known = connectors.get(upstream.id);
+    if (known?.key === key) return known.connector;
+    const opened = openConnector(upstream);
+    connectors.set(upstream.id, { key, connector: opened });
+    return opened;
+  }
+
+  /**
+   * Adds an upstream from the owner console, validated by the same schema as the YAML file; every problem is
+   * named in one message. The client secret is stored sealed.
+   */
+  async function add(actor: { userId: string; ip?: string | undefined }, input: Record<string, unknown>): Promise<Upstream> {
+    const parsed = upstreamSchema.safeParse(input);
+    if (!parsed.success) {
+      throw badRequest(parsed.error.issues.map((i) => `${i.path.join('.') || 'upstream'}: ${i.message}`).join('; '));
+    }
+    const { clientSecret, clientSecretFile: _file, ...config } = parsed.data;
+    if (!clientSecret) throw badRequest('clientSecret: paste the client secret');
+    if (fromConfig.some((u) => u.id === config.id)) throw conflict(`"${config.id}" is declared in the configuration file; choose another id.`);
+    await insertUpstream(db, config.id, JSON.stringify({ ...config, clientSecret: box.encrypt(clientSecret) }));
+    await recordAudit(db, { event: 'upstream.added', actor: actor.userId, ip: actor.ip ?? null, detail: { upstream: config.id, type: config.type } });
+    return (await find(config.id))!;
+  }
+
+  async function remove(actor: { userId: string; ip?: string | undefined }, id: string): Promise<void> {
+    if (fromConfig.some((u) => u.id === id)) throw conflict(`"${id}" is declared in the configuration file: remove it there.`);
+    if (!(await deleteUpstream(db, id))) throw notFound('That sign-in service does not exist (any more).');
+    connectors.delete(id);
+    await recordAudit(db, { event: 'upstream.removed', actor: actor.userId, ip: actor.ip ?? null, detail: { upstream: id } });
+  }
+
+  return { list, find, connector, add, remove };
+}
+
+export type UpstreamRegistry = ReturnType<typeof createUpstreamRegistry>;

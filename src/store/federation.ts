@@ -1,0 +1,117 @@
+// Query functions for upstream sign-in: upstreams added in the owner console, upstream identities linked to
+// household users, and the single-use state of a sign-in in progress at an upstream.
+import type { Kysely, Transaction } from 'kysely';
+import { conflict } from '../errors.js';
+import { epoch, isUniqueViolation } from './db.js';
+import type { Database, FederatedIdentitiesTable, FederationStatesTable } from './schema.js';
+
+type Executor = Kysely<Database> | Transaction<Database>;
+
+// ---- upstreams added in the owner console -------------------------------------------------------------------
+
+export interface StoredUpstream { id: string; config: string; createdAt: number; updatedAt: number }
+
+export async function listStoredUpstreams(db: Executor): Promise<StoredUpstream[]> {
+  const rows = await db.selectFrom('upstreams').selectAll().orderBy('id').execute();
+  return rows.map((r) => ({ id: r.id, config: r.config, createdAt: Number(r.created_at), updatedAt: Number(r.updated_at) }));
+}
+
+/** Adds an upstream; a duplicate id is a conflict. */
+export async function insertUpstream(db: Executor, id: string, config: string, now = epoch()): Promise<void> {
+  try {
+    await db.insertInto('upstreams').values({ id, config, created_at: now, updated_at: now }).execute();
+  } catch (error) {
+    if (isUniqueViolation(error)) throw conflict(`A sign-in service called "${id}" already exists.`, error);
+    throw error;
+  }
+}
+
+export async function deleteUpstream(db: Executor, id: string): Promise<boolean> {
+  const result = await db.deleteFrom('upstreams').where('id', '=', id).executeTakeFirst();
+  return Number(result.numDeletedRows) > 0;
+}
+
+// ---- linked identities ----------------------------------------------------------------------------------------
+
+export interface FederatedIdentity {
+  upstreamId: string;
+  subject: string;
+  userId: string;
+  login: string | null;
+  email: string | null;
+  linkedAt: number;
+  lastUsedAt: number | null;
+}
+
+const toIdentity = (row: FederatedIdentitiesTable): FederatedIdentity => ({
+  upstreamId: row.upstream_id, subject: row.subject, userId: row.user_id, login: row.login, email: row.email,
+  linkedAt: Number(row.linked_at), lastUsedAt: row.last_used_at === null ? null : Number(row.last_used_at),
+});
+
+export async function findFederatedIdentity(db: Executor, upstreamId: string, subject: string): Promise<FederatedIdentity | undefined> {
+  const row = await db.selectFrom('federated_identities').selectAll().where('upstream_id', '=', upstreamId).where('subject', '=', subject).executeTakeFirst();
+  return row && toIdentity(row);
+}
+
+export async function listFederatedIdentities(db: Executor, userId: string): Promise<FederatedIdentity[]> {
+  const rows = await db.selectFrom('federated_identities').selectAll().where('user_id', '=', userId).orderBy('upstream_id').execute();
+  return rows.map(toIdentity);
+}
+
+/** Links an upstream identity to a user; an identity already linked (to anyone) is a conflict. */
+export async function insertFederatedIdentity(db: Executor, identity: Omit<FederatedIdentity, 'lastUsedAt'>): Promise<void> {
+  try {
+    await db.insertInto('federated_identities').values({
+      upstream_id: identity.upstreamId, subject: identity.subject, user_id: identity.userId, login: identity.login, email: identity.email,
+      linked_at: identity.linkedAt, last_used_at: null,
+    }).execute();
+  } catch (error) {
+    if (isUniqueViolation(error)) throw conflict('That account is already linked to someone in this household.', error);
+    throw error;
+  }
+}
+
+export async function touchFederatedIdentity(db: Executor, upstreamId: string, subject: string, now = epoch()): Promise<void> {
+  await db.updateTable('federated_identities').set({ last_used_at: now }).where('upstream_id', '=', upstreamId).where('subject', '=', subject).execute();
+}
+
+/** Unlinks a user's identity at an upstream; returns false when there was none. */
+export async function deleteFederatedIdentity(db: Executor, userId: string, upstreamId: string): Promise<boolean> {
+  const result = await db.deleteFrom('federated_identities').where('user_id', '=', userId).where('upstream_id', '=', upstreamId).executeTakeFirst();
+  return Number(result.numDeletedRows) > 0;
+}
+
+// ---- sign-ins in progress -------------------------------------------------------------------------------------
+
+export type FederationState = FederationStatesTable;
+
+export async function insertFederationState(db: Executor, row: FederationState): Promise<void> {
+  await db.insertInto('federation_states').values(row).execute();
+}
+
+/** While the code is exchanged: the state is taken, its result not known yet. */
+const exchanging = 'exchanging';
+
+/** Takes the state the upstream sent back, once: a second callback with it finds nothing. */
+export async function takeFederationState(db: Executor, id: string, upstreamId: string, now = epoch()): Promise<FederationState | undefined> {
+  return db.updateTable('federation_states').set({ result: exchanging })
+    .where('id', '=', id).where('upstream_id', '=', upstreamId).where('result', 'is', null).where('expires_at', '>', now)
+    .returningAll().executeTakeFirst();
+}
+
+/** Records how the sign-in at the upstream ended, for the sign-in page to pick up. */
+export async function setFederationResult(db: Executor, id: string, result: string): Promise<void> {
+  await db.updateTable('federation_states').set({ result, verifier: '', nonce: '' }).where('id', '=', id).execute();
+}
+
+/** Hands the result to the sign-in it belongs to, once. */
+export async function takeFederationResult(db: Executor, id: string, binding: string, now = epoch()): Promise<FederationState | undefined> {
+  return db.deleteFrom('federation_states')
+    .where('id', '=', id).where('binding', '=', binding).where('result', 'is not', null).where('result', '!=', exchanging).where('expires_at', '>', now)
+    .returningAll().executeTakeFirst();
+}
+
+export async function deleteExpiredFederationStates(db: Executor, now: number): Promise<number> {
+  const result = await db.deleteFrom('federation_states').where('expires_at', '<=', now).executeTakeFirst();
+  return Number(result.numDeletedRows);
+}
