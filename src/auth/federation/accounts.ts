@@ -51,8 +51,8 @@ async function syncGroups(db: Db, upstream: Upstream, identity: Identity, user: 
   const { managed, granted } = mappedGroups(upstream, identity);
   if (!managed.length) return;
   const groups = [...user.groups.filter((g) => !managed.includes(g)), ...granted];
-  const added = groups.filter((g) => !user.groups.includes(g));
-  const removed = user.groups.filter((g) => !groups.includes(g));
+  const added = groups.filter((g) => !user.groups.includes(g)).sort();
+  const removed = user.groups.filter((g) => !groups.includes(g)).sort();
   if (!added.length && !removed.length) return;
   await setGroups(db, user.id, groups);
   await recordAudit(db, { event: 'user.groups_changed', actor: null, detail: { user: user.id, username: user.username, added, removed, upstream: upstream.id } });
