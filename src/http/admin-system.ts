@@ -21,7 +21,7 @@ export function auditRow(entry: AuditEntry) {
 }
 
 /** Common prefixes offered in the filter (any prefix works). */
-const eventPrefixes = ['client.', 'user.', 'session.', 'keys.', 'login.', 'passkey.', 'password.', 'totp.', 'recovery.', 'setup.'];
+const eventPrefixes = ['client.', 'user.', 'session.', 'keys.', 'login.', 'passkey.', 'password.', 'totp.', 'recovery.', 'setup.', 'federation.', 'upstream.'];
 
 export function systemRoutes(router: Router, kit: AdminKit): void {
   const { deps, form, requireAdmin, fresh, actor, show } = kit;

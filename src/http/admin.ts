@@ -1,5 +1,6 @@
 // The owner console at /admin, for members of `admins`: the overview and apps (add from a preset, redirect URIs,
-// secret, removal) here; users and sessions in admin-users.ts; signing keys and the audit log in admin-system.ts.
+// secret, removal) here; users and sessions in admin-users.ts; sign-in services in admin-upstreams.ts; signing
+// keys and the audit log in admin-system.ts.
 // Signed in like the account pages (account-auth.ts); a secret or key rotation needs a sign-in at most five minutes old.
 import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
@@ -10,6 +11,7 @@ import {
   addApp, auditPage, findApp, isAdmin, listAdminUsers, listApps, listHouseholdSessions, newClientSecret, removeApp, rotateAppSecret,
   updateAppRedirects,
 } from '../auth/admin.js';
+import type { UpstreamRegistry } from '../auth/federation/registry.js';
 import type { NetworkClassifier } from '../auth/network.js';
 import type { SecretBox } from '../auth/secret-key.js';
 import { AppError, badRequest } from '../errors.js';
@@ -18,6 +20,7 @@ import type { Db } from '../store/db.js';
 import { createAccountAuth, type AccountAuth, type AccountState } from './account-auth.js';
 import { when } from './account.js';
 import { auditRow, systemRoutes } from './admin-system.js';
+import { upstreamRoutes } from './admin-upstreams.js';
 import { userRoutes } from './admin-users.js';
 import { html } from './interaction.js';
 import type { Render } from './views.js';
@@ -31,6 +34,7 @@ export interface AdminDeps {
   classifier: NetworkClassifier;
   /** Makes a new signing key set active (oidc/keys.ts, handed in by main). */
   rotateKeys: () => Promise<unknown>;
+  upstreams: UpstreamRegistry;
 }
 
 /** Messages shown after a change (by key, so a link cannot put words on the page). */
@@ -41,9 +45,11 @@ export const adminNotices = {
   disabled: 'The user is disabled and signed out everywhere.',
   enabled: 'The user can sign in again.',
   'session-revoked': 'That session is signed out, and the apps it signed in to lost their access.',
+  'upstream-added': 'Sign-in service added. The sign-in page now offers it.',
+  'upstream-removed': 'Sign-in service removed. Accounts linked to it can no longer use it.',
 } as const;
 
-export type Section = 'overview' | 'apps' | 'users' | 'sessions' | 'keys' | 'audit';
+export type Section = 'overview' | 'apps' | 'users' | 'upstreams' | 'sessions' | 'keys' | 'audit';
 
 /** What every console handler has at hand. */
 export interface AdminKit {
@@ -197,6 +203,7 @@ export function adminRoutes(deps: AdminDeps): Router {
   router.post('/admin/apps/:id/remove',              sameOrigin, requireAdmin,              form, orShow(remove, showApp));
 
   userRoutes(router, kit);
+  upstreamRoutes(router, kit);
   systemRoutes(router, kit);
   return router;
 }

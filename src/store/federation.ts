@@ -115,3 +115,17 @@ export async function deleteExpiredFederationStates(db: Executor, now: number): 
   const result = await db.deleteFrom('federation_states').where('expires_at', '<=', now).executeTakeFirst();
   return Number(result.numDeletedRows);
 }
+
+/** Usernames of the users whose only way in is their link to this upstream (no password, passkey or other link). */
+export async function usersOnlyLinkedThrough(db: Executor, upstreamId: string): Promise<string[]> {
+  const rows = await db.selectFrom('federated_identities as f')
+    .innerJoin('users as u', 'u.id', 'f.user_id')
+    .select('u.username')
+    .where('f.upstream_id', '=', upstreamId)
+    .where('u.password_hash', 'is', null)
+    .where((eb) => eb.not(eb.exists(eb.selectFrom('webauthn_credentials as c').select('c.id').whereRef('c.user_id', '=', 'u.id').where('c.kind', '=', 'passkey'))))
+    .where((eb) => eb.not(eb.exists(eb.selectFrom('federated_identities as o').select('o.subject').whereRef('o.user_id', '=', 'u.id').where('o.upstream_id', '!=', upstreamId))))
+    .orderBy('u.username')
+    .execute();
+  return rows.map((r) => r.username);
+}

@@ -3,6 +3,7 @@
 // taken away again), an allow rule by organisation, an unverified primary email left out, strangers refused.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import SQLite from 'better-sqlite3';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -154,5 +155,84 @@ describe('GitHub as an upstream', () => {
     expect(replayed.status).toBe(400);
     expect(await replayed.text()).toContain('started in another browser');
     await context.close();
+  });
+});
+
+describe('the owner console', () => {
+  let work: FakeGithub;
+  afterAll(async () => { await work?.close(); });
+
+  it('shows what to paste into GitHub\'s form, takes the client id and secret, and the sign-in page offers it', async () => {
+    addUser(server, 'olive', 'olive owner password', ['--groups', 'admins']);
+    const dev: GithubUser = { id: 9001, login: 'dev', name: 'Dev Eloper', emails: [{ email: 'dev@acme.example', primary: true, verified: true }], orgs: ['acme'] };
+    work = await startFakeGithub({ clientId: 'Iv1.work', clientSecret: 'work github secret value', callbackUrl: `${server.issuer}/federation/work/callback`, users: [dev] });
+
+    const owner = await browser.newContext();
+    const page = await owner.newPage();
+    await page.goto(`${server.issuer}/admin/upstreams`);
+    await page.fill('#username', 'olive');
+    await page.fill('#password', 'olive owner password');
+    await page.click('button:has-text("Sign in")');
+    await page.waitForSelector('h1:has-text("Sign-in services")');
+    const declared = page.locator('ul[aria-label="Sign-in services"] li', { hasText: 'GitHub' });
+    expect(await declared.textContent()).toContain('declared in the configuration file');
+    expect(await declared.locator('button:has-text("Remove")').count()).toBe(0);
+
+    await page.click('a[aria-label="Add GitHub"]');
+    await page.fill('#upstream-id-choice', 'work');
+    await page.click('button:has-text("Use this identifier")');
+    expect(await page.textContent('#callback-url')).toBe(`${server.issuer}/federation/work/callback`);
+    expect(await page.textContent('#homepage-url')).toBe(server.issuer);
+    expect(await page.getAttribute('a:has-text("Register a new OAuth app")', 'href')).toBe('https://github.com/settings/applications/new');
+
+    await page.fill('#upstream-name', 'Work GitHub');
+    await page.fill('#upstream-base-url', work.baseUrl);
+    await page.fill('#upstream-client-id', 'Iv1.work');
+    await page.fill('#upstream-client-secret', 'work github secret value');
+    await page.fill('#upstream-orgs', 'acme');
+    await page.click('button:has-text("Add GitHub")');
+    await page.waitForSelector('text=Sign-in service added.');
+    expect(await page.textContent('ul[aria-label="Sign-in services"]')).toContain('Work GitHub');
+    // Stored sealed, like TOTP secrets.
+    const db = new SQLite(join(server.dataDir, 'accouch.sqlite'), { readonly: true });
+    const stored = db.prepare("SELECT config FROM upstreams WHERE id = 'work'").get() as { config: string };
+    db.close();
+    expect(stored.config).not.toContain('work github secret value');
+
+    // A member of the allowed organisation signs in to the app through it.
+    const visitor = await browser.newContext();
+    const signIn = await visitor.newPage();
+    await signIn.goto(`${app.url}/login`);
+    await signIn.click('button:has-text("Continue with Work GitHub")');
+    await signIn.waitForSelector('#gh-authorize');
+    expect(new URL(signIn.url()).origin).toBe(work.baseUrl);
+    await signIn.click('#gh-authorize');
+    await signIn.waitForSelector('h1:has-text("Hello Dev Eloper")');
+    await visitor.close();
+
+    // Removing it would lock dev out: refused, with their name.
+    await page.click('button[aria-label="Remove Work GitHub"]');
+    await page.waitForSelector('[role=alert]');
+    expect(await page.textContent('[role=alert]')).toContain('dev can only sign in with this service');
+    expect(auditLog()).toMatch(/upstream\.added .*upstream=work type=github/);
+    await owner.close();
+  });
+
+  it('names every bad field of a new sign-in service', async () => {
+    const owner = await browser.newContext();
+    const page = await owner.newPage();
+    await page.goto(`${server.issuer}/admin/upstreams/new?type=oidc&id=broken`);
+    await page.fill('#username', 'olive');
+    await page.fill('#password', 'olive owner password');
+    await page.click('button:has-text("Sign in")');
+    await page.waitForSelector('h1:has-text("Set up Another OpenID Connect provider")');
+    const answer = await page.request.post(`${server.issuer}/admin/upstreams`, {
+      headers: { origin: server.issuer }, form: { type: 'oidc', id: 'broken', issuer: 'http://auth.example.org', clientId: '', clientSecret: 'x' },
+    });
+    expect(answer.status()).toBe(400);
+    const text = await answer.text();
+    expect(text).toContain('issuer: must be an https URL');
+    expect(text).toContain('clientId:');
+    await owner.close();
   });
 });

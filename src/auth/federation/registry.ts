@@ -5,7 +5,7 @@ import { upstreamSchema, type UpstreamConfig } from '../../config.js';
 import { badRequest, conflict, notFound } from '../../errors.js';
 import { recordAudit } from '../../store/audit.js';
 import type { Db } from '../../store/db.js';
-import { deleteUpstream, insertUpstream, listStoredUpstreams } from '../../store/federation.js';
+import { deleteUpstream, insertUpstream, listStoredUpstreams, usersOnlyLinkedThrough } from '../../store/federation.js';
 import type { SecretBox } from '../secret-key.js';
 import type { Connector } from './connector.js';
 import { openGithubConnector } from './github.js';
@@ -53,9 +53,11 @@ export function createUpstreamRegistry({ db, box, declared }: { db: Db; box: Sec
   async function list(): Promise<Upstream[]> {
     const stored = await listStoredUpstreams(db);
     const taken = new Set(fromConfig.map((u) => u.id));
-    const added = stored.filter((row) => !taken.has(row.id)).map((row) => {
+    // Validated again on the way out: a stored upstream that no longer fits the schema is left out, not fatal.
+    const added = stored.filter((row) => !taken.has(row.id)).flatMap((row) => {
       const { clientSecret, ...config } = JSON.parse(row.config) as UpstreamConfig & { clientSecret: string };
-      return withDefaults({ ...upstreamSchema.parse(config), clientSecret: box.decrypt(clientSecret) }, 'console');
+      const parsed = upstreamSchema.safeParse({ ...config, clientSecret: box.decrypt(clientSecret) });
+      return parsed.success ? [withDefaults({ ...parsed.data, clientSecret: parsed.data.clientSecret! }, 'console')] : [];
     });
     return [...fromConfig, ...added];
   }
@@ -93,6 +95,10 @@ export function createUpstreamRegistry({ db, box, declared }: { db: Db; box: Sec
 
   async function remove(actor: { userId: string; ip?: string | undefined }, id: string): Promise<void> {
     if (fromConfig.some((u) => u.id === id)) throw conflict(`"${id}" is declared in the configuration file: remove it there.`);
+    const stranded = await usersOnlyLinkedThrough(db, id);
+    if (stranded.length) {
+      throw conflict(`${stranded.join(', ')} can only sign in with this service. Give ${stranded.length === 1 ? 'them' : 'each of them'} another way in first (a reset link from Users).`);
+    }
     if (!(await deleteUpstream(db, id))) throw notFound('That sign-in service does not exist (any more).');
     connectors.delete(id);
     await recordAudit(db, { event: 'upstream.removed', actor: actor.userId, ip: actor.ip ?? null, detail: { upstream: id } });
