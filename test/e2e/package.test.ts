@@ -1,9 +1,10 @@
 // The npm package as a user (and the Dockerfile) gets it: `npm pack`, `npm install --omit=dev <tarball>` into an
 // empty directory, then the installed `accouch` bin serves and its CLI answers. These are the Dockerfile's steps.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
+import { DockerfileParser } from 'dockerfile-ast';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { freePort, root } from './support/server.js';
 
@@ -35,6 +36,13 @@ function snapshot(dir: string): string[] {
     .map((entry) => join(entry.parentPath, entry.name))
     .map((path) => `${relative(dir, path)} ${statSync(path).size} ${statSync(path).mtimeMs}`)
     .sort();
+}
+
+/** The image's HEALTHCHECK command (`node -e …`), run here against the installed server. */
+function healthcheck(port: number) {
+  const [instruction] = DockerfileParser.parse(readFileSync(join(root, 'Dockerfile'), 'utf8')).getHEALTHCHECKs();
+  const [command, ...args] = JSON.parse(instruction!.getArgumentsContent()!.replace(/^[^[]*/, '')) as string[];
+  return spawnSync(command!, args, { env: { ...env, ACCOUCH_PORT: String(port) }, timeout: 10_000 }).status;
 }
 
 let packed: { filename: string; files: { path: string }[] };
@@ -71,7 +79,7 @@ describe('npm package', () => {
     expect(installOutput).not.toMatch(/install-scripts|not yet covered by allowScripts/);
   });
 
-  test('`npx accouch serve` starts, answers /readyz, renders its pages and writes only to its data dir', async () => {
+  test('`npx accouch serve` starts, answers /readyz and the image\'s HEALTHCHECK, renders its pages, writes only to its data dir', async () => {
     const port = await freePort();
     const dataDir = join(work, 'data');
     const issuer = `http://localhost:${port}`;
@@ -82,7 +90,8 @@ describe('npm package', () => {
     let out = '';
     child.stdout!.on('data', (d) => { out += d; });
     child.stderr!.on('data', (d) => { out += d; });
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    // 'close', not 'exit': npx may exit before the node process behind it, which shares the pipes, has drained.
+    const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
     try {
       let ready: Response | undefined;
       for (let i = 0; i < 400 && !ready?.ok && child.exitCode === null; i++) {
@@ -106,10 +115,12 @@ describe('npm package', () => {
 
       const cli = run('npx', ['accouch', 'setup-link'], { cwd: consumer, env: serverEnv });
       expect(cli.stdout).toMatch(new RegExp(`^${issuer}/setup\\?token=`));
+      expect(healthcheck(port)).toBe(0);
     } finally {
       if (child.exitCode === null) process.kill(-child.pid!, 'SIGTERM');
       await exited;
     }
+    expect(healthcheck(port)).toBe(1); // the container turns unhealthy once the server is gone
     expect(out).toContain('"msg":"stopped"'); // SIGTERM drained and closed the database
     // A read-only root filesystem is enough: nothing new in the install (and working) dir or the home dir.
     expect(snapshot(consumer)).toEqual(before);
