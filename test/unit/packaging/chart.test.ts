@@ -4,7 +4,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
-import { parse as parseYaml } from 'yaml';
+import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { describe, expect, test } from 'vitest';
 import { configSchema } from '../../../src/config.js';
 
@@ -150,6 +150,15 @@ describe('templates', () => {
       isMap(value) && Object.keys(value).length ? leaves(value, `${prefix}${key}.`) : [`${prefix}${key}`]));
     const unused = leaves(defaults).filter((leaf) => !used.some((path) => leaf === path || leaf.startsWith(`${path}.`)));
     expect(unused).toEqual([]);
+  });
+
+  test('are YAML once their template actions are blanked out (indentation and syntax of the plain parts)', () => {
+    for (const { name, text } of templates.filter((t) => t.name.endsWith('.yaml'))) {
+      const blanked = text.split('\n').filter((line) => !/^\s*\{\{[^}]*\}\}\s*$/.test(line)).join('\n').replace(/\{\{[^}]*\}\}/g, 'x');
+      const documents = parseAllDocuments(blanked, { uniqueKeys: false }); // if/else branches may both set a key
+      expect(documents.flatMap((d) => d.errors.map((e) => e.message)), name).toEqual([]);
+      expect(documents.map((d) => (d.toJS() as Values).kind), name).not.toContain(undefined);
+    }
   });
 
   test('open and close their blocks in balance', () => {

@@ -4,13 +4,15 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import ignore from '@balena/dockerignore';
-import { DockerfileParser, type Instruction } from 'dockerfile-ast';
+import { createRequire } from 'node:module';
+import { DockerfileParser, ModifiableInstruction, type Instruction } from 'dockerfile-ast';
 import { describe, expect, test } from 'vitest';
 
 const root = join(import.meta.dirname, '..', '..', '..');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string; license: string };
 const dockerfile = DockerfileParser.parse(readFileSync(join(root, 'Dockerfile'), 'utf8'));
+// CommonJS (`module.exports = ignore`) whose types declare a default export: required as what it is.
+const ignore = createRequire(import.meta.url)('@balena/dockerignore') as typeof import('@balena/dockerignore').default;
 const dockerignore = ignore().add(readFileSync(join(root, '.dockerignore'), 'utf8'));
 
 /** ARG defaults declared before the first FROM (the only variables a FROM line may use). */
@@ -32,6 +34,9 @@ for (const instruction of dockerfile.getInstructions()) {
 }
 const final = stages.at(-1)!;
 const of = (stage: Stage, keyword: string) => stage.instructions.filter((i) => i.getKeyword() === keyword);
+/** The value of a flag such as COPY --from=… */
+const flag = (instruction: Instruction, name: string) =>
+  (instruction instanceof ModifiableInstruction ? instruction.getFlags().find((f) => f.getName() === name)?.getValue() : undefined) ?? undefined;
 const text = (instruction: Instruction) => instruction.getArgumentsContent() ?? '';
 /** The JSON (exec form) part of an instruction such as CMD, ENTRYPOINT or HEALTHCHECK … CMD [...]. */
 const execForm = (instruction: Instruction) => JSON.parse(text(instruction).replace(/^[^[]*/, '')) as string[];
@@ -82,7 +87,7 @@ describe('Dockerfile', () => {
     expect(of(install!, 'RUN').map(text).join('\n')).toMatch(/npm install --omit=dev [^&]*accouch\.tgz/);
     expect(of(stages[0]!, 'RUN').map(text).join('\n')).toMatch(/npm pack/);
     expect(of(final, 'RUN').map(text).join('\n')).not.toMatch(/\bnpm\b/);
-    expect(of(final, 'COPY').map((c) => c.getFlags().find((f) => f.getName() === 'from')?.getValue())).toEqual(['install']);
+    expect(of(final, 'COPY').map((c) => flag(c, 'from'))).toEqual(['install']);
   });
 
   test('carries the OCI labels, the version matching package.json', () => {
@@ -99,7 +104,7 @@ describe('Dockerfile', () => {
 
   test('every COPY from the build context exists in the repository and gets through .dockerignore', () => {
     const sources = stages.flatMap((s) => of(s, 'COPY'))
-      .filter((c) => !c.getFlags().some((f) => f.getName() === 'from'))
+      .filter((c) => flag(c, 'from') === undefined)
       .flatMap((c) => c.getArguments().map((a) => a.getValue()).slice(0, -1));
     expect(sources).toEqual(expect.arrayContaining(['package.json', 'package-lock.json', 'src', 'migrations', 'views']));
     for (const source of sources) {
@@ -113,7 +118,7 @@ describe('Dockerfile', () => {
   test('every COPY --from names an earlier stage and a path that stage makes', () => {
     stages.forEach((stage, index) => {
       for (const copy of of(stage, 'COPY')) {
-        const from = copy.getFlags().find((f) => f.getName() === 'from')?.getValue();
+        const from = flag(copy, 'from');
         if (!from) continue;
         const source = stages.slice(0, index).find((s) => s.name === from);
         expect(source, `stage ${from}`).toBeDefined();
