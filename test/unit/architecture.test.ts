@@ -1,6 +1,7 @@
 // Keeps STYLE.md's dependency direction true: every import specifier under src/ (static, re-export, dynamic)
 // is checked against the layer rules below, and every violation is printed as `src/a.ts imports src/b.ts`.
 import { readdirSync, readFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
@@ -171,5 +172,29 @@ describe('dependency direction (STYLE.md)', () => {
     expect(permits(edge('src/oidc/provider.ts', 'src/http/views.ts'))).toBe(false);
     expect(permits(edge('src/main.ts', 'src/http/app.ts'))).toBe(true);
     expect(permits(edge('src/store/db.ts', 'migrations/x.ts'))).toBe(false);
+  });
+});
+
+/** `@scope/name/sub` → `@scope/name`, `name/sub` → `name`. */
+const packageOf = (specifier: string) => specifier.split('/').slice(0, specifier.startsWith('@') ? 2 : 1).join('/');
+
+describe('the package installs with production dependencies only (npm install --omit=dev, the Docker image)', () => {
+  const { dependencies = {} } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
+  const shipped = [...sourceFiles(srcDir), ...sourceFiles(join(root, 'migrations'))].flatMap((file) => importsOf(file));
+
+  test('every package that src/ and migrations/ load at run time is in dependencies, not devDependencies', () => {
+    const loaded = shipped.filter((e) => !e.internal && !e.typeOnly);
+    expect(shipped.filter((e) => e.from.startsWith('migrations/')).map((e) => e.to)).toContain('kysely'); // scanned too
+    const missing = loaded
+      .filter((e) => !e.to.startsWith('node:') && !builtinModules.includes(e.to) && !(packageOf(e.to) in dependencies))
+      .map((e) => `${e.from} loads ${e.to}, which is not in package.json dependencies`);
+    expect(missing, missing.join('\n')).toEqual([]);
+  });
+
+  test('the check tells a devDependency from a dependency', () => {
+    expect(packageOf('@koa/router')).toBe('@koa/router');
+    expect(packageOf('oidc-provider/lib/x.js')).toBe('oidc-provider');
+    expect('@koa/router' in dependencies).toBe(true);
+    expect('vitest' in dependencies).toBe(false);
   });
 });

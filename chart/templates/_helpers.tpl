@@ -1,0 +1,82 @@
+{{/* Names, labels and the pieces of the pod spec more than one template needs. */}}
+
+{{- define "accouch.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "accouch.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" -}}
+{{- else if contains (include "accouch.name" .) .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name (include "accouch.name" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "accouch.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "accouch.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+
+{{- define "accouch.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+{{ include "accouch.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}
+
+{{- define "accouch.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
+{{- end -}}
+
+{{/* Where the Secret's files are mounted; the rendered configuration points at them. */}}
+{{- define "accouch.secretDir" -}}/etc/accouch/secrets{{- end -}}
+
+{{/* "true" when PostgreSQL is configured (then the pods keep no volume and may be several). */}}
+{{- define "accouch.postgres" -}}
+{{- if or .Values.database.url .Values.database.existingSecret -}}true{{- end -}}
+{{- end -}}
+
+{{/* "true" when the chart's own Secret has anything to hold. */}}
+{{- define "accouch.ownSecret" -}}
+{{- $any := or .Values.database.url .Values.secretKey.value -}}
+{{- range .Values.clients -}}{{- if .secret -}}{{- $any = true -}}{{- end -}}{{- end -}}
+{{- range .Values.upstreams -}}{{- if .clientSecret -}}{{- $any = true -}}{{- end -}}{{- end -}}
+{{- if $any -}}true{{- end -}}
+{{- end -}}
+
+{{/* "true" when the pods mount a secrets directory: the chart's Secret or an existing one. */}}
+{{- define "accouch.secretFiles" -}}
+{{- if or (include "accouch.ownSecret" .) .Values.database.existingSecret .Values.secretKey.existingSecret -}}true{{- end -}}
+{{- end -}}
+
+{{/*
+The Accouch configuration file: .Values.config plus the clients and upstreams, each secret replaced by the path
+of its file in the Secret (secretFile, clientSecretFile), so no secret is in the ConfigMap.
+*/}}
+{{- define "accouch.config" -}}
+{{- $config := deepCopy .Values.config -}}
+{{- $secretDir := include "accouch.secretDir" . -}}
+{{- $clients := list -}}
+{{- range .Values.clients -}}
+{{- $client := omit . "secret" -}}
+{{- if .secret -}}
+{{- $_ := set $client "secretFile" (printf "%s/client-%s" $secretDir (.id | default .preset)) -}}
+{{- end -}}
+{{- $clients = append $clients $client -}}
+{{- end -}}
+{{- $_ := set $config "clients" $clients -}}
+{{- if .Values.upstreams -}}
+{{- $upstreams := list -}}
+{{- range .Values.upstreams -}}
+{{- $upstream := omit . "clientSecret" -}}
+{{- if .clientSecret -}}
+{{- $_ := set $upstream "clientSecretFile" (printf "%s/upstream-%s" $secretDir .id) -}}
+{{- end -}}
+{{- $upstreams = append $upstreams $upstream -}}
+{{- end -}}
+{{- $_ := set $config "upstreams" $upstreams -}}
+{{- end -}}
+{{- toYaml $config -}}
+{{- end -}}
