@@ -19,6 +19,7 @@ import { adminRoutes } from './admin.js';
 import { avatarRoutes } from './avatars.js';
 import { createInteractionSteps, interactionRoutes } from './interaction.js';
 import { inviteRoutes } from './invite.js';
+import { metricsEndpoint, type Metrics } from './metrics.js';
 import { setupRoutes } from './setup.js';
 import { signInStepRoutes } from './sign-in-steps.js';
 import { serveStatic } from './static.js';
@@ -43,6 +44,9 @@ export interface AppDeps {
   showUserList: boolean;
   /** Makes a new signing key set active (oidc/keys.ts rotateSigningKeys): the owner console's "Rotate keys". */
   rotateKeys: () => Promise<unknown>;
+  /** Prometheus metrics, when enabled; `/metrics` is served here only when `metricsToken` protects it. */
+  metrics?: Metrics | undefined;
+  metricsToken?: string | undefined;
 }
 
 // The browser half of WebAuthn, served as a static file (no CDN).
@@ -61,6 +65,7 @@ export function createApp(deps: AppDeps): Koa {
   const callbacks = new WeakMap<Provider, ReturnType<Provider['callback']>>();
   const httpLog = log.child({ mod: 'http' });
 
+  if (deps.metrics) app.use(deps.metrics.timeRequests);
   app.use(async (ctx, next) => {
     const incoming = ctx.get('x-request-id');
     const reqId = /^[\w.-]{1,64}$/.test(incoming) ? incoming : randomUUID();
@@ -90,9 +95,14 @@ export function createApp(deps: AppDeps): Koa {
   // Probes stay at the root whatever the issuer's path, where kubelet looks for them.
   const health = healthRoutes(db);
   app.use(health.routes());
+  // On the public listener only behind the bearer token; without one, /metrics is on its own port or off.
+  if (deps.metrics && deps.metricsToken) app.use(metricsEndpoint(deps.metrics, deps.metricsToken));
   app.use(serveStatic(join(viewsDir, 'static'), `${base}/static`, { 'webauthn-browser.js': webauthnBrowser }));
   const networkOf = (ctx: Koa.Context) => classifier.ofRequest(ctx.req);
-  const steps = createInteractionSteps({ provider, db, render, log, settings: { globalPolicy: deps.globalPolicy, showUserList: deps.showUserList, networkOf } });
+  const steps = createInteractionSteps({
+    provider, db, render, log, settings: { globalPolicy: deps.globalPolicy, showUserList: deps.showUserList, networkOf },
+    countSignIn: deps.metrics ? (outcome) => deps.metrics!.signIn(outcome) : undefined,
+  });
   for (const router of [
     interactionRoutes(steps), signInStepRoutes({ steps, db, box: deps.box, webauthn: deps.webauthn }), avatarRoutes(db), accountRoutes(deps),
     setupRoutes({ db, box: deps.box, render, webauthn: deps.webauthn, base }),
