@@ -92,6 +92,11 @@ export function registerDataCommands(program: Command): void {
       const secretKey = loadSecretKey({ secretKey: config.secretKey, dataDir: config.dataDir }).toString('base64url');
       const temp = file ? `${file}.${randomBytes(6).toString('hex')}.tmp` : undefined;
       const out = temp ? createWriteStream(temp, { flags: 'wx', mode: 0o600 }) : process.stdout;
+      if (temp) {
+        await once(out, 'open').catch((error: NodeJS.ErrnoException) => {
+          throw badRequest(`cannot write ${file}: ${error.code ?? error.message}`);
+        });
+      }
       const write = async (line: string) => {
         if (!out.write(`${line}\n`)) await once(out, 'drain');
       };

@@ -16,6 +16,15 @@ export interface BackupExtras {
 
 const tempNameFor = (file: string) => `${file}.${randomBytes(6).toString('hex')}.tmp`;
 
+/** Creates an empty file with mode 0600 (it will hold password hashes and keys), or says why it cannot. */
+function createPrivateFile(file: string, shown: string): void {
+  try {
+    closeSync(openSync(file, 'wx', 0o600));
+  } catch (error) {
+    throw badRequest(`cannot write ${shown}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+}
+
 function syncDir(dir: string): void {
   const fd = openSync(dir, 'r');
   try {
@@ -32,8 +41,7 @@ function syncDir(dir: string): void {
  */
 export async function backupSqlite(source: string, target: string, extras: BackupExtras): Promise<{ bytes: number }> {
   const temp = tempNameFor(target);
-  // Created empty with mode 0600 first: the copy holds password hashes and signing keys.
-  closeSync(openSync(temp, 'wx', 0o600));
+  createPrivateFile(temp, target);
   try {
     const live = new SQLite(source, { fileMustExist: true, timeout: 10_000 });
     try {
@@ -127,7 +135,7 @@ export function inspectBackup(file: string, knownMigrations: string[]): { migrat
 export async function restoreSqlite(source: string, target: string): Promise<void> {
   mkdirSync(dirname(target), { recursive: true, mode: 0o700 });
   const temp = tempNameFor(target);
-  closeSync(openSync(temp, 'wx', 0o600));
+  createPrivateFile(temp, target);
   try {
     const backup = new SQLite(source, { readonly: true, fileMustExist: true });
     try {
