@@ -103,26 +103,28 @@ describe('backup and restore', () => {
     let config = await discover(source, 'app', clientSecret);
     const before = await codeFlow(source, config, 'alice', 'alice password');
 
-    // Three people signing in and refreshing, non-stop, while the backup runs.
+    // Three apps signing people in and refreshing (each refresh rotates: a write), non-stop, while the backup runs.
     let running = true;
-    let rounds = 0;
+    let refreshes = 0;
     const load = Array.from({ length: 3 }, async () => {
       while (running) {
-        const { tokens } = await codeFlow(source, config, 'alice', 'alice password');
-        await oidc.refreshTokenGrant(config, tokens.refresh_token!);
-        rounds += 1;
+        let { refresh_token: refresh } = (await codeFlow(source, config, 'alice', 'alice password')).tokens;
+        for (let i = 0; i < 10 && running; i += 1) {
+          refresh = (await oidc.refreshTokenGrant(config, refresh!)).refresh_token;
+          refreshes += 1;
+        }
       }
     });
-    while (rounds < 3) await new Promise((r) => setTimeout(r, 20));
-    const roundsBefore = rounds;
+    while (refreshes < 5) await new Promise((r) => setTimeout(r, 20));
+    const refreshesBefore = refreshes;
     const file = join(mkdtempSync(join(tmpdir(), 'accouch-backup-')), 'accouch.backup');
     const backup = await runCliAsync(source.env, ['backup', file]);
-    const roundsDuring = rounds - roundsBefore;
+    const refreshesDuring = refreshes - refreshesBefore;
     running = false;
     await Promise.all(load);
     expect(backup.status, backup.stderr).toBe(0);
     expect(backup.stdout).toContain(`to ${file}`);
-    expect(roundsDuring).toBeGreaterThan(0);
+    expect(refreshesDuring).toBeGreaterThan(0);
 
     // The running server's database is not replaced under it.
     const refused = source.cli(['restore', file]);
