@@ -237,6 +237,13 @@ export const configSchema = z.strictObject({
     deviceCode: seconds(600).describe('device code lifetime'),
     clientCredentials: seconds(600).describe('client_credentials token lifetime'),
   }).prefault({}).describe('token and session lifetimes in seconds'),
+  metrics: z.strictObject({
+    port: number().pipe(z.number().int().min(0).max(65535)).optional()
+      .describe('serve /metrics on a listener of its own at this port (0: any free port); off unless this or metrics.token is set'),
+    host: z.string().default('127.0.0.1').describe('address of the metrics listener (the default keeps it on this machine)'),
+    token: z.string().min(16).optional()
+      .describe('bearer token for /metrics (at least 16 characters); with it, the public listener serves /metrics too, and every scrape must send it'),
+  }).prefault({}).describe('Prometheus metrics (GET /metrics); off unless a port or a token is set'),
   clients: z.array(clientEntrySchema).default([]).superRefine((clients, ctx) => {
     const seen = new Set<string>();
     clients.forEach((client, index) => {

@@ -2,7 +2,7 @@
 // Entry point. serve: loadConfig → openDatabase → migrate → keys → clients → createProvider → createApp → listen.
 // SIGTERM drains in-flight requests, then closes the database.
 import { readFileSync } from 'node:fs';
-import type { Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import type Provider from 'oidc-provider';
 import { createCli, runCli } from './cli/index.js';
 import { accountClientId, clientSchema, issuerPath, loadConfig, type Config } from './config.js';
@@ -23,6 +23,7 @@ import { deleteExpiredLinkTokens } from './store/factors.js';
 import { deleteExpiredFederationStates } from './store/federation.js';
 import { createUpstreamRegistry } from './auth/federation/registry.js';
 import { purgeSignIns } from './store/sign-ins.js';
+import { databaseSize } from './store/dialect.js';
 
 const version = JSON.parse(readFileSync(new URL(import.meta.url.includes('/dist/') ? '../../package.json' : '../package.json', import.meta.url), 'utf8')).version as string;
 
@@ -50,10 +51,19 @@ async function reconcileClients(db: Db, config: Config, log: Logger): Promise<vo
   if (removed.length) log.info({ removed }, 'removed clients no longer in the configuration');
 }
 
+/** Starts the metrics listener of its own (metrics.port, on metrics.host: 127.0.0.1 unless configured). */
+async function listenForMetrics(handler: RequestListener, port: number, host: string, log: Logger): Promise<Server> {
+  const server = createServer(handler);
+  await new Promise<void>((resolve, reject) => server.listen({ port, host }, resolve).once('error', reject));
+  const address = server.address();
+  log.info({ host, port: typeof address === 'object' && address ? address.port : port }, 'metrics listening');
+  return server;
+}
+
 async function serve(): Promise<void> {
   // Loaded here so CLI commands start fast without the server's dependencies.
-  const [{ createApp }, { createRenderer }, { createProvider }] = await Promise.all([
-    import('./http/app.js'), import('./http/views.js'), import('./oidc/provider.js'),
+  const [{ createApp }, { createRenderer }, { createProvider }, { createMetrics, createMetricsApp }] = await Promise.all([
+    import('./http/app.js'), import('./http/views.js'), import('./oidc/provider.js'), import('./http/metrics.js'),
   ]);
   const config = loadConfig({ env: process.env });
   const log = createLogger(config.logLevel);
@@ -76,7 +86,11 @@ async function serve(): Promise<void> {
   const cookieKeys = await loadCookieKeys(db);
   const issuerUrl = new URL(config.issuer);
   const webauthn = { rpId: config.webauthn.rpId ?? issuerUrl.hostname, rpName: config.webauthn.rpName, origins: [issuerUrl.origin] };
-  const build = async () => createProvider({ config, db, log, render, classifier, jwks: await loadJwks(db, retention), cookieKeys });
+  const metricsOn = config.metrics.port !== undefined || config.metrics.token !== undefined;
+  const metrics = metricsOn ? createMetrics({ base, databaseSize: () => databaseSize(db) }) : undefined;
+  const build = async () => createProvider({
+    config, db, log, render, classifier, jwks: await loadJwks(db, retention), cookieKeys, onTokensIssued: metrics?.tokensIssued,
+  });
   let provider: Provider = await build();
   let version = await keysVersion(db);
 
@@ -84,6 +98,7 @@ async function serve(): Promise<void> {
     issuer: config.issuer, base, trustProxy: config.trustProxy, db, log, render, provider: () => provider, cookieKeys, box, webauthn, classifier,
     globalPolicy: config.policy, showUserList: config.login.showUserList, rotateKeys: () => rotateSigningKeys(db),
     upstreams: createUpstreamRegistry({ db, box, declared: config.upstreams }),
+    metrics, metricsToken: config.metrics.token,
   });
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen({ port: config.port, host: config.host }, () => resolve(s)).once('error', reject);
@@ -91,6 +106,9 @@ async function serve(): Promise<void> {
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   log.info({ issuer: config.issuer, port, dataDir: config.dataDir }, 'accouch listening');
+  const metricsServer = metrics && config.metrics.port !== undefined
+    ? await listenForMetrics(createMetricsApp(metrics, config.metrics.token).callback(), config.metrics.port, config.metrics.host, log)
+    : undefined;
   if (await setupNeeded(db)) {
     const token = await createSetupLink(db, box);
     console.log(`\nAccouch is running at ${config.issuer} (port ${port}). Nobody can sign in yet: open this one-time link\nwithin an hour to create the owner's account (\`npx accouch setup-link\` prints a fresh one):\n\n  ${config.issuer.replace(/\/$/, '')}/setup?token=${token}\n`);
@@ -131,6 +149,7 @@ async function serve(): Promise<void> {
     log.info({ signal }, 'shutting down: draining requests');
     clearInterval(keyWatch);
     clearInterval(purge);
+    metricsServer?.close();
     server.close(async () => {
       await db.destroy();
       log.info('stopped');

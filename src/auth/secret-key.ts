@@ -33,6 +33,26 @@ export function loadSecretKey({ secretKey, dataDir }: { secretKey?: string | und
   return readKeyFile(file) ?? createKeyFile(dataDir, file);
 }
 
+/**
+ * Replaces `<dataDir>/secret.key` with `key` (a restore or import brings the key its data was sealed with):
+ * written to a temporary file, synced, renamed over the old one.
+ */
+export function replaceSecretKeyFile(dataDir: string, key: Buffer): void {
+  if (key.length !== keyBytes) throw internal(`the secret key must be ${keyBytes} bytes, got ${key.length}`);
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const file = join(dataDir, secretKeyFileName);
+  const temp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+  const fd = openSync(temp, 'wx', 0o600);
+  try {
+    writeSync(fd, `${key.toString('base64url')}\n`);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(temp, file);
+  syncDir(dataDir);
+}
+
 function readKeyFile(file: string): Buffer | undefined {
   let text: string;
   try {

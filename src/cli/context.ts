@@ -8,12 +8,15 @@ export interface CliContext {
   db: Db;
 }
 
-/** Opens the database of the configured data dir, runs the command, closes the database. */
-export async function withDatabase<T>(run: (ctx: CliContext) => Promise<T>): Promise<T> {
+/**
+ * Opens the configured database, runs the command, closes the database. Migrates it first unless told not to
+ * (a backup must copy the database as it is).
+ */
+export async function withDatabase<T>(run: (ctx: CliContext) => Promise<T>, { migrate = true } = {}): Promise<T> {
   const config = loadConfig({ env: process.env });
   const db = openDatabase(config.dataDir);
   try {
-    await migrateToLatest(db);
+    if (migrate) await migrateToLatest(db);
     return await run({ config, db });
   } finally {
     await db.destroy();

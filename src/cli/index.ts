@@ -4,6 +4,7 @@ import { ConfigError } from '../config.js';
 import { AppError } from '../errors.js';
 import { registerAppCommands } from './apps.js';
 import { registerClientCommands } from './clients.js';
+import { registerDataCommands } from './data.js';
 import { registerKeyCommands } from './keys.js';
 import { registerKubeCommands } from './kube.js';
 import { registerSetupCommands } from './setup.js';
@@ -22,6 +23,7 @@ export function createCli({ serve, version }: { serve: () => Promise<void>; vers
   registerKeyCommands(program);
   registerSetupCommands(program);
   registerKubeCommands(program);
+  registerDataCommands(program);
   return program;
 }
 

@@ -23,6 +23,7 @@ import { adminRoutes } from './admin.js';
 import { avatarRoutes } from './avatars.js';
 import { createInteractionSteps, interactionRoutes } from './interaction.js';
 import { inviteRoutes } from './invite.js';
+import { metricsEndpoint, type Metrics } from './metrics.js';
 import { setupRoutes } from './setup.js';
 import { signInStepRoutes } from './sign-in-steps.js';
 import { serveStatic } from './static.js';
@@ -49,6 +50,9 @@ export interface AppDeps {
   rotateKeys: () => Promise<unknown>;
   /** Upstream identity providers ("Continue with GitHub"). */
   upstreams: UpstreamRegistry;
+  /** Prometheus metrics, when enabled; `/metrics` is served here only when `metricsToken` protects it. */
+  metrics?: Metrics | undefined;
+  metricsToken?: string | undefined;
 }
 
 // The browser half of WebAuthn, served as a static file (no CDN).
@@ -67,6 +71,7 @@ export function createApp(deps: AppDeps): Koa {
   const callbacks = new WeakMap<Provider, ReturnType<Provider['callback']>>();
   const httpLog = log.child({ mod: 'http' });
 
+  if (deps.metrics) app.use(deps.metrics.timeRequests);
   app.use(async (ctx, next) => {
     const incoming = ctx.get('x-request-id');
     const reqId = /^[\w.-]{1,64}$/.test(incoming) ? incoming : randomUUID();
@@ -96,10 +101,13 @@ export function createApp(deps: AppDeps): Koa {
   // Probes stay at the root whatever the issuer's path, where kubelet looks for them.
   const health = healthRoutes(db);
   app.use(health.routes());
+  // On the public listener only behind the bearer token; without one, /metrics is on its own port or off.
+  if (deps.metrics && deps.metricsToken) app.use(metricsEndpoint(deps.metrics, deps.metricsToken));
   app.use(serveStatic(join(viewsDir, 'static'), `${base}/static`, { 'webauthn-browser.js': webauthnBrowser }));
   const networkOf = (ctx: Koa.Context) => classifier.ofRequest(ctx.req);
   const steps = createInteractionSteps({
     provider, db, render, log, settings: { globalPolicy: deps.globalPolicy, showUserList: deps.showUserList, networkOf, upstreams: () => deps.upstreams.list() },
+    countSignIn: deps.metrics ? (outcome) => deps.metrics!.signIn(outcome) : undefined,
   });
   const accountAuth = createAccountAuth({ db, render, issuer, base, clientId: accountClientId });
   const federation = createFederation({ issuer, base, db, render, steps, upstreams: deps.upstreams, accountAuth });

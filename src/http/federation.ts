@@ -136,7 +136,10 @@ export function createFederation({ issuer, base, db, render, steps, upstreams, a
     if (await steps.refuseDenied(ctx, step)) return;
     const outcome = typeof ctx.query.state === 'string' ? await takeOutcome(db, ctx.query.state, step.interaction.uid) : undefined;
     if (!outcome || step.interaction.prompt.name !== 'login') return void ctx.redirect(back);
-    if ('error' in outcome) return problem(ctx, 403, { title: outcome.title, message: outcome.error, link: back, linkText: 'Sign in another way' });
+    if ('error' in outcome) {
+      steps.count(step, 'failure', 'federated');
+      return problem(ctx, 403, { title: outcome.title, message: outcome.error, link: back, linkText: 'Sign in another way' });
+    }
     const url = await steps.proceed(ctx, step, { userId: outcome.userId, factors: [{ factor: 'federated', upstream: outcome.upstream }] });
     ctx.set('cache-control', 'no-store');
     ctx.status = 303;

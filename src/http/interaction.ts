@@ -12,6 +12,7 @@ import type { Logger } from '../log.js';
 import type { Db } from '../store/db.js';
 import type { User } from '../store/users.js';
 import { listHousehold, present } from '../auth/household.js';
+import type { SignInOutcome } from './metrics.js';
 import type { Render } from './views.js';
 
 export interface SignInSettings {
@@ -28,6 +29,8 @@ export interface InteractionDeps {
   render: Render;
   log: Logger;
   settings: SignInSettings;
+  /** Counts finished and failed sign-ins (metrics); optional. */
+  countSignIn?: ((outcome: SignInOutcome) => void) | undefined;
 }
 
 type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
@@ -64,7 +67,10 @@ export interface StepContext {
   pending: PendingSignIn | undefined;
 }
 
-export function createInteractionSteps({ provider, db, render, log, settings }: InteractionDeps) {
+export function createInteractionSteps({ provider, db, render, log, settings, countSignIn }: InteractionDeps) {
+  /** Counts a sign-in outcome by factor and network (never by user). */
+  const count = (step: StepContext, result: SignInOutcome['result'], factor: string) => countSignIn?.({ result, factor, network: step.network });
+
   /** Loads the interaction; an expired one renders the start-again page and returns undefined. */
   async function load(ctx: Context): Promise<StepContext | undefined> {
     let interaction: Interaction;
@@ -112,7 +118,9 @@ export function createInteractionSteps({ provider, db, render, log, settings }: 
     const required = step.required.allowed ? step.required.acr : 'phr';
     const decision: Decision = user ? decide(pending, await factorsOf(db, user), required) : { status: 'impossible', acr: '1fa' };
     const p = provider();
+    const factors = pending.factors.map((f) => f.factor).join('+');
     if (!user || decision.status === 'impossible') {
+      count(step, 'denied', factors);
       const description = !user ? 'this account is disabled'
         : step.network === 'outside' ? 'from outside the home network this app needs a stronger sign-in than this account has set up'
           : 'this app needs a stronger sign-in than this account has set up';
@@ -124,11 +132,13 @@ export function createInteractionSteps({ provider, db, render, log, settings }: 
       return interactionPage(ctx);
     }
     if (!userAllowedForClient(user, step.client?.['accouch_allowed_groups'] as string[] | undefined)) {
+      count(step, 'denied', factors);
       return p.interactionResult(ctx.req, ctx.res, { error: 'access_denied', error_description: 'this account may not use this application' }, { mergeWithLastSubmission: false });
     }
     const ts = await completeSignIn(db, {
       userId: user.id, username: user.username, amr: decision.amr, acr: decision.acr, network: step.network, ip: step.ip, clientId: step.client?.clientId, factors: pending.factors,
     });
+    count(step, 'success', factors);
     ctx.state.log?.info({ event: 'login.success', sub: user.id, acr: decision.acr, network: step.network, client: step.client?.clientId }, 'signed in');
     ctx.cookies.set(lastUserCookie, user.id, { signed: true, httpOnly: true, sameSite: 'lax', maxAge: 400 * 86400_000, overwrite: true });
     return p.interactionResult(ctx.req, ctx.res, { login: { accountId: user.id, amr: decision.amr, acr: decision.acr, ts, remember: true } }, { mergeWithLastSubmission: false });
@@ -215,13 +225,14 @@ export function createInteractionSteps({ provider, db, render, log, settings }: 
   /** Refuses a sign-in step from a network this app does not allow (GET already does; POSTs too). */
   async function refuseDenied(ctx: Context, step: StepContext, asJson = false): Promise<boolean> {
     if (step.required.allowed || step.interaction.prompt.name !== 'login') return false;
+    count(step, 'denied', 'none');
     const url = await provider().interactionResult(ctx.req, ctx.res, { error: 'access_denied', error_description: 'this app can only be used from the home network' }, { mergeWithLastSubmission: false });
     if (asJson) ctx.body = { redirect: url };
     else { ctx.status = 303; ctx.redirect(url); }
     return true;
   }
 
-  return { load, proceed, renderLogin, grantConsent, showPage, deny, refuseDenied, mayName, household, log, networkOf: settings.networkOf };
+  return { load, proceed, renderLogin, grantConsent, showPage, deny, refuseDenied, mayName, household, log, count, networkOf: settings.networkOf };
 }
 
 export type InteractionSteps = ReturnType<typeof createInteractionSteps>;

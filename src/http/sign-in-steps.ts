@@ -60,11 +60,15 @@ export function signInStepRoutes({ steps, db, box, webauthn }: SignInStepDeps): 
     const user = await activeUser(db, step.pending.userId);
     const keys = throttleKeys(user?.username ?? step.pending.userId, step.ip);
     const begun = await beginAttempt(db, keys);
-    if (!begun.allowed) return throttled(ctx, step, begun.retryAfter, begun.locked);
+    if (!begun.allowed) {
+      steps.count(step, 'throttled', factor);
+      return throttled(ctx, step, begun.retryAfter, begun.locked);
+    }
     const code = String((ctx.request.body as Record<string, unknown> | undefined)?.code ?? '').slice(0, 64);
     if (!user || !(await check(user.id, code))) {
       await finishAttempt(db, begun.attempt, false);
       await recordFailedStep(db, { userId: step.pending.userId, factor, network: step.network, ip: step.ip, clientId: step.client?.clientId });
+      steps.count(step, 'failure', factor);
       return steps.renderLogin(ctx, step, { error: 'That code did not work. Check it and try again.', status: 401 });
     }
     await finishAttempt(db, begun.attempt, true);
@@ -84,6 +88,7 @@ export function signInStepRoutes({ steps, db, box, webauthn }: SignInStepDeps): 
     const result = await verifyPasswordLogin(db, { username, password, ip: step.ip, clientId: step.client?.clientId });
     if (!result.ok) {
       ctx.state.log?.info({ event: 'login.failure', reason: result.reason, network: step.network }, 'sign-in failed');
+      steps.count(step, result.reason === 'throttled' ? 'throttled' : 'failure', 'password');
       if (result.reason === 'throttled') return throttled(ctx, step, result.retryAfter, result.locked);
       // The lock screen stays on the person who was shown; "Other user" stays on the form.
       const keep = body.from === 'lock' && selected && steps.mayName(ctx, selected.id) ? { selected } : { username };
@@ -121,6 +126,7 @@ export function signInStepRoutes({ steps, db, box, webauthn }: SignInStepDeps): 
     const ipKeys = throttleKeys('', step.ip).slice(1);
     const begun = await beginAttempt(db, ipKeys);
     if (!begun.allowed) {
+      steps.count(step, 'throttled', second ? 'security_key' : 'passkey');
       ctx.status = 429;
       ctx.set('retry-after', String(begun.retryAfter));
       ctx.body = { error: `Too many attempts. Wait ${begun.retryAfter} seconds and try again.` };
@@ -136,6 +142,7 @@ export function signInStepRoutes({ steps, db, box, webauthn }: SignInStepDeps): 
       if (!(error instanceof AppError)) throw error;
       await finishAttempt(db, begun.attempt, false);
       await recordFailedStep(db, { userId: step.pending?.userId, factor: 'webauthn', network: step.network, ip: step.ip, clientId: step.client?.clientId });
+      steps.count(step, 'failure', second ? 'security_key' : 'passkey');
       ctx.status = 400;
       ctx.body = { error: 'That passkey or security key could not be verified. Try again.' };
       return;

@@ -21,6 +21,8 @@ export interface ProviderDeps {
   cookieKeys: string[];
   render: Render;
   classifier: NetworkClassifier;
+  /** Told of every token endpoint success: its grant type and which tokens it issued (metrics). */
+  onTokensIssued?: ((grantType: string, tokens: string[]) => void) | undefined;
 }
 
 /**
@@ -52,7 +54,7 @@ const page = (ctx: KoaContextWithOIDC, html: string) => {
   ctx.body = html;
 };
 
-export function createProvider({ config, db, log, jwks, cookieKeys, render, classifier }: ProviderDeps): Provider {
+export function createProvider({ config, db, log, jwks, cookieKeys, render, classifier, onTokensIssued }: ProviderDeps): Provider {
   const base = issuerPath(config.issuer);
   const StoreAdapter = createAdapterClass(db);
   const clientAdapter = createClientAdapter(db);
@@ -161,7 +163,12 @@ export function createProvider({ config, db, log, jwks, cookieKeys, render, clas
   for (const event of ['authorization.error', 'grant.error', 'introspection.error', 'revocation.error', 'userinfo.error', 'end_session.error', 'backchannel.error', 'jwks.error', 'discovery.error', 'check_session.error', 'device_authorization.error', 'code_verification.error'] as const) {
     (provider as unknown as NodeJS.EventEmitter).on(event, (_ctx: unknown, err: Error) => oidcLog.info({ event, error: err.name, description: (err as errors.OIDCProviderError).error_description }, 'oidc request rejected'));
   }
-  provider.on('grant.success', (ctx) => oidcLog.info({ event: 'token.issued', client: ctx.oidc.client?.clientId, grant_type: ctx.oidc.params?.grant_type }, 'tokens issued'));
+  provider.on('grant.success', (ctx) => {
+    const grantType = String(ctx.oidc.params?.grant_type);
+    oidcLog.info({ event: 'token.issued', client: ctx.oidc.client?.clientId, grant_type: grantType }, 'tokens issued');
+    const body = (ctx.body ?? {}) as Record<string, unknown>;
+    onTokensIssued?.(grantType, ['access_token', 'id_token', 'refresh_token'].filter((token) => typeof body[token] === 'string'));
+  });
   provider.on('grant.revoked', (_ctx, grantId) => oidcLog.info({ event: 'grant.revoked', grantId }, 'grant revoked'));
   return provider;
 }

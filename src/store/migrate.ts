@@ -7,6 +7,11 @@ import { internal } from '../errors.js';
 
 const migrationFolder = fileURLToPath(new URL('../../migrations', import.meta.url));
 
+/** Names of the migrations this version knows, oldest first. */
+export async function knownMigrations(): Promise<string[]> {
+  return Object.keys(await new FileMigrationProvider({ fs, path, migrationFolder }).getMigrations()).sort();
+}
+
 /** Runs every pending migration; throws with the failing migration's name. */
 export async function migrateToLatest(db: Kysely<any>): Promise<string[]> {
   const migrator = new Migrator({ db, provider: new FileMigrationProvider({ fs, path, migrationFolder }) });
