@@ -4,6 +4,7 @@ import { createCipheriv, createDecipheriv, createHash, createHmac, hkdfSync, ran
 import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { internal } from '../errors.js';
+import { syncDir } from '../store/sqlite-file.js';
 
 const keyBytes = 32;
 const ivBytes = 12;
@@ -41,6 +42,12 @@ export function replaceSecretKeyFile(dataDir: string, key: Buffer): void {
   if (key.length !== keyBytes) throw internal(`the secret key must be ${keyBytes} bytes, got ${key.length}`);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const file = join(dataDir, secretKeyFileName);
+  renameSync(writeTempKey(file, key), file);
+  syncDir(dataDir);
+}
+
+/** Writes the key, synced, to a new file (mode 0600) next to `file`; returns its name. */
+function writeTempKey(file: string, key: Buffer): string {
   const temp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
   const fd = openSync(temp, 'wx', 0o600);
   try {
@@ -49,8 +56,7 @@ export function replaceSecretKeyFile(dataDir: string, key: Buffer): void {
   } finally {
     closeSync(fd);
   }
-  renameSync(temp, file);
-  syncDir(dataDir);
+  return temp;
 }
 
 function readKeyFile(file: string): Buffer | undefined {
@@ -69,14 +75,7 @@ function readKeyFile(file: string): Buffer | undefined {
 function createKeyFile(dataDir: string, file: string): Buffer {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const key = randomBytes(keyBytes);
-  const temp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
-  const fd = openSync(temp, 'wx', 0o600);
-  try {
-    writeSync(fd, `${key.toString('base64url')}\n`);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
+  const temp = writeTempKey(file, key);
   try {
     // link, unlike rename, fails if the target exists: a concurrent creator's key is never overwritten.
     linkSync(temp, file);
@@ -107,16 +106,6 @@ function createKeyFile(dataDir: string, file: string): Buffer {
 
 function raceLost(file: string): never {
   throw internal(`${file} vanished while being created`);
-}
-
-// The new directory entry must survive a power cut too, or the sealed secrets would outlive their key.
-function syncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 // Separate subkeys keep encryption and each MAC purpose from ever sharing key material.

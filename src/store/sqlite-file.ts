@@ -25,7 +25,8 @@ function createPrivateFile(file: string, shown: string): void {
   }
 }
 
-function syncDir(dir: string): void {
+/** Makes a directory's entries (a new or renamed file) survive a power cut. */
+export function syncDir(dir: string): void {
   const fd = openSync(dir, 'r');
   try {
     fsyncSync(fd);

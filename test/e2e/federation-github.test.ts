@@ -1,18 +1,17 @@
 // "Continue with GitHub" against a stand-in for GitHub's documented OAuth endpoints and REST API, selected through
 // the GitHub Enterprise base URL: linking, signing in, organisation and team membership mapped to groups (and
 // taken away again), an allow rule by organisation, an unverified primary email left out, strangers refused.
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from './support/chromium.js';
 import { startFakeGithub, type FakeGithub, type GithubUser } from './support/fake-github.js';
 import { tinyPng } from './support/png.js';
-import { reserveRpApp, startRpApp, type RpApp } from './support/rp-app.js';
-import { addClient, addUser } from './support/rp.js';
-import { freePort, startServer, type RunningServer } from './support/server.js';
+import { startWithUpstreams } from './support/federation.js';
+import type { RpApp } from './support/rp-app.js';
+import { addUser } from './support/rp.js';
+import { freePort, type RunningServer } from './support/server.js';
 
 let server: RunningServer;
 let github: FakeGithub;
@@ -37,19 +36,12 @@ beforeAll(async () => {
     clientId: 'Iv1.accouchhome', clientSecret: 'github client secret value', callbackUrl: `http://localhost:${port}/federation/github/callback`,
     users: [octocat, hubot, stranger],
   });
-  const configFile = join(process.env.TMPDIR ?? '/tmp', `accouch-github-${port}.yaml`);
-  writeFileSync(configFile, stringify({
-    upstreams: [{
-      id: 'github', type: 'github', clientId: 'Iv1.accouchhome', clientSecret: 'github client secret value',
-      baseUrl: github.baseUrl, // GitHub Enterprise Server: the API is then at <baseUrl>/api/v3
-      groups: { family: 'family', 'family/admins': 'admins' },
-      allow: { githubOrgs: ['family'] },
-    }],
-  }));
-  server = await startServer({ port, env: { ACCOUCH_CONFIG: configFile } });
-  addUser(server, 'ada', 'ada local password');
-  const where = await reserveRpApp();
-  app = await startRpApp(where, server.issuer, 'photos', addClient(server, 'photos', ['--redirect-uri', where.callback, '--name', 'Family Photos', '--skip-consent']));
+  ({ server, app } = await startWithUpstreams(port, [{
+    id: 'github', type: 'github', clientId: 'Iv1.accouchhome', clientSecret: 'github client secret value',
+    baseUrl: github.baseUrl, // GitHub Enterprise Server: the API is then at <baseUrl>/api/v3
+    groups: { family: 'family', 'family/admins': 'admins' },
+    allow: { githubOrgs: ['family'] },
+  }]));
   browser = await launchChromium();
 });
 

@@ -7,13 +7,12 @@ import { createServer as createTcpServer, type Server as TcpServer, type Socket 
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from './support/chromium.js';
 import { tinyPng } from './support/png.js';
-import { reserveRpApp, startRpApp, type RpApp } from './support/rp-app.js';
-import { addClient, addUser } from './support/rp.js';
-import { freePort, startServer, type RunningServer } from './support/server.js';
+import { startWithUpstreams } from './support/federation.js';
+import type { RpApp } from './support/rp-app.js';
+import { freePort, type RunningServer } from './support/server.js';
 import { startUpstreamProvider, type UpstreamProvider } from './support/upstream-provider.js';
 
 let server: RunningServer;
@@ -48,19 +47,12 @@ beforeAll(async () => {
 
   const secretFile = join(process.env.TMPDIR ?? '/tmp', `accouch-google-secret-${port}`);
   writeFileSync(secretFile, 'google upstream secret\n');
-  const configFile = join(process.env.TMPDIR ?? '/tmp', `accouch-federation-${port}.yaml`);
-  writeFileSync(configFile, stringify({
-    upstreams: [
-      { id: 'family', type: 'oidc', name: 'Family ID', issuer: upstream.issuer, clientId: 'accouch-family', clientSecret: 'family upstream secret' },
-      { id: 'google', type: 'google', issuer: upstream.issuer, clientId: 'accouch-google', clientSecretFile: secretFile, allow: { googleDomains: ['family.example'] } },
-      { id: 'down', type: 'oidc', name: 'Down ID', issuer: `http://127.0.0.1:${closedPort}`, clientId: 'x', clientSecret: 'y' },
-      { id: 'slow', type: 'oidc', name: 'Slow ID', issuer: `http://127.0.0.1:${hangingPort}`, clientId: 'x', clientSecret: 'y', timeout: 1 },
-    ],
-  }));
-  server = await startServer({ port, env: { ACCOUCH_CONFIG: configFile } });
-  addUser(server, 'ada', 'ada local password');
-  const where = await reserveRpApp();
-  app = await startRpApp(where, server.issuer, 'photos', addClient(server, 'photos', ['--redirect-uri', where.callback, '--name', 'Family Photos', '--skip-consent']));
+  ({ server, app } = await startWithUpstreams(port, [
+    { id: 'family', type: 'oidc', name: 'Family ID', issuer: upstream.issuer, clientId: 'accouch-family', clientSecret: 'family upstream secret' },
+    { id: 'google', type: 'google', issuer: upstream.issuer, clientId: 'accouch-google', clientSecretFile: secretFile, allow: { googleDomains: ['family.example'] } },
+    { id: 'down', type: 'oidc', name: 'Down ID', issuer: `http://127.0.0.1:${closedPort}`, clientId: 'x', clientSecret: 'y' },
+    { id: 'slow', type: 'oidc', name: 'Slow ID', issuer: `http://127.0.0.1:${hangingPort}`, clientId: 'x', clientSecret: 'y', timeout: 1 },
+  ]));
   browser = await launchChromium();
 });
 
