@@ -8,7 +8,7 @@ import { deleteAvatar, saveAvatar } from '../store/avatars.js';
 import { deleteCredential, findCredential, listCredentials, renameCredential, type StoredCredential } from '../store/credentials.js';
 import type { Db } from '../store/db.js';
 import { epoch } from '../store/db.js';
-import { findUserById, setPasswordHash, updateProfile, type User } from '../store/users.js';
+import { findUserById, lockUser, setPasswordHash, updateProfile, type User } from '../store/users.js';
 import { endSession, listSessions, revokeConnectedApp, listConnectedApps } from './account-session.js';
 import { avatarContentType } from './avatar.js';
 import { hashPassword } from './password.js';
@@ -101,6 +101,7 @@ export async function renameOwnCredential(db: Db, actor: Actor, id: string, name
  */
 export async function removeOwnCredential(db: Db, actor: Actor, id: string): Promise<StoredCredential> {
   return db.transaction().execute(async (trx) => {
+    await lockUser(trx, actor.userId);
     const credential = await findCredential(trx, id);
     if (!credential || credential.userId !== actor.userId) throw notFound('That passkey or security key does not exist (any more).');
     const user = await findUserById(trx, actor.userId);
@@ -141,6 +142,7 @@ export async function changeOwnPassword(db: Db, actor: Actor, password: string, 
 /** Removes the password (passwordless from now on), unless no passkey would be left to sign in with. */
 export async function removeOwnPassword(db: Db, actor: Actor): Promise<void> {
   await db.transaction().execute(async (trx) => {
+    await lockUser(trx, actor.userId);
     const user = await findUserById(trx, actor.userId);
     if (!user?.passwordHash) return;
     if (!hasWayIn({ passwordHash: null }, await listCredentials(trx, actor.userId))) throw conflict(lastWayInMessage);

@@ -8,10 +8,10 @@ export interface CliContext {
   db: Db;
 }
 
-/** Opens the database of the configured data dir, runs the command, closes the database. */
+/** Opens the configured database (SQLite in the data dir, or PostgreSQL), runs the command, closes the database. */
 export async function withDatabase<T>(run: (ctx: CliContext) => Promise<T>): Promise<T> {
   const config = loadConfig({ env: process.env });
-  const db = openDatabase(config.dataDir);
+  const db = openDatabase(config);
   try {
     await migrateToLatest(db);
     return await run({ config, db });
