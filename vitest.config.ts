@@ -15,10 +15,12 @@ const postgresE2eTests = [
   'test/e2e/oidc-flows.test.ts',
   'test/e2e/sessions-device.test.ts',
   'test/e2e/sign-in-factors.test.ts',
+  'test/e2e/sign-in-passkey.test.ts',
   'test/e2e/lifecycle.test.ts',
-  'test/e2e/browser-login.test.ts',
   'test/e2e/replicas.test.ts',
 ];
+/** Of those files, the tests that only check configuration or the HTTP layer stay on SQLite (CI time). */
+const sqliteOnlyTests = /^(?!(configuration|behind a TLS-terminating proxy|shutdown|passkey assertions that must not sign anyone in) )/;
 
 const e2e = {
   environment: 'node',
@@ -64,6 +66,8 @@ export default defineConfig({
         test: {
           name: 'e2e-postgres',
           include: postgresE2eTests,
+          testNamePattern: sqliteOnlyTests,
+          sequence: { groupOrder: 1 }, // after the SQLite e2e run, not beside it: two servers and browsers at once are slow
           env: { ACCOUCH_TEST_DATABASE: 'postgres' },
           globalSetup: ['test/e2e/global-setup.ts', 'test/postgres/global-setup.ts'],
           ...e2e,
