@@ -6,7 +6,7 @@ import * as oidc from 'openid-client';
 import { describe, expect, it } from 'vitest';
 import { Agent, formAction } from './support/agent.js';
 import { addClient, addUser, callback, codeFlow, discover, startAuth } from './support/rp.js';
-import { databaseEnv, freePort, runCli, startServer } from './support/server.js';
+import { freePort, runCli, startServer } from './support/server.js';
 
 const jwksOf = async (issuer: string) => (await (await fetch(`${issuer}/jwks`)).json()) as JSONWebKeySet;
 
@@ -131,8 +131,7 @@ describe('behind a TLS-terminating proxy', () => {
 describe('CLI', () => {
   it('rejects bad input with a clear message and a non-zero exit', async () => {
     const port = await freePort();
-    const dataDir = (await import('node:fs')).mkdtempSync(join((await import('node:os')).tmpdir(), 'accouch-cli-'));
-    const env = { ACCOUCH_DATA_DIR: dataDir, ACCOUCH_PORT: String(port), ...(await databaseEnv(dataDir)) };
+    const env = { ACCOUCH_DATA_DIR: (await import('node:fs')).mkdtempSync(join((await import('node:os')).tmpdir(), 'accouch-cli-')), ACCOUCH_PORT: String(port) };
     const add = (args: string[], input?: string) => runCli(env, ['user', 'add', ...args], input);
     expect(add(['gina', '--name', 'Gina', '--password-stdin'], 'gina password').status).toBe(0);
     const duplicate = add(['GINA', '--name', 'Gina again']);

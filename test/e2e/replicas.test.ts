@@ -15,6 +15,7 @@ import { databaseEnv, e2eEngine, startServer, type RunningServer } from './suppo
 let balancer: Balancer;
 let replicas: RunningServer[];
 let config: oidc.Configuration;
+const urlPassword = 'never-in-a-log-line';
 
 /** The JWKS one replica publishes, asked directly rather than through the balancer. */
 const jwksOf = async (replica: RunningServer) => createLocalJWKSet(await (await fetch(`http://localhost:${replica.port}/jwks`)).json() as JSONWebKeySet);
@@ -25,6 +26,8 @@ beforeAll(async () => {
   const dataDirs = [0, 1].map(() => mkdtempSync(join(tmpdir(), 'accouch-replica-')));
   // One empty database and one secret key for both; each replica has its own data directory, as pods would.
   const shared = await databaseEnv(dataDirs[0]!);
+  // The test server trusts its private socket and ignores passwords: one in the URL must still stay out of the logs.
+  shared.ACCOUCH_DATABASE_URL = shared.ACCOUCH_DATABASE_URL!.replace('postgres://postgres@', `postgres://postgres:${urlPassword}@`);
   replicas = await Promise.all(dataDirs.map((dataDir) => startServer({ dataDir, issuer: balancer.issuer, env: shared })));
   balancer.replicas = replicas.map((r) => r.port);
   addUser(replicas[0]!, 'olga', 'olga password');
@@ -37,6 +40,8 @@ afterAll(async () => {
   for (const replica of replicas ?? []) {
     expect(await replica.stop()).toBe(0);
     expect(replica.output()).not.toMatch(/server error|"level":50/);
+    expect(replica.output()).toContain('"database":"postgres://postgres@localhost/');
+    expect(replica.output()).not.toContain(urlPassword);
   }
 });
 

@@ -1,5 +1,5 @@
 // What several replicas (or request handlers) doing the same thing at the same moment must leave behind: one
-// active key set, the last way in kept. On SQLite one connection serialises them; on PostgreSQL (unit-postgres)
+// active key set, every failed attempt counted once, one lock holder, the last way in kept. On SQLite one connection serialises them; on PostgreSQL (unit-postgres)
 // the pool runs them on separate connections, as two replicas would.
 import { describe, expect, test } from 'vitest';
 import { removeOwnCredential, removeOwnPassword } from '../../../src/auth/account.js';
@@ -8,6 +8,7 @@ import { ensureSigningKeys, rotateSigningKeys } from '../../../src/oidc/keys.js'
 import { insertCredential, listCredentials } from '../../../src/store/credentials.js';
 import type { Db } from '../../../src/store/db.js';
 import { listSigningKeys } from '../../../src/store/keys.js';
+import { countAttempt, findThrottle, takeLock } from '../../../src/store/throttle.js';
 import { createUser, findUserById } from '../../../src/store/users.js';
 import { openTestDb, testEngine } from '../helpers.js';
 
@@ -30,6 +31,16 @@ describe(`at the same time (${testEngine})`, () => {
     const keys = await listSigningKeys(db);
     expect(keys.filter((k) => k.state === 'active').map((k) => k.alg).sort()).toEqual(['ES256', 'EdDSA', 'RS256']);
     expect(keys.filter((k) => k.state === 'retired')).toHaveLength(9);
+  });
+
+  test('a burst of attempts on one username counts each once, and one of them takes the lock', async () => {
+    const db = await openTestDb();
+    await warm(db);
+    const rows = await Promise.all(Array.from({ length: 12 }, () => countAttempt(db, 'user:alice', 1000, 900)));
+    expect(rows.map((r) => r.failures).sort((x, y) => x - y)).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
+    expect(await findThrottle(db, 'user:alice')).toMatchObject({ failures: 12, consecutive: 12 });
+    const locks = await Promise.all(Array.from({ length: 6 }, () => takeLock(db, 'user:alice', 1030, 1000)));
+    expect(locks.filter(Boolean)).toHaveLength(1);
   });
 
   test('removing both passkeys at once leaves one: the last way in stays', async () => {
