@@ -18,7 +18,7 @@ const [{ loadConfig, clientSchema }, { openDatabase }, { migrateToLatest }, { cr
 
 const [users, clients, grants] = process.argv.slice(2).map(Number);
 const config = loadConfig({ env: process.env });
-const db = openDatabase(config.dataDir);
+const db = openDatabase(config);
 try {
   await sql`pragma synchronous = OFF`.execute(db);
   await migrateToLatest(db);

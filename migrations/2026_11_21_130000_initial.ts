@@ -1,9 +1,10 @@
 // Initial schema: users and groups, clients, oidc-provider payloads, signing keys, secrets, audit log.
 // Frozen once landed: never import app code here.
-import type { Kysely } from 'kysely';
+import { PostgresAdapter, type Kysely, type Transaction } from 'kysely';
 
 export async function up(db: Kysely<any>): Promise<void> {
-  await db.transaction().execute(async (trx) => {
+  // PostgreSQL's migrator already runs each migration in a transaction (its DDL is transactional); SQLite's does not.
+  const run = async (trx: Kysely<any> | Transaction<any>) => {
     await trx.schema.createTable('users')
       .addColumn('id', 'text', (c) => c.primaryKey())
       .addColumn('username', 'text', (c) => c.notNull().unique())
@@ -69,8 +70,10 @@ export async function up(db: Kysely<any>): Promise<void> {
       .addColumn('locked_until', 'bigint', (c) => c.notNull())
       .execute();
 
+    // SQLite's AUTOINCREMENT; PostgreSQL's standard identity column (BY DEFAULT, so an import may keep ids).
+    const postgres = db.getExecutor().adapter instanceof PostgresAdapter;
     await trx.schema.createTable('audit_log')
-      .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+      .addColumn('id', 'integer', (c) => (postgres ? c.primaryKey().generatedByDefaultAsIdentity() : c.primaryKey().autoIncrement()))
       .addColumn('at', 'bigint', (c) => c.notNull())
       .addColumn('event', 'text', (c) => c.notNull())
       .addColumn('actor', 'text')
@@ -78,5 +81,6 @@ export async function up(db: Kysely<any>): Promise<void> {
       .addColumn('detail', 'text', (c) => c.notNull())
       .execute();
     await trx.schema.createIndex('audit_log_at').on('audit_log').column('at').execute();
-  });
+  };
+  await (db.isTransaction ? run(db) : db.transaction().execute(run));
 }

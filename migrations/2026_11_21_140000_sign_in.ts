@@ -1,10 +1,11 @@
 // Sign-in factors: WebAuthn credentials and challenges, TOTP, recovery codes, avatars, setup and invite
 // tokens, per-login context (network, factors), the account a payload belongs to, a lifetime failure count.
 // Frozen once landed: never import app code here.
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 
 export async function up(db: Kysely<any>): Promise<void> {
-  await db.transaction().execute(async (trx) => {
+  // PostgreSQL's migrator already runs each migration in a transaction (its DDL is transactional); SQLite's does not.
+  const run = async (trx: Kysely<any> | Transaction<any>) => {
     await trx.schema.createTable('webauthn_credentials')
       .addColumn('id', 'text', (c) => c.primaryKey())
       .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
@@ -73,5 +74,6 @@ export async function up(db: Kysely<any>): Promise<void> {
     await trx.schema.alterTable('oidc_payloads').addColumn('account_id', 'text').execute();
     await trx.schema.createIndex('oidc_payloads_account').on('oidc_payloads').columns(['account_id', 'model']).execute();
     await trx.schema.alterTable('login_throttle').addColumn('consecutive', 'integer', (c) => c.notNull().defaultTo(0)).execute();
-  });
+  };
+  await (db.isTransaction ? run(db) : db.transaction().execute(run));
 }

@@ -1,10 +1,11 @@
 // Upstream identity providers: the ones added in the owner console (those in the YAML file live there), the
 // upstream identities linked to household users, and the short-lived state of a sign-in at an upstream.
 // Frozen once landed: never import app code here.
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 
 export async function up(db: Kysely<any>): Promise<void> {
-  await db.transaction().execute(async (trx) => {
+  // PostgreSQL's migrator already runs each migration in a transaction (its DDL is transactional); SQLite's does not.
+  const run = async (trx: Kysely<any> | Transaction<any>) => {
     await trx.schema.createTable('upstreams')
       .addColumn('id', 'text', (c) => c.primaryKey())
       .addColumn('config', 'text', (c) => c.notNull())
@@ -35,5 +36,6 @@ export async function up(db: Kysely<any>): Promise<void> {
       .addColumn('result', 'text')
       .addColumn('expires_at', 'bigint', (c) => c.notNull())
       .execute();
-  });
+  };
+  await (db.isTransaction ? run(db) : db.transaction().execute(run));
 }

@@ -203,12 +203,15 @@ export const configSchema = z.strictObject({
   }, 'must be an http(s) URL without query or fragment').describe('issuer URL, used byte-exact'),
   host: z.string().optional().describe('address to listen on (default: all interfaces)'),
   port: number().pipe(z.number().int().min(0).max(65535)).default(8080).describe('port to listen on (0: any free port)'),
-  dataDir: z.string().min(1).default('./data').describe('directory of the SQLite database'),
+  dataDir: z.string().min(1).default('./data').describe('directory of the SQLite database (and of the generated secret.key)'),
+  databaseUrl: z.string().refine((value) => /^postgres(ql)?:\/\/./i.test(value) && URL.canParse(value), 'must be a postgres:// or postgresql:// URL')
+    .optional()
+    .describe('PostgreSQL instead of the embedded SQLite, e.g. postgres://accouch:PASSWORD@db:5432/accouch (ACCOUCH_DATABASE_URL_FILE for a mounted Secret); needed for several replicas; requires secretKey'),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info').describe('log level'),
   trustProxy: z.stringbool().or(z.boolean()).default(false)
     .describe('behind a TLS-terminating proxy: trust X-Forwarded-Proto/-For (the issuer host always wins)'),
   secretKey: z.string().min(32).optional()
-    .describe('key that encrypts TOTP secrets and signs links (at least 32 characters; default: generated into <dataDir>/secret.key)'),
+    .describe('key that encrypts TOTP secrets and signs links: a passphrase of at least 32 characters, or a secret.key file\'s content (used as is); default: generated into <dataDir>/secret.key; required with databaseUrl, the same on every replica'),
   login: z.strictObject({
     showUserList: z.stringbool().or(z.boolean()).default(true).describe('"Other user" shows the household as tiles (false: a username field)'),
   }).prefault({}).describe('the sign-in page'),
@@ -365,6 +368,12 @@ export function loadConfig({ env, file }: { env: Env; file?: string }): Config {
   }
 
   const result = configSchema.safeParse(raw);
+  // A generated secret.key lives in one replica's data directory: another replica (or a fresh container) would
+  // generate its own and could not open the TOTP secrets and links the first one sealed. Checked beside the
+  // schema so it is reported with every other problem.
+  if (raw.databaseUrl && !raw.secretKey) {
+    problems.push('secretKey: required with databaseUrl: every replica must use the same one (e.g. ACCOUCH_SECRET_KEY_FILE)');
+  }
   if (!result.success) {
     for (const issue of result.error.issues) {
       if (issue.code === 'unrecognized_keys') {

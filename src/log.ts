@@ -9,6 +9,7 @@ export const redactPaths = [
   'access_token', '*.access_token', 'refresh_token', '*.refresh_token', 'id_token', '*.id_token',
   'req.headers.cookie', 'req.headers.authorization', 'res.headers["set-cookie"]',
   'headers.cookie', 'headers.authorization',
+  'databaseUrl', '*.databaseUrl', 'connectionString', '*.connectionString',
 ];
 
 /** Creates the root logger; `destination` lets tests capture lines. */

@@ -13,7 +13,7 @@ import { createSetupLink, setupNeeded } from './auth/setup.js';
 import { declaredClients } from './integrations/presets.js';
 import { ensureSigningKeys, keyRetention, loadCookieKeys, loadJwks, rotateSigningKeys } from './oidc/keys.js';
 import { deleteConfigClientsExcept, upsertConfigClient } from './store/clients.js';
-import { openDatabase, type Db } from './store/db.js';
+import { describeDatabase, openDatabase, type Db } from './store/db.js';
 import { keysVersion } from './store/keys.js';
 import { migrateToLatest } from './store/migrate.js';
 import { purgeExpiredPayloads } from './store/oidc-payloads.js';
@@ -67,7 +67,7 @@ async function serve(): Promise<void> {
   ]);
   const config = loadConfig({ env: process.env });
   const log = createLogger(config.logLevel);
-  const db = openDatabase(config.dataDir);
+  const db = openDatabase(config, { onPoolError: (error) => log.warn({ err: error }, 'an idle database connection failed; the next query opens a new one') });
   const applied = await migrateToLatest(db);
   if (applied.length) log.info({ applied }, 'database migrated');
   if (await ensureSigningKeys(db)) log.info({ event: 'keys.generated' }, 'generated signing keys (RS256, ES256, EdDSA)');
@@ -105,7 +105,7 @@ async function serve(): Promise<void> {
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
-  log.info({ issuer: config.issuer, port, dataDir: config.dataDir }, 'accouch listening');
+  log.info({ issuer: config.issuer, port, database: describeDatabase(config) }, 'accouch listening');
   const metricsServer = metrics && config.metrics.port !== undefined
     ? await listenForMetrics(createMetricsApp(metrics, config.metrics.token).callback(), config.metrics.port, config.metrics.host, log)
     : undefined;

@@ -9,7 +9,7 @@ import { deleteCredential, findCredential, listCredentials, renameCredential, ty
 import type { Db } from '../store/db.js';
 import { epoch } from '../store/db.js';
 import { listFederatedIdentities } from '../store/federation.js';
-import { findUserById, setPasswordHash, updateProfile, type User } from '../store/users.js';
+import { findUserById, lockUser, setPasswordHash, updateProfile, type User } from '../store/users.js';
 import { endSession, listSessions, revokeConnectedApp, listConnectedApps } from './account-session.js';
 import { avatarContentType } from './avatar.js';
 import { hashPassword } from './password.js';
@@ -107,6 +107,7 @@ export async function renameOwnCredential(db: Db, actor: Actor, id: string, name
  */
 export async function removeOwnCredential(db: Db, actor: Actor, id: string): Promise<StoredCredential> {
   return db.transaction().execute(async (trx) => {
+    await lockUser(trx, actor.userId);
     const credential = await findCredential(trx, id);
     if (!credential || credential.userId !== actor.userId) throw notFound('That passkey or security key does not exist (any more).');
     const user = await findUserById(trx, actor.userId);
@@ -148,6 +149,7 @@ export async function changeOwnPassword(db: Db, actor: Actor, password: string, 
 /** Removes the password (passwordless from now on), unless no passkey would be left to sign in with. */
 export async function removeOwnPassword(db: Db, actor: Actor): Promise<void> {
   await db.transaction().execute(async (trx) => {
+    await lockUser(trx, actor.userId);
     const user = await findUserById(trx, actor.userId);
     if (!user?.passwordHash) return;
     const links = (await listFederatedIdentities(trx, actor.userId)).length;

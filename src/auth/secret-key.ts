@@ -23,12 +23,18 @@ export interface SecretBox {
   mac(purpose: string, value: string): string;
 }
 
+/** A key file's content: 32 bytes as base64url text (43 characters). */
+const keyFileText = /^[A-Za-z0-9_-]{43}$/;
+
 /**
- * The 32-byte server secret. A configured `secretKey` is hashed with SHA-256 to 32 bytes; otherwise
- * `<dataDir>/secret.key` (32 random bytes as base64url text) is read, or created with mode 0600 if missing.
- * An existing file is never replaced: when two processes race to create it, both end up with the winner's key.
+ * The 32-byte server secret. A configured `secretKey` is hashed with SHA-256 to 32 bytes, unless it is the
+ * content of a key file, which is used as is (so `ACCOUCH_SECRET_KEY_FILE=<old dataDir>/secret.key` carries an
+ * SQLite installation's key to PostgreSQL). Otherwise `<dataDir>/secret.key` (32 random bytes as base64url text)
+ * is read, or created with mode 0600 if missing. An existing file is never replaced: when two processes race to
+ * create it, both end up with the winner's key.
  */
 export function loadSecretKey({ secretKey, dataDir }: { secretKey?: string | undefined; dataDir: string }): Buffer {
+  if (secretKey && keyFileText.test(secretKey.trim())) return Buffer.from(secretKey.trim(), 'base64url');
   if (secretKey) return createHash('sha256').update(secretKey, 'utf8').digest();
   const file = join(dataDir, secretKeyFileName);
   return readKeyFile(file) ?? createKeyFile(dataDir, file);

@@ -9,12 +9,12 @@ export interface CliContext {
 }
 
 /**
- * Opens the configured database, runs the command, closes the database. Migrates it first unless told not to
- * (a backup must copy the database as it is).
+ * Opens the configured database (SQLite in the data dir, or PostgreSQL), runs the command, closes the database.
+ * Migrates it first unless told not to (a backup must copy the database as it is).
  */
 export async function withDatabase<T>(run: (ctx: CliContext) => Promise<T>, { migrate = true } = {}): Promise<T> {
   const config = loadConfig({ env: process.env });
-  const db = openDatabase(config.dataDir);
+  const db = openDatabase(config);
   try {
     if (migrate) await migrateToLatest(db);
     return await run({ config, db });

@@ -8,8 +8,8 @@ import type { Command } from 'commander';
 import { loadSecretKey, replaceSecretKeyFile } from '../auth/secret-key.js';
 import type { Config } from '../config.js';
 import { badRequest } from '../errors.js';
-import { dialectOf, sqliteFileOf } from '../store/dialect.js';
-import type { Db } from '../store/db.js';
+import { sqliteFileOf } from '../store/dialect.js';
+import { isPostgres, type Db } from '../store/db.js';
 import { knownMigrations } from '../store/migrate.js';
 import { backupSqlite, ensureNotInUse, inspectBackup, restoreSqlite } from '../store/sqlite-file.js';
 import { exportDatabase, importDatabase, type Progress } from '../store/transfer.js';
@@ -17,7 +17,7 @@ import { withDatabase } from './context.js';
 
 /** backup and restore copy the SQLite file; PostgreSQL has its own tools. */
 async function sqliteFileOrRefuse(db: Db, command: 'backup' | 'restore'): Promise<string> {
-  if (dialectOf(db) === 'postgres') {
+  if (isPostgres(db)) {
     throw badRequest(command === 'backup'
       ? 'backup copies the SQLite database; with PostgreSQL use pg_dump (e.g. pg_dump -Fc -f accouch.dump "$ACCOUCH_DATABASE_URL"), or accouch export'
       : 'restore replaces the SQLite database; with PostgreSQL use pg_restore (e.g. pg_restore --clean -d "$ACCOUCH_DATABASE_URL" accouch.dump), or accouch import');

@@ -2,7 +2,7 @@
 // artefacts, pending one-time links, and the audit log filtered and paged.
 import { sql, type Kysely } from 'kysely';
 import type { ClientConfig } from '../config.js';
-import { epoch } from './db.js';
+import { epoch, jsonText } from './db.js';
 import type { Database, LinkTokensTable } from './schema.js';
 
 type Db = Kysely<Database>;
@@ -20,7 +20,7 @@ export async function updateCliClient(db: Db, config: ClientConfig, now = epoch(
 export async function deleteClientPayloads(db: Db, clientId: string): Promise<number> {
   const result = await db.deleteFrom('oidc_payloads')
     .where('model', 'in', ['Grant', 'AccessToken', 'RefreshToken', 'AuthorizationCode', 'DeviceCode', 'ClientCredentials'])
-    .where(sql<string>`json_extract(payload, '$.clientId')`, '=', clientId)
+    .where(jsonText(db, 'payload', 'clientId'), '=', clientId)
     .executeTakeFirst();
   return Number(result.numDeletedRows);
 }
@@ -73,7 +73,7 @@ export async function listAuditPage(db: Db, filter: AuditFilter, page: { offset:
   }
   if (filter.subject) {
     const subject = filter.subject;
-    query = query.where((eb) => eb.or([eb('actor', '=', subject), eb(sql<string>`json_extract(detail, '$.user')`, '=', subject)]));
+    query = query.where((eb) => eb.or([eb('actor', '=', subject), eb(jsonText(db, 'detail', 'user'), '=', subject)]));
   }
   if (filter.from !== undefined) query = query.where('at', '>=', filter.from);
   if (filter.to !== undefined) query = query.where('at', '<=', filter.to);

@@ -1,11 +1,18 @@
-// Opens the embedded SQLite database with the durability settings Accouch relies on.
+// Opens the database the configuration names: the embedded SQLite file (with the durability settings Accouch
+// relies on), or PostgreSQL when databaseUrl is set (several replicas share one database).
 import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, SqliteDialect } from 'kysely';
+import { Kysely, PostgresAdapter, PostgresDialect, sql, SqliteDialect, type RawBuilder } from 'kysely';
+import type PG from 'pg';
+import type { Config } from '../config.js';
 import type { Database } from './schema.js';
 
 export type Db = Kysely<Database>;
+
+/** What openDatabase needs from the configuration. */
+export type DatabaseConfig = Pick<Config, 'dataDir' | 'databaseUrl'>;
 
 export const databaseFile = (dataDir: string) => join(dataDir, 'accouch.sqlite');
 
@@ -34,7 +41,7 @@ function withStatementCache(sqlite: SQLite.Database, limit = 500): SQLite.Databa
 }
 
 /** Opens (creating if needed) `<dataDir>/accouch.sqlite` in WAL mode with synchronous=FULL. */
-export function openDatabase(dataDir: string): Db {
+function openSqlite(dataDir: string): Db {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const sqlite = new SQLite(databaseFile(dataDir));
   sqlite.pragma('journal_mode = WAL');
@@ -42,6 +49,71 @@ export function openDatabase(dataDir: string): Db {
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
   return new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+}
+
+const int8 = 20;
+
+/**
+ * A pool on the PostgreSQL server of `url`. bigint (int8) columns and count() come back as JS numbers, as they
+ * do from SQLite: every such value is epoch seconds, a counter or a row count, far below 2^53. Loaded on
+ * demand, so SQLite installs and CLI starts never load the driver.
+ */
+function openPostgres(url: string, onPoolError: (error: Error) => void): Db {
+  const pg = createRequire(import.meta.url)('pg') as typeof PG;
+  const pool = new pg.Pool({
+    connectionString: url,
+    // A server that does not answer fails the query (and /readyz) instead of hanging it.
+    connectionTimeoutMillis: 10_000,
+    types: {
+      getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+        oid === int8 && format !== 'binary' ? (value: string) => Number(value) : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+    },
+  });
+  // An idle connection that breaks (server restart, network) is dropped by the pool and replaced on the next
+  // query; without a listener the 'error' event would end the process.
+  pool.on('error', onPoolError);
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+}
+
+/** Whether `url` names a PostgreSQL server (the only engine besides the embedded SQLite). */
+export const isPostgresUrl = (url: string) => /^postgres(ql)?:\/\//i.test(url);
+
+/**
+ * Opens the configured database: PostgreSQL when `databaseUrl` is set, else `<dataDir>/accouch.sqlite`.
+ * `onPoolError` hears about PostgreSQL connections that broke while idle.
+ */
+export function openDatabase(config: DatabaseConfig, options: { onPoolError?: (error: Error) => void } = {}): Db {
+  if (config.databaseUrl) return openPostgres(config.databaseUrl, options.onPoolError ?? (() => undefined));
+  return openSqlite(config.dataDir);
+}
+
+/** Where the data lives, for logs: the SQLite file, or the PostgreSQL URL without its password. */
+export function describeDatabase(config: DatabaseConfig): string {
+  if (!config.databaseUrl) return databaseFile(config.dataDir);
+  const url = URL.parse(config.databaseUrl);
+  if (!url) return 'postgres (unparsable URL)';
+  url.password = '';
+  for (const key of [...url.searchParams.keys()]) if (/pass|secret|key/i.test(key)) url.searchParams.set(key, '***');
+  return url.toString();
+}
+
+/** True when the store runs on PostgreSQL, for the few queries whose SQL differs between the engines. */
+export const isPostgres = (db: Kysely<any>) => db.getExecutor().adapter instanceof PostgresAdapter;
+
+/** A text field of a JSON text column: json_extract on SQLite, ->> on PostgreSQL (where the column is text, not jsonb). */
+export function jsonText(db: Kysely<any>, column: string, field: string): RawBuilder<string | null> {
+  return isPostgres(db)
+    ? sql<string | null>`(${sql.ref(column)}::jsonb ->> ${sql.lit(field)})`
+    : sql<string | null>`json_extract(${sql.ref(column)}, ${sql.lit(`$.${field}`)})`;
+}
+
+/**
+ * Serialises check-then-write transactions on one table across replicas: the lock is held until the transaction
+ * ends; readers are not blocked. PostgreSQL only: SQLite allows one writer at a time, and a transaction whose
+ * read went stale by another process's write fails (SQLITE_BUSY) rather than writing on stale data.
+ */
+export async function lockTableForWrite(trx: Kysely<any>, table: string): Promise<void> {
+  if (isPostgres(trx)) await sql`lock table ${sql.table(table)} in share row exclusive mode`.execute(trx);
 }
 
 /** Current time in epoch seconds, the unit of every time column. */

@@ -1,18 +1,9 @@
-// Which engine a Kysely instance talks to, and the few facts that differ by engine: where an SQLite
-// database lives on disk and how big the database is (for /metrics).
+// The few facts that differ by engine: where an SQLite database lives on disk and how big the database is
+// (for /metrics). Which engine it is: db.ts isPostgres.
 import { statSync } from 'node:fs';
-import { PostgresAdapter, sql, SqliteAdapter, type Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
+import { isPostgres } from './db.js';
 import type { Database } from './schema.js';
-
-export type Dialect = 'sqlite' | 'postgres';
-
-/** The engine behind `db`, from kysely's adapter (no configuration needed). */
-export function dialectOf(db: Kysely<Database>): Dialect {
-  const adapter = db.getExecutor().adapter;
-  if (adapter instanceof SqliteAdapter) return 'sqlite';
-  if (adapter instanceof PostgresAdapter) return 'postgres';
-  throw new Error(`unsupported database adapter ${adapter.constructor.name}`);
-}
 
 /** The main database file of an SQLite database ('' for an in-memory one). */
 export async function sqliteFileOf(db: Kysely<Database>): Promise<string> {
@@ -27,7 +18,7 @@ const fileSize = (file: string) => statSync(file, { throwIfNoEntry: false })?.si
  * checkpoint), on PostgreSQL pg_database_size of the current database.
  */
 export async function databaseSize(db: Kysely<Database>): Promise<number> {
-  if (dialectOf(db) === 'postgres') {
+  if (isPostgres(db)) {
     const { rows } = await sql<{ size: string | number }>`select pg_database_size(current_database()) as size`.execute(db);
     return Number(rows[0]?.size ?? 0);
   }

@@ -3,6 +3,7 @@
 import type { Kysely, Transaction } from 'kysely';
 import { conflict } from '../errors.js';
 import { isUniqueViolation } from './db.js';
+import { lockUser } from './users.js';
 import type { Database, LinkTokensTable } from './schema.js';
 
 type Executor = Kysely<Database> | Transaction<Database>;
@@ -48,6 +49,7 @@ export async function advanceTotpStep(db: Executor, userId: string, step: number
 /** Replaces a user's recovery codes with `hashes` (all unused), in one transaction. */
 export async function replaceRecoveryCodes(db: Executor, userId: string, hashes: string[]): Promise<void> {
   const replace = async (trx: Executor) => {
+    await lockUser(trx, userId);
     await trx.deleteFrom('recovery_codes').where('user_id', '=', userId).execute();
     if (hashes.length) {
       await trx.insertInto('recovery_codes').values(hashes.map((code_hash) => ({ user_id: userId, code_hash, used_at: null }))).execute();

@@ -1,6 +1,6 @@
 // Query functions for signing keys (private JWKs) and other generated secrets such as cookie keys.
 import type { Kysely } from 'kysely';
-import { epoch } from './db.js';
+import { epoch, lockTableForWrite } from './db.js';
 import type { Database, SigningKeysTable } from './schema.js';
 
 export interface SigningKey {
@@ -27,9 +27,10 @@ export async function listSigningKeys(db: Kysely<Database>): Promise<SigningKey[
   return rows.map(toKey);
 }
 
-/** Retires the active keys and inserts the new ones, atomically. */
+/** Retires the active keys and inserts the new ones, atomically: two rotations at once leave one active set. */
 export async function replaceActiveKeys(db: Kysely<Database>, keys: Array<Pick<SigningKey, 'kid' | 'alg' | 'privateJwk'>>, now = epoch()): Promise<void> {
   await db.transaction().execute(async (trx) => {
+    await lockTableForWrite(trx, 'signing_keys');
     await trx.updateTable('signing_keys').set({ state: 'retired', retired_at: now }).where('state', '=', 'active').execute();
     await trx.insertInto('signing_keys').values(keys.map((k) => ({
       kid: k.kid, alg: k.alg, private_jwk: JSON.stringify(k.privateJwk), state: 'active' as const, created_at: now, retired_at: null,
@@ -40,6 +41,8 @@ export async function replaceActiveKeys(db: Kysely<Database>, keys: Array<Pick<S
 /** Inserts the first keys unless another process got there first; returns whether it inserted. */
 export async function insertFirstKeys(db: Kysely<Database>, keys: Array<Pick<SigningKey, 'kid' | 'alg' | 'privateJwk'>>, now = epoch()): Promise<boolean> {
   return db.transaction().execute(async (trx) => {
+    // Two replicas starting on an empty database: the second waits here, then sees the first one's keys.
+    await lockTableForWrite(trx, 'signing_keys');
     const existing = await trx.selectFrom('signing_keys').select('kid').where('state', '=', 'active').executeTakeFirst();
     if (existing) return false;
     await trx.insertInto('signing_keys').values(keys.map((k) => ({

@@ -2,7 +2,7 @@
 // PostgreSQL: a header line (format, migrations, row counts), one line per row in batches, an end line.
 import { sql, type Kysely } from 'kysely';
 import { badRequest, conflict } from '../errors.js';
-import { dialectOf } from './dialect.js';
+import { isPostgres } from './db.js';
 import type { Database } from './schema.js';
 
 /** Every table, parents before children (foreign keys), with the key that orders its rows. */
@@ -192,7 +192,7 @@ export async function importDatabase(
         throw badRequest(`the export is inconsistent: ${table} has ${seen[table] ?? 0} rows, the header says ${header.counts[table] ?? 0}; nothing was imported`);
       }
     }
-    if (dialectOf(trx) === 'postgres') {
+    if (isPostgres(trx)) {
       // Rows came with their ids: move the sequence past them, or the next audit event would collide.
       await sql`select setval(pg_get_serial_sequence('audit_log', 'id'), coalesce((select max(id) from audit_log), 0) + 1, false)`.execute(trx);
     }

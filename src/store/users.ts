@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
 import { conflict } from '../errors.js';
-import { epoch, isUniqueViolation } from './db.js';
+import { epoch, isPostgres, isUniqueViolation } from './db.js';
 import type { Database, UsersTable } from './schema.js';
 
 type Executor = Kysely<Database> | Transaction<Database>;
@@ -136,8 +136,17 @@ export async function updateProfile(db: Executor, userId: string, changes: Profi
   }).where('id', '=', userId).execute();
 }
 
+/**
+ * Inside a transaction, makes concurrent transactions about the same user wait for this one (check-then-write,
+ * such as "not the last way in"). PostgreSQL only: SQLite runs one write transaction at a time.
+ */
+export async function lockUser(trx: Executor, userId: string): Promise<void> {
+  if (isPostgres(trx)) await trx.selectFrom('users').select('id').where('id', '=', userId).forUpdate().execute();
+}
+
 export async function setGroups(db: Executor, userId: string, groups: string[]): Promise<void> {
   await inTransaction(db, async (trx) => {
+    await lockUser(trx, userId);
     await trx.deleteFrom('user_groups').where('user_id', '=', userId).execute();
     const unique = [...new Set(groups)].sort();
     if (unique.length) await trx.insertInto('user_groups').values(unique.map((g) => ({ user_id: userId, group_name: g }))).execute();

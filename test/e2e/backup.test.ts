@@ -10,7 +10,8 @@ import { generate } from 'otplib';
 import { describe, expect, it } from 'vitest';
 import { Agent, formAction } from './support/agent.js';
 import { addClient, addUser, callback, codeFlow, discover, startAuth } from './support/rp.js';
-import { mainJs, runCli, startServer, type CliResult, type RunningServer } from './support/server.js';
+import { createDatabase } from '../postgres/databases.js';
+import { e2eEngine, mainJs, runCli, startServer, type CliResult, type RunningServer } from './support/server.js';
 
 const now = () => Math.floor(Date.now() / 1000);
 const jwksOf = async (issuer: string) => (await (await fetch(`${issuer}/jwks`)).json()) as JSONWebKeySet;
@@ -156,16 +157,20 @@ describe('backup and restore', () => {
 });
 
 /**
- * Where an import can go. Each target gives the environment that points Accouch at a fresh, empty database.
- * (A PostgreSQL target joins this list with the PostgreSQL store.)
+ * Where an import can go: each target gives the environment that points Accouch at a fresh, empty database. The
+ * source is always an SQLite installation (the usual start); the e2e-postgres run moves it to PostgreSQL, with
+ * the key file of the old data dir as the new secretKey (README: moving to PostgreSQL).
  */
-const importTargets: Array<{ name: string; env: () => Record<string, string> }> = [
-  { name: 'a new SQLite data dir', env: () => ({ ACCOUCH_DATA_DIR: mkdtempSync(join(tmpdir(), 'accouch-import-')) }) },
-];
+const importTargets: Array<{ name: string; env: (source: RunningServer) => Promise<Record<string, string>> }> = e2eEngine === 'PostgreSQL'
+  ? [{
+    name: 'a new PostgreSQL database',
+    env: async (source) => ({ ACCOUCH_DATABASE_URL: (await createDatabase()).url, ACCOUCH_SECRET_KEY_FILE: join(source.dataDir, 'secret.key') }),
+  }]
+  : [{ name: 'a new SQLite data dir', env: async () => ({ ACCOUCH_DATA_DIR: mkdtempSync(join(tmpdir(), 'accouch-import-')) }) }];
 
 describe('export and import', () => {
   it.each(importTargets)('an export imported into $name gives the same sign-in results', async (target) => {
-    const source = await startServer();
+    const source = await startServer({ engine: 'SQLite' });
     const { totpSecret, clientSecret } = await seed(source);
     let config = await discover(source, 'app', clientSecret);
     const before = await codeFlow(source, config, 'alice', 'alice password');
@@ -179,7 +184,7 @@ describe('export and import', () => {
     const seen = inventory(source);
     expect(await source.stop()).toBe(0);
 
-    const targetEnv = target.env();
+    const targetEnv = await target.env(source);
     const env = { ...source.env, ...targetEnv };
     const imported = runCli(env, ['import', file]);
     expect(imported.status, imported.stderr).toBe(0);

@@ -133,6 +133,23 @@ describe('loadConfig', () => {
     expect(problemsOf(() => loadConfig({ env: {}, file }))).toEqual([expect.stringMatching(/^clients\.0\.secretFile: .*ENOENT/)]);
   });
 
+  test('ACCOUCH_DATABASE_URL_FILE switches to PostgreSQL with the URL from a mounted Secret', () => {
+    const url = 'postgres://accouch:pa55word@db:5432/accouch';
+    const config = loadConfig({ env: { ACCOUCH_DATABASE_URL_FILE: tempFile('database-url', `${url}\n`), ACCOUCH_SECRET_KEY: secret.repeat(2) } });
+    expect(config.databaseUrl).toBe(url);
+    expect(loadConfig({ env: {} }).databaseUrl).toBeUndefined();
+  });
+
+  test('a database URL that is not PostgreSQL is refused without echoing it, and PostgreSQL needs a shared secretKey', () => {
+    const problems = problemsOf(() => loadConfig({ env: { ACCOUCH_DATABASE_URL: 'mysql://root:hunter2@db/accouch', ACCOUCH_PORT: 'x' } }));
+    expect(problems).toEqual(expect.arrayContaining([
+      expect.stringMatching(/^databaseUrl: must be a postgres:\/\/ or postgresql:\/\/ URL/),
+      expect.stringMatching(/^secretKey: required with databaseUrl/),
+      expect.stringMatching(/^port: /),
+    ]));
+    expect(problems.join('\n')).not.toContain('hunter2');
+  });
+
   test.each(['https://id.example.com/', 'https://id.example.com', 'https://example.com/accouch'])(
     'the issuer %s is kept byte-exact',
     (issuer) => {

@@ -1,11 +1,16 @@
-// Shared unit-test fixtures: a temporary directory and a fresh, fully migrated SQLite database per test,
-// both removed when the test finishes.
+// Shared unit-test fixtures: a temporary directory and a fresh, fully migrated database per test, both removed
+// when the test finishes. The database is SQLite, or PostgreSQL in the unit-postgres project
+// (ACCOUCH_TEST_DATABASE=postgres, a private server from test/postgres/global-setup.ts).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { onTestFinished } from 'vitest';
 import { openDatabase, type Db } from '../../src/store/db.js';
 import { migrateToLatest } from '../../src/store/migrate.js';
+import { createDatabase, migratedTemplate } from '../postgres/databases.js';
+
+/** The engine this run's store tests use: 'SQLite', or 'PostgreSQL' in the unit-postgres project. */
+export const testEngine = process.env.ACCOUCH_TEST_DATABASE === 'postgres' ? 'PostgreSQL' : 'SQLite';
 
 /** A new empty directory, deleted after the current test. */
 export function tempDir(): string {
@@ -21,10 +26,21 @@ export function tempFile(name: string, content: string): string {
   return file;
 }
 
-/** Opens a database in a fresh temp dir without migrating it; closed and deleted after the current test. */
-export function openEmptyDb(): Db {
+async function openPostgresTestDb(template?: string): Promise<Db> {
+  const database = await createDatabase(template);
+  const db = openDatabase({ dataDir: '', databaseUrl: database.url });
+  onTestFinished(async () => {
+    await db.destroy();
+    await database.drop();
+  });
+  return db;
+}
+
+/** Opens a database of this run's engine without migrating it; closed and deleted after the current test. */
+export async function openEmptyDb(): Promise<Db> {
+  if (testEngine === 'PostgreSQL') return openPostgresTestDb();
   const dir = mkdtempSync(join(tmpdir(), 'accouch-db-'));
-  const db = openDatabase(dir);
+  const db = openDatabase({ dataDir: dir });
   onTestFinished(async () => {
     await db.destroy();
     rmSync(dir, { recursive: true, force: true });
@@ -34,7 +50,8 @@ export function openEmptyDb(): Db {
 
 /** A fresh database with every migration applied. */
 export async function openTestDb(): Promise<Db> {
-  const db = openEmptyDb();
+  if (testEngine === 'PostgreSQL') return openPostgresTestDb(migratedTemplate);
+  const db = await openEmptyDb();
   await migrateToLatest(db);
   return db;
 }

@@ -11,7 +11,7 @@ import {
   deleteFederatedIdentity, findFederatedIdentity, insertFederatedIdentity, listFederatedIdentities, touchFederatedIdentity,
   type FederatedIdentity,
 } from '../../store/federation.js';
-import { createUser, findUserById, findUserByUsername, setGroups, type User } from '../../store/users.js';
+import { createUser, findUserById, findUserByUsername, lockUser, setGroups, type User } from '../../store/users.js';
 import { hasWayIn, lastWayInMessage, type Actor } from '../account.js';
 import { avatarContentType, maxAvatarBytes } from '../avatar.js';
 import { usernamePattern } from '../household.js';
@@ -141,6 +141,7 @@ export async function linkUpstreamIdentity(db: Db, actor: Actor, upstream: Upstr
 /** Unlinks, unless it is the user's last way in. Checked and deleted in one transaction. */
 export async function unlinkUpstreamIdentity(db: Db, actor: Actor, upstreamId: string): Promise<void> {
   await db.transaction().execute(async (trx) => {
+    await lockUser(trx, actor.userId);
     const links = await listFederatedIdentities(trx, actor.userId);
     if (!links.some((l) => l.upstreamId === upstreamId)) throw notFound('That account is not linked (any more).');
     const user = await findUserById(trx, actor.userId);

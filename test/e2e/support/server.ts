@@ -1,9 +1,13 @@
-// Starts the real Accouch server (dist/src/main.js) on a free port with a temp data dir, and runs its CLI.
+// Starts the real Accouch server (dist/src/main.js) on a free port with a temp data dir, and runs its CLI. In the
+// e2e-postgres project (ACCOUCH_TEST_DATABASE=postgres) the server keeps its data in a PostgreSQL database of the
+// run's private server instead, one database per data dir, so a restart on the same data dir finds its data.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
+import { ensureDatabase } from '../../postgres/databases.js';
 
 export const root = join(import.meta.dirname, '..', '..', '..');
 export const mainJs = join(root, 'dist', 'src', 'main.js');
@@ -53,7 +57,22 @@ async function waitForHealth(url: string, child: ChildProcess, output: () => str
   throw new Error(`server did not become healthy:\n${output()}`);
 }
 
-export async function startServer(options: { dataDir?: string; port?: number; env?: Record<string, string>; issuer?: string } = {}): Promise<RunningServer> {
+/** The database engine the servers of this run use. */
+export const e2eEngine = process.env.ACCOUCH_TEST_DATABASE === 'postgres' ? 'PostgreSQL' : 'SQLite';
+
+/**
+ * On PostgreSQL: the database of a data dir (created empty the first time; the server migrates it) and the
+ * secret key every replica must share, derived from the data dir so a restart gets the same one.
+ */
+export async function databaseEnv(dataDir: string): Promise<Record<string, string>> {
+  if (e2eEngine !== 'PostgreSQL') return {};
+  return {
+    ACCOUCH_DATABASE_URL: await ensureDatabase(basename(dataDir)),
+    ACCOUCH_SECRET_KEY: createHash('sha256').update(`e2e secret key of ${dataDir}`).digest('base64url'),
+  };
+}
+
+export async function startServer(options: { dataDir?: string; port?: number; env?: Record<string, string>; issuer?: string; engine?: 'SQLite' } = {}): Promise<RunningServer> {
   const port = options.port ?? (await freePort());
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'accouch-e2e-'));
   const issuer = options.issuer ?? `http://localhost:${port}`;
@@ -62,6 +81,7 @@ export async function startServer(options: { dataDir?: string; port?: number; en
     ACCOUCH_PORT: String(port),
     ACCOUCH_DATA_DIR: dataDir,
     ACCOUCH_LOG_LEVEL: 'info',
+    ...(options.env?.ACCOUCH_DATABASE_URL || options.engine === 'SQLite' ? {} : await databaseEnv(dataDir)),
     ...options.env,
   };
   const child = spawn(process.execPath, [mainJs, 'serve'], { env: { PATH: process.env.PATH!, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -22,6 +22,15 @@ vi.mock('node:fs', async (importOriginal) => {
 });
 
 describe('loadSecretKey', () => {
+  test('uses a key file\'s content given as secretKey as is, so a data dir\'s key moves to PostgreSQL', () => {
+    const dir = tempDir();
+    const generated = loadSecretKey({ dataDir: dir });
+    const text = readFileSync(join(dir, 'secret.key'), 'utf8');
+    expect(loadSecretKey({ secretKey: text, dataDir: tempDir() }).equals(generated)).toBe(true);
+    // Any other passphrase is hashed.
+    expect(loadSecretKey({ secretKey: 'a long passphrase that is not a key file', dataDir: dir }).equals(generated)).toBe(false);
+  });
+
   test('a configured key is hashed to 32 bytes and no file is written', () => {
     const dataDir = tempDir();
     const key = loadSecretKey({ secretKey: 'a passphrase from a Kubernetes Secret', dataDir });

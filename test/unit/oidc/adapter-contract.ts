@@ -1,5 +1,5 @@
-// The oidc-provider Adapter contract, written once and run against every store backend (SQLite now,
-// PostgreSQL later): call adapterContract(name, makeDb) from a backend's test file. makeDb must return a
+// The oidc-provider Adapter contract, written once and run against every store backend (SQLite, and
+// PostgreSQL in the unit-postgres project): call adapterContract(name, makeDb) from a backend's test file. makeDb must return a
 // fresh, migrated database and arrange its own cleanup (it is called inside each test).
 import { errors } from 'oidc-provider';
 import { afterEach, describe, expect, test, vi } from 'vitest';

@@ -1,5 +1,5 @@
-// Runs the adapter contract suite against SQLite.
-import { openTestDb } from '../helpers.js';
+// Runs the adapter contract suite against this run's engine: SQLite, or PostgreSQL in unit-postgres.
+import { openTestDb, testEngine } from '../helpers.js';
 import { adapterContract } from './adapter-contract.js';
 
-adapterContract('SQLite', openTestDb);
+adapterContract(testEngine, openTestDb);
