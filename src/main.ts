@@ -62,8 +62,8 @@ async function listenForMetrics(handler: RequestListener, port: number, host: st
 
 async function serve(): Promise<void> {
   // Loaded here so CLI commands start fast without the server's dependencies.
-  const [{ createApp }, { createRenderer }, { createProvider }, { createMetrics, createMetricsApp }] = await Promise.all([
-    import('./http/app.js'), import('./http/views.js'), import('./oidc/provider.js'), import('./http/metrics.js'),
+  const [{ createApp }, { createRenderer }, { createProvider }] = await Promise.all([
+    import('./http/app.js'), import('./http/views.js'), import('./oidc/provider.js'),
   ]);
   const config = loadConfig({ env: process.env });
   const log = createLogger(config.logLevel);
@@ -87,7 +87,9 @@ async function serve(): Promise<void> {
   const issuerUrl = new URL(config.issuer);
   const webauthn = { rpId: config.webauthn.rpId ?? issuerUrl.hostname, rpName: config.webauthn.rpName, origins: [issuerUrl.origin] };
   const metricsOn = config.metrics.port !== undefined || config.metrics.token !== undefined;
-  const metrics = metricsOn ? createMetrics({ base, databaseSize: () => databaseSize(db) }) : undefined;
+  // prom-client costs about 20 MB of memory: loaded only when metrics are configured.
+  const metricsModule = metricsOn ? await import('./http/metrics.js') : undefined;
+  const metrics = metricsModule?.createMetrics({ base, databaseSize: () => databaseSize(db) });
   const build = async () => createProvider({
     config, db, log, render, classifier, jwks: await loadJwks(db, retention), cookieKeys, onTokensIssued: metrics?.tokensIssued,
   });
@@ -98,7 +100,7 @@ async function serve(): Promise<void> {
     issuer: config.issuer, base, trustProxy: config.trustProxy, db, log, render, provider: () => provider, cookieKeys, box, webauthn, classifier,
     globalPolicy: config.policy, showUserList: config.login.showUserList, rotateKeys: () => rotateSigningKeys(db),
     upstreams: createUpstreamRegistry({ db, box, declared: config.upstreams }),
-    metrics, metricsToken: config.metrics.token,
+    metrics, metricsRoute: metrics && config.metrics.token ? metricsModule!.metricsEndpoint(metrics, config.metrics.token) : undefined,
   });
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen({ port: config.port, host: config.host }, () => resolve(s)).once('error', reject);
@@ -107,7 +109,7 @@ async function serve(): Promise<void> {
   const port = typeof address === 'object' && address ? address.port : config.port;
   log.info({ issuer: config.issuer, port, database: describeDatabase(config) }, 'accouch listening');
   const metricsServer = metrics && config.metrics.port !== undefined
-    ? await listenForMetrics(createMetricsApp(metrics, config.metrics.token).callback(), config.metrics.port, config.metrics.host, log)
+    ? await listenForMetrics(metricsModule!.createMetricsApp(metrics, config.metrics.token).callback(), config.metrics.port, config.metrics.host, log)
     : undefined;
   if (await setupNeeded(db)) {
     const token = await createSetupLink(db, box);

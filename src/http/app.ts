@@ -23,7 +23,7 @@ import { adminRoutes } from './admin.js';
 import { avatarRoutes } from './avatars.js';
 import { createInteractionSteps, interactionRoutes } from './interaction.js';
 import { inviteRoutes } from './invite.js';
-import { metricsEndpoint, type Metrics } from './metrics.js';
+import type { Metrics } from './metrics.js';
 import { setupRoutes } from './setup.js';
 import { signInStepRoutes } from './sign-in-steps.js';
 import { serveStatic } from './static.js';
@@ -50,9 +50,10 @@ export interface AppDeps {
   rotateKeys: () => Promise<unknown>;
   /** Upstream identity providers ("Continue with GitHub"). */
   upstreams: UpstreamRegistry;
-  /** Prometheus metrics, when enabled; `/metrics` is served here only when `metricsToken` protects it. */
+  /** Prometheus metrics, when enabled (http/metrics.ts, loaded only then: prom-client weighs about 20 MB). */
   metrics?: Metrics | undefined;
-  metricsToken?: string | undefined;
+  /** `/metrics` on this listener, behind its bearer token (metricsEndpoint), when `metrics.token` is set. */
+  metricsRoute?: Koa.Middleware | undefined;
 }
 
 // The browser half of WebAuthn, served as a static file (no CDN).
@@ -102,7 +103,7 @@ export function createApp(deps: AppDeps): Koa {
   const health = healthRoutes(db);
   app.use(health.routes());
   // On the public listener only behind the bearer token; without one, /metrics is on its own port or off.
-  if (deps.metrics && deps.metricsToken) app.use(metricsEndpoint(deps.metrics, deps.metricsToken));
+  if (deps.metricsRoute) app.use(deps.metricsRoute);
   app.use(serveStatic(join(viewsDir, 'static'), `${base}/static`, { 'webauthn-browser.js': webauthnBrowser }));
   const networkOf = (ctx: Koa.Context) => classifier.ofRequest(ctx.req);
   const steps = createInteractionSteps({
