@@ -6,9 +6,10 @@ import { ensureChromium } from './support/chromium.js';
 
 export default function setup(): void {
   const root = join(import.meta.dirname, '..', '..');
-  // e2e and e2e-postgres both list this setup; one build per vitest run is enough.
-  if (process.env.ACCOUCH_E2E_BUILT === '1') return;
+  // e2e and e2e-postgres both list this setup; one build per vitest run is enough. (Not an ACCOUCH_ name: the
+  // package test hands its environment to a real install, which refuses unknown ACCOUCH_ variables.)
+  if (process.env.E2E_DIST_BUILT === '1') return;
   execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.json')], { stdio: 'inherit', cwd: root });
   ensureChromium();
-  process.env.ACCOUCH_E2E_BUILT = '1';
+  process.env.E2E_DIST_BUILT = '1';
 }

@@ -14,11 +14,12 @@ const home = join(work, 'home');
 
 /**
  * The environment of a user's shell with node 24 first on PATH (the system node may be older), an empty home,
- * and none of the npm_* variables `npm test` sets, which would point the consumer's npm at this repository.
+ * none of the npm_* variables `npm test` sets, which would point the consumer's npm at this repository, and no
+ * ACCOUCH_* variable of the test run (each test gives the installed server its own).
  * npm keeps using the machine's cache, so the install is fast and mostly offline.
  */
 const env = {
-  ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.toLowerCase().startsWith('npm_'))),
+  ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.toLowerCase().startsWith('npm_') && !name.startsWith('ACCOUCH_'))),
   PATH: `${dirname(process.execPath)}:${process.env.PATH}`,
   HOME: home,
   npm_config_cache: process.env.npm_config_cache ?? join(homedir(), '.npm'),

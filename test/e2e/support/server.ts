@@ -88,7 +88,12 @@ export async function startServer(options: { dataDir?: string; port?: number; en
   let out = '';
   child.stdout!.on('data', (d) => { out += d; });
   child.stderr!.on('data', (d) => { out += d; });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let stopping = false;
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code, signal) => {
+    // A server that dies on its own fails some later request with a bare "fetch failed": say why, here.
+    if (!stopping) console.error(`accouch server on port ${port} exited by itself (${signal ?? code}); its output:\n${out}`);
+    resolve(code);
+  }));
   await waitForHealth(`http://localhost:${port}`, child, () => out);
 
   const server: RunningServer = {
@@ -98,10 +103,12 @@ export async function startServer(options: { dataDir?: string; port?: number; en
     env,
     output: () => out,
     async stop() {
+      stopping = true;
       if (child.exitCode === null) child.kill('SIGTERM');
       return exited;
     },
     async kill() {
+      stopping = true;
       if (child.exitCode === null) child.kill('SIGKILL');
       await exited;
     },
