@@ -6,7 +6,7 @@ import * as oidc from 'openid-client';
 import { describe, expect, it } from 'vitest';
 import { Agent, formAction } from './support/agent.js';
 import { addClient, addUser, callback, codeFlow, discover, startAuth } from './support/rp.js';
-import { freePort, runCli, startServer } from './support/server.js';
+import { freePort, runCli, startServer, sqliteOnly } from './support/server.js';
 
 const jwksOf = async (issuer: string) => (await (await fetch(`${issuer}/jwks`)).json()) as JSONWebKeySet;
 
@@ -63,7 +63,7 @@ describe('keys', () => {
     expect(await server.stop()).toBe(0);
   });
 
-  it('signs with ES256 or EdDSA for clients that ask', async () => {
+  sqliteOnly(() => it('signs with ES256 or EdDSA for clients that ask', async () => {
     const server = await startServer();
     addUser(server, 'erin', 'erin password');
     for (const alg of ['ES256', 'EdDSA']) {
@@ -74,10 +74,10 @@ describe('keys', () => {
       await jwtVerify(idToken, createLocalJWKSet(await jwksOf(server.issuer)));
     }
     await server.stop();
-  });
+  }));
 });
 
-describe('configuration', () => {
+sqliteOnly(() => describe('configuration', () => {
   it('names every bad key and exits non-zero before listening', async () => {
     const port = await freePort();
     const file = join(await import('node:os').then((os) => os.tmpdir()), `accouch-bad-${port}.yaml`);
@@ -104,9 +104,9 @@ describe('configuration', () => {
     expect(removal.stderr).toContain('declared in the configuration file');
     await server.stop();
   });
-});
+}));
 
-describe('behind a TLS-terminating proxy', () => {
+sqliteOnly(() => describe('behind a TLS-terminating proxy', () => {
   it('serves https URLs and Secure cookies; a forged host changes nothing', async () => {
     const port = await freePort();
     const server = await startServer({ port, issuer: 'https://id.home.example/', env: { ACCOUCH_TRUST_PROXY: 'true' } });
@@ -126,9 +126,9 @@ describe('behind a TLS-terminating proxy', () => {
     for (const cookie of cookies) expect(cookie).toMatch(/;\s*secure/i);
     await server.stop();
   });
-});
+}));
 
-describe('CLI', () => {
+sqliteOnly(() => describe('CLI', () => {
   it('rejects bad input with a clear message and a non-zero exit', async () => {
     const port = await freePort();
     const env = { ACCOUCH_DATA_DIR: (await import('node:fs')).mkdtempSync(join((await import('node:os')).tmpdir(), 'accouch-cli-')), ACCOUCH_PORT: String(port) };
@@ -156,9 +156,9 @@ describe('CLI', () => {
     const list = runCli(env, ['user', 'list']);
     expect(list.stdout).toMatch(/gina\s+Gina/);
   });
-});
+}));
 
-describe('shutdown', () => {
+sqliteOnly(() => describe('shutdown', () => {
   it('finishes sign-ins in flight on SIGTERM, then exits 0', async () => {
     const server = await startServer();
     addUser(server, 'lena', 'lena password');
@@ -179,4 +179,4 @@ describe('shutdown', () => {
     expect(await exit).toBe(0);
     expect(server.output()).toMatch(/shutting down[\s\S]*stopped/);
   });
-});
+}));

@@ -6,7 +6,7 @@ import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent, formAction, inputValue } from './support/agent.js';
 import { addClient, addUser, callback, codeFlow, discover, signIn, startAuth } from './support/rp.js';
-import { freePort, startServer, type RunningServer } from './support/server.js';
+import { freePort, startServer, type RunningServer, sqliteOnly } from './support/server.js';
 
 let server: RunningServer;
 let config: oidc.Configuration;
@@ -131,7 +131,7 @@ describe('device flow', () => {
   });
 });
 
-describe('an issuer with a path', () => {
+sqliteOnly(() => describe('an issuer with a path', () => {
   it('mounts every route under the path', async () => {
     const port = await freePort();
     const prefixed = await startServer({ port, issuer: `http://localhost:${port}/id` });
@@ -144,4 +144,4 @@ describe('an issuer with a path', () => {
     expect((await fetch(`http://localhost:${port}/id/static/accouch.css`)).status).toBe(200);
     await prefixed.stop();
   });
-});
+}));

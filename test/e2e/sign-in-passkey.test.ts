@@ -8,7 +8,7 @@ import { launchChromium } from './support/chromium.js';
 import { tinyPng } from './support/png.js';
 import { reserveRpApp, startRpApp, type RpApp } from './support/rp-app.js';
 import { addClient, discover, startAuth } from './support/rp.js';
-import { freePort, startServer, type RunningServer } from './support/server.js';
+import { freePort, startServer, type RunningServer, sqliteOnly } from './support/server.js';
 import { addVirtualAuthenticator, onlyCredential, type VirtualCredential } from './support/webauthn.js';
 
 let server: RunningServer;
@@ -153,7 +153,7 @@ describe('first boot with a passkey', () => {
 });
 
 // These use the owner and the passkey that the first test created (tests in a file run in order).
-describe('passkey assertions that must not sign anyone in', () => {
+sqliteOnly(() => describe('passkey assertions that must not sign anyone in', () => {
   it('refuses a passkey sign-in without user verification', async () => {
     const { context, page, authenticator } = await ownersLaptop();
     await authenticator.setUserVerified(false);
@@ -209,4 +209,4 @@ describe('passkey assertions that must not sign anyone in', () => {
     await expectRefused(page, notVerified);
     await context.close();
   });
-});
+}));

@@ -61,6 +61,15 @@ async function waitForHealth(url: string, child: ChildProcess, output: () => str
 export const e2eEngine = process.env.ACCOUCH_TEST_DATABASE === 'postgres' ? 'PostgreSQL' : 'SQLite';
 
 /**
+ * Defines tests that run in the SQLite e2e run only: about configuration, CLI arguments, the HTTP layer, signing
+ * algorithms or SQLite files, where the database engine changes nothing (or, for backup, means another tool).
+ * In the PostgreSQL run they are not defined at all, rather than reported as skipped.
+ */
+export function sqliteOnly(define: () => void): void {
+  if (e2eEngine === 'SQLite') define();
+}
+
+/**
  * On PostgreSQL: the database of a data dir (created empty the first time; the server migrates it) and the
  * secret key every replica must share, derived from the data dir so a restart gets the same one.
  */
