@@ -15,15 +15,18 @@ export async function up(db: Kysely<any>): Promise<void> {
 
     await trx.schema.createTable('federated_identities')
       .addColumn('upstream_id', 'text', (c) => c.notNull())
+      .addColumn('issuer', 'text', (c) => c.notNull())
       .addColumn('subject', 'text', (c) => c.notNull())
       .addColumn('user_id', 'text', (c) => c.notNull().references('users.id').onDelete('cascade'))
       .addColumn('login', 'text')
       .addColumn('email', 'text')
       .addColumn('linked_at', 'bigint', (c) => c.notNull())
       .addColumn('last_used_at', 'bigint')
-      .addPrimaryKeyConstraint('federated_identities_pk', ['upstream_id', 'subject'])
+      // A subject is unique only at its issuer: an upstream pointed elsewhere must not sign in old links.
+      .addPrimaryKeyConstraint('federated_identities_pk', ['upstream_id', 'issuer', 'subject'])
       .execute();
-    await trx.schema.createIndex('federated_identities_user').on('federated_identities').column('user_id').execute();
+    // One linked account per upstream and user.
+    await trx.schema.createIndex('federated_identities_user').on('federated_identities').columns(['user_id', 'upstream_id']).unique().execute();
 
     await trx.schema.createTable('federation_states')
       .addColumn('id', 'text', (c) => c.primaryKey())

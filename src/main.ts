@@ -99,7 +99,10 @@ async function serve(): Promise<void> {
   const app = createApp({
     issuer: config.issuer, base, trustProxy: config.trustProxy, db, log, render, provider: () => provider, cookieKeys, box, webauthn, classifier,
     globalPolicy: config.policy, showUserList: config.login.showUserList, rotateKeys: () => rotateSigningKeys(db),
-    upstreams: createUpstreamRegistry({ db, box, declared: config.upstreams }),
+    upstreams: createUpstreamRegistry({
+      db, box, declared: config.upstreams,
+      onUnusable: (upstream, err) => log.error({ event: 'upstream.unusable', upstream, err }, 'a sign-in service from the owner console cannot be used; remove and add it again'),
+    }),
     metrics, metricsRoute: metrics && config.metrics.token ? metricsModule!.metricsEndpoint(metrics, config.metrics.token) : undefined,
   });
   const server: Server = await new Promise((resolve, reject) => {

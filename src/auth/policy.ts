@@ -24,7 +24,8 @@ export function satisfies(achieved: Acr | undefined, required: Acr): boolean {
 }
 
 /** One way the user proved something during a sign-in. */
-export type Factor = 'password' | 'passkey' | 'security_key' | 'totp' | 'recovery_code' | 'federated';
+export const factors = ['password', 'passkey', 'security_key', 'totp', 'recovery_code', 'federated'] as const;
+export type Factor = (typeof factors)[number];
 
 /** A factor used in a sign-in, with what the authenticator reported for WebAuthn ones. */
 export interface UsedFactor {

@@ -35,15 +35,10 @@ const jsonErrors: Middleware = async (ctx, next) => {
 };
 
 export function factorRoutes(router: Router, kit: AccountKit): void {
-  const { deps, auth, form, json, actor, account, go, showAccount } = kit;
+  const { deps, auth, form, json, actor, account, go, showAccount, fresh } = kit;
   const { db, render, box, webauthn, base } = deps;
-  const { requireAccount, requireFresh, sameOrigin } = auth;
+  const { requireAccount, sameOrigin } = auth;
   const body = (ctx: Context) => (ctx.request.body ?? {}) as Record<string, unknown>;
-
-  /** Needs a fresh sign-in; otherwise signs in again and comes back to the account page `page(ctx)`. */
-  const fresh = (page: string | ((ctx: Context) => string)): Middleware => async (ctx, next) => {
-    if (requireFresh(ctx, `${base}/account${typeof page === 'string' ? page : page(ctx)}`)) await next();
-  };
 
   // ---- passkeys and security keys ------------------------------------------------------------------------
   const kindParam = (ctx: Context) => kindOf(ctx.query.kind);

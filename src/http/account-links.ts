@@ -3,15 +3,12 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { unlinkUpstreamIdentity } from '../auth/federation/accounts.js';
-import { AppError, notFound } from '../errors.js';
+import { notFound } from '../errors.js';
 import type { AccountKit } from './account.js';
 
 export function linkRoutes(router: Router, kit: AccountKit): void {
-  const { deps, form, actor, account, go, showAccount } = kit;
+  const { deps, form, actor, account, go, orShow, fresh } = kit;
   const { requireAccount, sameOrigin } = kit.auth;
-  const fresh = async (ctx: Context, next: () => Promise<unknown>) => {
-    if (kit.auth.requireFresh(ctx, `${deps.base}/account#linked-accounts`)) await next();
-  };
 
   const link = async (ctx: Context) => {
     const upstream = await deps.upstreams.find(String(ctx.params.upstream));
@@ -23,16 +20,7 @@ export function linkRoutes(router: Router, kit: AccountKit): void {
     await unlinkUpstreamIdentity(deps.db, actor(ctx), String(ctx.params.upstream));
     go(ctx, '', 'unlinked');
   };
-  /** A refusal (the last way in, an upstream that cannot be reached) re-renders the account page with the message. */
-  const orShow = (change: (ctx: Context) => Promise<void>) => async (ctx: Context) => {
-    try {
-      await change(ctx);
-    } catch (error) {
-      if (!(error instanceof AppError) || (error.status >= 500 && error.code !== 'upstream')) throw error;
-      await showAccount(ctx, { error: error.message, status: error.status });
-    }
-  };
 
-  router.post('/account/links/:upstream/link',   sameOrigin, requireAccount, fresh, form, orShow(link));
-  router.post('/account/links/:upstream/unlink', sameOrigin, requireAccount, fresh, form, orShow(unlink));
+  router.post('/account/links/:upstream/link',   sameOrigin, requireAccount, fresh('#linked-accounts'), form, orShow(link));
+  router.post('/account/links/:upstream/unlink', sameOrigin, requireAccount, fresh('#linked-accounts'), form, orShow(unlink));
 }

@@ -50,6 +50,10 @@ export interface AccountKit {
   go(ctx: Context, path?: string, done?: keyof typeof notices): void;
   /** The account page with an error instead of a change. */
   showAccount(ctx: Context, extra?: { error?: string; status?: number }): Promise<void>;
+  /** Runs a change; a readable refusal (a 4xx AppError, or an upstream's failure) shows the account page with it. */
+  orShow(change: (ctx: Context) => Promise<void>): Middleware;
+  /** Needs a fresh sign-in; otherwise signs in again and comes back to the account page `page(ctx)`. */
+  fresh(page: string | ((ctx: Context) => string)): Middleware;
 }
 
 /** Messages shown after a change (by key, so a link cannot put words on the page). */
@@ -158,9 +162,12 @@ export function accountRoutes(deps: AccountDeps): Router {
     try {
       await change(ctx);
     } catch (error) {
-      if (!(error instanceof AppError) || error.status >= 500) throw error;
+      if (!(error instanceof AppError) || (error.status >= 500 && error.code !== 'upstream')) throw error;
       await showAccount(ctx, { error: error.message, status: error.status });
     }
+  };
+  const fresh = (page: string | ((ctx: Context) => string)): Middleware => async (ctx, next) => {
+    if (auth.requireFresh(ctx, `${base}/account${typeof page === 'string' ? page : page(ctx)}`)) await next();
   };
 
   /** The uploaded picture's bytes (multipart field `picture`, at most 1 MB). */
@@ -208,7 +215,7 @@ export function accountRoutes(deps: AccountDeps): Router {
   router.post('/account/sessions/:handle/end',       sameOrigin, requireAccount, form, orShow(endSession));
   router.post('/account/apps/:grant/revoke',         sameOrigin, requireAccount, form, orShow(revokeApp));
 
-  const kit: AccountKit = { deps, auth, form, json, actor, account, go, showAccount };
+  const kit: AccountKit = { deps, auth, form, json, actor, account, go, showAccount, orShow, fresh };
   factorRoutes(router, kit);
   linkRoutes(router, kit);
   return router;

@@ -53,7 +53,9 @@ export function upstreamRoutes(router: Router, kit: AdminKit): void {
     const requested = text(b.id) ?? text(ctx.query.id);
     const id = requested && /^[a-z0-9][a-z0-9-]{0,31}$/.test(requested) ? requested : type;
     const baseUrl = text(b.baseUrl) ?? '';
-    const githubForm = `${(baseUrl || 'https://github.com').replace(/\/+$/, '')}/settings/applications/new`;
+    // Only an address that could be an upstream becomes a link on the page (no javascript: from a posted form).
+    const githubBase = URL.parse(baseUrl)?.protocol === 'https:' ? baseUrl : 'https://github.com';
+    const githubForm = `${githubBase.replace(/\/+$/, '')}/settings/applications/new`;
     show(ctx, 'admin-upstream-new', 'upstreams', {
       type, id, typeInfo: types[type], types, homepage: issuer, origin, callback: callbackUrl(issuer, id), githubForm,
       googleForm: 'https://console.cloud.google.com/apis/credentials', googleConsent: 'https://console.cloud.google.com/apis/credentials/consent',

@@ -96,11 +96,18 @@ export function createFederation({ issuer, base, db, render, steps, upstreams, a
       outcome = { title: `Could not sign in with ${upstream.displayName}`, error: failure?.message ?? 'The sign-in did not finish.' };
     } else {
       const ip = steps.networkOf(ctx).ip;
-      const resolved = await resolveUpstreamSignIn(db, upstream, identity, ip);
-      outcome = resolved.status === 'stranger'
-        ? { title: `This ${upstream.displayName} account is not linked`, error: resolved.message }
-        : { userId: resolved.userId, upstream: upstream.id };
-      if (resolved.status === 'created') ctx.state.log?.info({ event: 'user.created', upstream: upstream.id, sub: resolved.userId }, 'household user created on first upstream sign-in');
+      const log = (reason: string) => ctx.state.log?.info({ event: 'federation.picture', upstream: upstream.id }, reason);
+      try {
+        const resolved = await resolveUpstreamSignIn(db, upstream, identity, { ip, log });
+        outcome = resolved.status === 'stranger'
+          ? { title: `This ${upstream.displayName} account is not linked`, error: resolved.message }
+          : { userId: resolved.userId, upstream: upstream.id };
+        if (resolved.status === 'created') ctx.state.log?.info({ event: 'user.created', upstream: upstream.id, sub: resolved.userId }, 'household user created on first upstream sign-in');
+      } catch (error) {
+        // Still a page with a way back to the other ways in, and the state is used up either way.
+        if (!(error instanceof AppError) || error.status >= 500) throw error;
+        outcome = { title: `Could not sign in with ${upstream.displayName}`, error: error.message };
+      }
     }
     await recordOutcome(db, row.id, outcome);
     ctx.set('cache-control', 'no-store');

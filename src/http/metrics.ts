@@ -4,6 +4,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import Koa, { type Middleware } from 'koa';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { factors } from '../auth/policy.js';
 
 export type SignInResult = 'success' | 'failure' | 'throttled' | 'denied';
 
@@ -37,7 +38,8 @@ const providerRoutes = new Set([
   '/metrics',
 ]);
 const methods = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
-const factorNames = new Set(['none', 'password', 'totp', 'recovery_code', 'webauthn', 'passkey', 'security_key']);
+// 'webauthn' is a failed WebAuthn step (passkey or key unknown yet); the others are the sign-in factors (auth/policy.ts).
+const factorNames = new Set<string>(['none', 'webauthn', ...factors]);
 
 /** The route pattern of a request: the koa-router pattern if one matched, else a known endpoint, else "other". */
 function routeOf(base: string, matched: string | undefined, path: string): string {
@@ -73,12 +75,22 @@ export function createMetrics({ base, databaseSize }: MetricsDeps): Metrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],
   });
+  const failedSizeReads = new Counter({
+    name: 'accouch_database_size_errors_total',
+    help: 'Scrapes at which the database did not answer the size query',
+    registers: [registry],
+  });
   new Gauge({
     name: 'accouch_database_size_bytes',
     help: 'Size of the database (SQLite: file plus write-ahead log; PostgreSQL: pg_database_size)',
     registers: [registry],
     async collect() {
-      this.set(await databaseSize());
+      // A database that cannot answer must not take every other metric down with it: the gauge is left as it was.
+      try {
+        this.set(await databaseSize());
+      } catch {
+        failedSizeReads.inc();
+      }
     },
   });
 

@@ -35,6 +35,7 @@ export async function deleteUpstream(db: Executor, id: string): Promise<boolean>
 
 export interface FederatedIdentity {
   upstreamId: string;
+  issuer: string;
   subject: string;
   userId: string;
   login: string | null;
@@ -44,12 +45,13 @@ export interface FederatedIdentity {
 }
 
 const toIdentity = (row: FederatedIdentitiesTable): FederatedIdentity => ({
-  upstreamId: row.upstream_id, subject: row.subject, userId: row.user_id, login: row.login, email: row.email,
+  upstreamId: row.upstream_id, issuer: row.issuer, subject: row.subject, userId: row.user_id, login: row.login, email: row.email,
   linkedAt: Number(row.linked_at), lastUsedAt: row.last_used_at === null ? null : Number(row.last_used_at),
 });
 
-export async function findFederatedIdentity(db: Executor, upstreamId: string, subject: string): Promise<FederatedIdentity | undefined> {
-  const row = await db.selectFrom('federated_identities').selectAll().where('upstream_id', '=', upstreamId).where('subject', '=', subject).executeTakeFirst();
+export async function findFederatedIdentity(db: Executor, upstreamId: string, issuer: string, subject: string): Promise<FederatedIdentity | undefined> {
+  const row = await db.selectFrom('federated_identities').selectAll()
+    .where('upstream_id', '=', upstreamId).where('issuer', '=', issuer).where('subject', '=', subject).executeTakeFirst();
   return row && toIdentity(row);
 }
 
@@ -58,21 +60,31 @@ export async function listFederatedIdentities(db: Executor, userId: string): Pro
   return rows.map(toIdentity);
 }
 
-/** Links an upstream identity to a user; an identity already linked (to anyone) is a conflict. */
-export async function insertFederatedIdentity(db: Executor, identity: Omit<FederatedIdentity, 'lastUsedAt'>): Promise<void> {
+/**
+ * Links an upstream identity to a user; an identity already linked (to anyone), or a second account of the same
+ * upstream for one user, is a conflict.
+ */
+export async function insertFederatedIdentity(db: Executor, identity: FederatedIdentity): Promise<void> {
   try {
     await db.insertInto('federated_identities').values({
-      upstream_id: identity.upstreamId, subject: identity.subject, user_id: identity.userId, login: identity.login, email: identity.email,
-      linked_at: identity.linkedAt, last_used_at: null,
+      upstream_id: identity.upstreamId, issuer: identity.issuer, subject: identity.subject, user_id: identity.userId, login: identity.login,
+      email: identity.email, linked_at: identity.linkedAt, last_used_at: identity.lastUsedAt,
     }).execute();
   } catch (error) {
-    if (isUniqueViolation(error)) throw conflict('That account is already linked to someone in this household.', error);
+    if (isUniqueViolation(error)) throw conflict('That account is already linked, or you already have an account of this service linked.', error);
     throw error;
   }
 }
 
-export async function touchFederatedIdentity(db: Executor, upstreamId: string, subject: string, now = epoch()): Promise<void> {
-  await db.updateTable('federated_identities').set({ last_used_at: now }).where('upstream_id', '=', upstreamId).where('subject', '=', subject).execute();
+export async function touchFederatedIdentity(db: Executor, link: Pick<FederatedIdentity, 'upstreamId' | 'issuer' | 'subject'>, now = epoch()): Promise<void> {
+  await db.updateTable('federated_identities').set({ last_used_at: now })
+    .where('upstream_id', '=', link.upstreamId).where('issuer', '=', link.issuer).where('subject', '=', link.subject).execute();
+}
+
+/** Removes every link to an upstream (when the upstream itself is removed); returns how many. */
+export async function deleteUpstreamLinks(db: Executor, upstreamId: string): Promise<number> {
+  const result = await db.deleteFrom('federated_identities').where('upstream_id', '=', upstreamId).executeTakeFirst();
+  return Number(result.numDeletedRows);
 }
 
 /** Unlinks a user's identity at an upstream; returns false when there was none. */

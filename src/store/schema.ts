@@ -154,6 +154,8 @@ export interface UpstreamsTable {
 
 export interface FederatedIdentitiesTable {
   upstream_id: string;
+  /** Who vouches for the subject: the OpenID issuer, or GitHub's web address. */
+  issuer: string;
   /** The upstream's stable id for the person (GitHub's numeric user id, an OpenID `sub`). */
   subject: string;
   user_id: string;

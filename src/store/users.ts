@@ -105,6 +105,18 @@ export async function findUserByUsername(db: Executor, username: string): Promis
   return row && toUser(row, await groupsOf(db, row.id));
 }
 
+/** A user with this email address (compared without case), if any. */
+export async function findUserByEmail(db: Executor, email: string): Promise<User | undefined> {
+  const row = await usersWithAvatar(db).where((eb) => eb(eb.fn('lower', ['users.email']), '=', email.toLowerCase())).executeTakeFirst();
+  return row && toUser(row, await groupsOf(db, row.id));
+}
+
+/** How many users are in a group. */
+export async function countGroupMembers(db: Executor, group: string): Promise<number> {
+  const row = await db.selectFrom('user_groups').select((eb) => eb.fn.countAll<number>().as('n')).where('group_name', '=', group).executeTakeFirstOrThrow();
+  return Number(row.n);
+}
+
 export async function listUsers(db: Executor): Promise<User[]> {
   const rows = await usersWithAvatar(db).orderBy('users.username').execute();
   const groups = new Map<string, string[]>();

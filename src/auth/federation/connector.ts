@@ -5,7 +5,9 @@ import { AppError } from '../../errors.js';
 
 /** Who the upstream says signed in. Only `subject` identifies them; the rest is profile. */
 export interface Identity {
-  /** The upstream's stable id for the person: GitHub's numeric user id, an OpenID Connect `sub`. */
+  /** Who vouches for `subject`: the id_token's `iss`, or GitHub's web address. */
+  issuer: string;
+  /** The upstream's stable id for the person at that issuer: GitHub's numeric user id, an OpenID Connect `sub`. */
   subject: string;
   login?: string | undefined;
   name?: string | undefined;

@@ -1,7 +1,6 @@
 // A sign-in at an upstream, from the button to the callback: state, nonce and PKCE verifier kept server-side
 // (every replica can finish what another began) for ten minutes and taken once; the outcome kept for the page
 // that started it (the sign-in page or the account page) to pick up, once.
-import { createHash, randomBytes } from 'node:crypto';
 import { AppError, expired } from '../../errors.js';
 import type { Db } from '../../store/db.js';
 import { epoch } from '../../store/db.js';
@@ -13,7 +12,17 @@ import type { Upstream, UpstreamRegistry } from './registry.js';
 
 export const federationStateTtl = 600;
 
-const random = () => randomBytes(32).toString('base64url');
+/**
+ * The whole exchange with the upstream (discovery, token, userinfo, API calls) within its timeout, not each
+ * request: the person waits at most that long for an answer.
+ */
+function withinTimeout<T>(work: Promise<T>, seconds: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DOMException(`no answer within ${seconds} s`, 'TimeoutError')), seconds * 1000);
+  });
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+}
 
 export interface BeginInput {
   upstream: Upstream;
@@ -27,13 +36,14 @@ export interface BeginInput {
 /** Stores the state of a new upstream sign-in; returns it and the URL to send the browser to. */
 export async function beginUpstreamSignIn(registry: UpstreamRegistry, db: Db, input: BeginInput, now = epoch()): Promise<{ state: string; url: URL }> {
   const { upstream } = input;
-  const state = random();
-  const nonce = random();
-  const verifier = random();
-  const codeChallenge = createHash('sha256').update(verifier).digest('base64url');
+  const client = await import('openid-client');
+  const state = client.randomState();
+  const nonce = client.randomNonce();
+  const verifier = client.randomPKCECodeVerifier();
   let url: URL;
   try {
-    url = await registry.connector(upstream).loginUrl({ callbackUrl: input.callbackUrl, state, nonce, codeChallenge });
+    const codeChallenge = await client.calculatePKCECodeChallenge(verifier);
+    url = await withinTimeout(registry.connector(upstream).loginUrl({ callbackUrl: input.callbackUrl, state, nonce, codeChallenge }), upstream.timeout);
   } catch (error) {
     throw upstreamFailure(upstream.displayName, upstream.timeout, error);
   }
@@ -56,7 +66,8 @@ export async function finishUpstreamSignIn(
   const row = stateParam ? await takeFederationState(db, stateParam, upstream.id, now) : undefined;
   if (!row) throw expired('This sign-in has expired or was already used. Go back and start again.');
   try {
-    const identity = await registry.connector(upstream).handleCallback({ currentUrl, state: row.id, nonce: row.nonce, codeVerifier: row.verifier });
+    const callback = registry.connector(upstream).handleCallback({ currentUrl, state: row.id, nonce: row.nonce, codeVerifier: row.verifier });
+    const identity = await withinTimeout(callback, upstream.timeout);
     return { row, identity };
   } catch (error) {
     return { row, failure: upstreamFailure(upstream.displayName, upstream.timeout, error) };

@@ -76,6 +76,7 @@ export function openGithubConnector(settings: GithubSettings): Connector {
         }
       }
       return {
+        issuer: baseUrl,
         subject: String(user.id),
         login: user.login,
         name: typeof user.name === 'string' && user.name.trim() ? user.name.trim() : undefined,

@@ -55,6 +55,7 @@ export function openOidcConnector(settings: OidcSettings): Connector {
       }
       const text = (value: unknown) => (typeof value === 'string' && value.trim() ? value.trim() : undefined);
       return {
+        issuer: String(claims.iss),
         subject: String(claims.sub),
         login: text(claims.preferred_username),
         name: text(claims.name),

@@ -5,7 +5,7 @@ import { upstreamSchema, type UpstreamConfig } from '../../config.js';
 import { badRequest, conflict, notFound } from '../../errors.js';
 import { recordAudit } from '../../store/audit.js';
 import type { Db } from '../../store/db.js';
-import { deleteUpstream, insertUpstream, listStoredUpstreams, usersOnlyLinkedThrough } from '../../store/federation.js';
+import { deleteUpstream, deleteUpstreamLinks, insertUpstream, listStoredUpstreams, usersOnlyLinkedThrough } from '../../store/federation.js';
 import type { SecretBox } from '../secret-key.js';
 import type { Connector } from './connector.js';
 import { openGithubConnector } from './github.js';
@@ -46,18 +46,29 @@ export function openConnector(upstream: Upstream): Connector {
   }
 }
 
-export function createUpstreamRegistry({ db, box, declared }: { db: Db; box: SecretBox; declared: readonly UpstreamConfig[] }) {
+export function createUpstreamRegistry({ db, box, declared, onUnusable }: {
+  db: Db; box: SecretBox; declared: readonly UpstreamConfig[];
+  /** Told once per stored upstream that cannot be used (e.g. sealed with another secret key). */
+  onUnusable?: (id: string, error: unknown) => void;
+}) {
+  const unusable = new Set<string>();
   const fromConfig = declared.map((u) => withDefaults({ ...u, clientSecret: u.clientSecret ?? '' }, 'config'));
   const connectors = new Map<string, { key: string; connector: Connector }>();
 
   async function list(): Promise<Upstream[]> {
     const stored = await listStoredUpstreams(db);
     const taken = new Set(fromConfig.map((u) => u.id));
-    // Validated again on the way out: a stored upstream that no longer fits the schema is left out, not fatal.
+    // Validated again on the way out: a stored upstream that no longer fits the schema, or whose secret this
+    // installation's key cannot open, is left out (and said once), not fatal to every sign-in page.
     const added = stored.filter((row) => !taken.has(row.id)).flatMap((row) => {
-      const { clientSecret, ...config } = JSON.parse(row.config) as UpstreamConfig & { clientSecret: string };
-      const parsed = upstreamSchema.safeParse({ ...config, clientSecret: box.decrypt(clientSecret) });
-      return parsed.success ? [withDefaults({ ...parsed.data, clientSecret: parsed.data.clientSecret! }, 'console')] : [];
+      try {
+        const { clientSecret, ...config } = JSON.parse(row.config) as UpstreamConfig & { clientSecret: string };
+        return [withDefaults({ ...upstreamSchema.parse({ ...config, clientSecret: box.decrypt(clientSecret) }), clientSecret: box.decrypt(clientSecret) }, 'console')];
+      } catch (error) {
+        if (!unusable.has(row.id)) onUnusable?.(row.id, error);
+        unusable.add(row.id);
+        return [];
+      }
     });
     return [...fromConfig, ...added];
   }
@@ -95,11 +106,15 @@ export function createUpstreamRegistry({ db, box, declared }: { db: Db; box: Sec
 
   async function remove(actor: { userId: string; ip?: string | undefined }, id: string): Promise<void> {
     if (fromConfig.some((u) => u.id === id)) throw conflict(`"${id}" is declared in the configuration file: remove it there.`);
-    const stranded = await usersOnlyLinkedThrough(db, id);
-    if (stranded.length) {
-      throw conflict(`${stranded.join(', ')} can only sign in with this service. Give ${stranded.length === 1 ? 'them' : 'each of them'} another way in first (a reset link from Users).`);
-    }
-    if (!(await deleteUpstream(db, id))) throw notFound('That sign-in service does not exist (any more).');
+    // Its links go with it: an upstream added again later under this id may be another issuer.
+    await db.transaction().execute(async (trx) => {
+      const stranded = await usersOnlyLinkedThrough(trx, id);
+      if (stranded.length) {
+        throw conflict(`${stranded.join(', ')} can only sign in with this service. Give ${stranded.length === 1 ? 'them' : 'each of them'} another way in first (a reset link from Users).`);
+      }
+      if (!(await deleteUpstream(trx, id))) throw notFound('That sign-in service does not exist (any more).');
+      await deleteUpstreamLinks(trx, id);
+    });
     connectors.delete(id);
     await recordAudit(db, { event: 'upstream.removed', actor: actor.userId, ip: actor.ip ?? null, detail: { upstream: id } });
   }

@@ -2,7 +2,7 @@
 // upstream's failure reads, what a federated sign-in still needs, the single use of its state, and the last way in.
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { createUser } from '../../../src/store/users.js';
+import { createUser, findUserById } from '../../../src/store/users.js';
 import { admitsNewUser, linkUpstreamIdentity, mappedGroups, resolveUpstreamSignIn, unlinkUpstreamIdentity } from '../../../src/auth/federation/accounts.js';
 import { upstreamFailure, type Identity } from '../../../src/auth/federation/connector.js';
 import { recordOutcome, takeOutcome } from '../../../src/auth/federation/flow.js';
@@ -17,7 +17,7 @@ const upstream = (input: Record<string, unknown>): Upstream => {
   const parsed = upstreamSchema.parse({ clientId: 'c', clientSecret: 's', ...input });
   return { ...parsed, clientSecret: 's', source: 'config', displayName: parsed.name ?? parsed.id };
 };
-const identity = (input: Partial<Identity>): Identity => ({ subject: 'sub-1', emailVerified: false, memberships: [], ...input });
+const identity = (input: Partial<Identity>): Identity => ({ issuer: 'https://github.com', subject: 'sub-1', emailVerified: false, memberships: [], ...input });
 
 describe('allow rules', () => {
   const github = upstream({ id: 'github', type: 'github', allow: { githubLogins: ['OctoCat'], githubOrgs: ['Family'], emails: ['ada@home.example'] } });
@@ -125,6 +125,32 @@ describe('linked accounts', () => {
     expect(await resolveUpstreamSignIn(db, github, identity({ subject: '2', login: 'bob-gh' }))).toMatchObject({ status: 'stranger' });
   });
 
+  it('does not sign in an old link when the upstream now points at another issuer', async () => {
+    const db = await openTestDb();
+    const ada = await createUser(db, { username: 'ada', name: 'Ada', passwordHash: 'x' });
+    await linkUpstreamIdentity(db, { userId: ada.id }, github, identity({ subject: '42' }));
+    expect(await resolveUpstreamSignIn(db, github, identity({ subject: '42' }))).toEqual({ status: 'known', userId: ada.id });
+    // GitHub Enterprise numbers its users from 1 too: the same subject there is someone else.
+    expect(await resolveUpstreamSignIn(db, github, identity({ issuer: 'https://github.example.org', subject: '42' }))).toMatchObject({ status: 'stranger' });
+  });
+
+  it('does not create a second account for an address someone here already has', async () => {
+    const db = await openTestDb();
+    await createUser(db, { username: 'ada', name: 'Ada', email: 'Ada@Home.example', emailVerified: true });
+    const open = upstream({ id: 'github', type: 'github', allow: { emails: ['ada@home.example'] } });
+    const result = await resolveUpstreamSignIn(db, open, identity({ subject: '7', login: 'ada-gh', email: 'ada@home.example', emailVerified: true }));
+    expect(result).toMatchObject({ status: 'stranger', message: expect.stringContaining('already uses ada@home.example') });
+  });
+
+  it('never takes admins from the last admin, whatever the mapping says', async () => {
+    const db = await openTestDb();
+    const owner = await createUser(db, { username: 'owner', name: 'Owner', passwordHash: 'x', groups: ['admins', 'family'] });
+    const mapped = upstream({ id: 'github', type: 'github', groups: { 'family/admins': 'admins', family: 'family' } });
+    await linkUpstreamIdentity(db, { userId: owner.id }, mapped, identity({ subject: '1' }));
+    await resolveUpstreamSignIn(db, mapped, identity({ subject: '1', memberships: [] }));
+    expect((await findUserById(db, owner.id))!.groups).toEqual(['admins']);
+  });
+
   it('creates a new user with a free username from the upstream login', async () => {
     const db = await openTestDb();
     await createUser(db, { username: 'octocat', name: 'Someone else' });
@@ -181,5 +207,11 @@ describe('the registry', () => {
     const row = await db.selectFrom('upstreams').selectAll().executeTakeFirstOrThrow();
     expect(row.config).not.toContain('the secret');
     expect((await registry.list()).map((u) => u.id)).toEqual(['github', 'family']);
+
+    // Removed, its links go too: re-added later (perhaps for another issuer), it starts from nobody.
+    const bob = await createUser(db, { username: 'bob', name: 'Bob', passwordHash: 'x' });
+    await linkUpstreamIdentity(db, { userId: bob.id }, added, identity({ issuer: 'https://id.family.example', subject: 'b' }));
+    await registry.remove({ userId: 'owner' }, 'family');
+    expect(await db.selectFrom('federated_identities').selectAll().execute()).toEqual([]);
   });
 });
