@@ -14,7 +14,8 @@ export interface CliContext {
  */
 export async function withDatabase<T>(run: (ctx: CliContext) => Promise<T>, { migrate = true } = {}): Promise<T> {
   const config = loadConfig({ env: process.env });
-  const db = openDatabase(config);
+  // A PostgreSQL connection that breaks while idle is reported, not an unhandled 'error' that kills the command.
+  const db = openDatabase(config, { onPoolError: (error) => console.error(`database connection lost: ${error.message}`) });
   try {
     if (migrate) await migrateToLatest(db);
     return await run({ config, db });

@@ -88,6 +88,7 @@ export function registerDataCommands(program: Command): void {
   program.command('export')
     .argument('[file]', 'where to write (default: standard output)')
     .description('write every table as JSON lines, for accouch import into another database (SQLite or PostgreSQL)')
+    // Not migrated first: a newer CLI must not change the schema under a running older server.
     .action(async (file: string | undefined) => withDatabase(async ({ db, config }) => {
       const secretKey = loadSecretKey({ secretKey: config.secretKey, dataDir: config.dataDir }).toString('base64url');
       const temp = file ? `${file}.${randomBytes(6).toString('hex')}.tmp` : undefined;
@@ -118,7 +119,7 @@ export function registerDataCommands(program: Command): void {
         }
         throw error;
       }
-    }));
+    }, { migrate: false }));
 
   program.command('import')
     .argument('<file>', 'a file written by accouch export ("-": standard input)')

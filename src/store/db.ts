@@ -1,6 +1,6 @@
 // Opens the database the configuration names: the embedded SQLite file (with the durability settings Accouch
 // relies on), or PostgreSQL when databaseUrl is set (several replicas share one database).
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
@@ -43,7 +43,12 @@ function withStatementCache(sqlite: SQLite.Database, limit = 500): SQLite.Databa
 /** Opens (creating if needed) `<dataDir>/accouch.sqlite` in WAL mode with synchronous=FULL. */
 function openSqlite(dataDir: string): Db {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const sqlite = new SQLite(databaseFile(dataDir));
+  // Password hashes and private keys: readable by this user only, whatever the umask or an existing dir's mode
+  // (the -wal and -shm files take the database file's mode).
+  const file = databaseFile(dataDir);
+  closeSync(openSync(file, 'a', 0o600));
+  chmodSync(file, 0o600);
+  const sqlite = new SQLite(file);
   sqlite.pragma('journal_mode = WAL');
   sqlite.pragma('synchronous = FULL');
   sqlite.pragma('foreign_keys = ON');
