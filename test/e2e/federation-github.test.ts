@@ -134,6 +134,18 @@ describe('GitHub as an upstream', () => {
     await context.close();
   });
 
+  it('says what GitHub answered when it refuses the code (HTTP 200 with an error, as GitHub does)', async () => {
+    github.expireCodes(true);
+    try {
+      const { context, page } = await continueWithGithub('octocat');
+      await page.waitForSelector('h1:has-text("Could not sign in with GitHub")');
+      expect(await page.textContent('main')).toContain('GitHub refused the sign-in (bad_verification_code: The code passed is incorrect or expired.)');
+      await context.close();
+    } finally {
+      github.expireCodes(false);
+    }
+  });
+
   it('says so when GitHub is cancelled, and the state cannot be used twice', async () => {
     const context = await browser.newContext();
     const page = await context.newPage();

@@ -59,6 +59,17 @@ export function upstreamFailure(name: string, timeout: number, error: unknown): 
   if (e?.name === 'AuthorizationResponseError' || e?.name === 'ResponseBodyError') {
     return new AppError('upstream', `${name} refused the sign-in (${said(e.error, e.error_description)}). Nothing was changed.`, { cause: error });
   }
+  // GitHub answers a refused code exchange with HTTP 200 and an `error` member: openid-client then finds no token
+  // and says so in a ClientError, whose cause (an OperationProcessingError) carries the body as its cause.
+  let body: { error?: unknown; error_description?: unknown } | undefined;
+  for (let at = e?.cause as { body?: typeof body; cause?: unknown } | undefined, depth = 0; at && depth < 4 && !body; depth += 1) {
+    body = at.body;
+    at = at.cause as typeof at;
+  }
+  if (typeof body?.error === 'string') {
+    const description = typeof body.error_description === 'string' ? body.error_description : undefined;
+    return new AppError('upstream', `${name} refused the sign-in (${said(body.error, description)}). Nothing was changed.`, { cause: error });
+  }
   const timedOut = (x: unknown): boolean => {
     const n = (x as { name?: string } | undefined)?.name;
     return n === 'TimeoutError' || n === 'AbortError' || (x !== undefined && x !== null && timedOut((x as { cause?: unknown }).cause));

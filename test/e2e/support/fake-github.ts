@@ -23,6 +23,8 @@ export interface FakeGithub {
   baseUrl: string;
   /** Scopes the app asked for on the last authorization. */
   lastScopes(): string[];
+  /** Codes expire at once (GitHub's own limit is 10 minutes): the token endpoint answers bad_verification_code. */
+  expireCodes(expire: boolean): void;
   close(): Promise<void>;
 }
 
@@ -40,6 +42,7 @@ export async function startFakeGithub(options: { clientId: string; clientSecret:
   const codes = new Map<string, { login: string; redirectUri: string; challenge: string | null; scope: string }>();
   const tokens = new Map<string, { login: string; scope: string }>();
   let scopes: string[] = [];
+  let expired = false;
 
   const json = (res: ServerResponse, status: number, body: unknown) =>
     res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(body));
@@ -91,7 +94,7 @@ export async function startFakeGithub(options: { clientId: string; clientSecret:
       }
       const grant = codes.get(form.get('code') ?? '');
       codes.delete(form.get('code') ?? '');
-      if (!grant || (form.get('redirect_uri') && form.get('redirect_uri') !== grant.redirectUri)) return fail('bad_verification_code', 'The code passed is incorrect or expired.');
+      if (!grant || expired || (form.get('redirect_uri') && form.get('redirect_uri') !== grant.redirectUri)) return fail('bad_verification_code', 'The code passed is incorrect or expired.');
       if (grant.challenge && createHash('sha256').update(form.get('code_verifier') ?? '').digest('base64url') !== grant.challenge) {
         return fail('bad_verification_code', 'The code_verifier does not match the code_challenge.');
       }
@@ -145,6 +148,7 @@ export async function startFakeGithub(options: { clientId: string; clientSecret:
   return {
     baseUrl,
     lastScopes: () => scopes,
+    expireCodes: (expire) => { expired = expire; },
     close: () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
   };
 }

@@ -59,6 +59,12 @@ describe('an upstream\'s failure', () => {
       .toBe('GitHub did not let you in (no thanks). Nothing was changed.');
     expect(said(Object.assign(new Error('x'), { name: 'ResponseBodyError', error: 'invalid_grant', error_description: 'code expired' })).message)
       .toBe('GitHub refused the sign-in (invalid_grant: code expired). Nothing was changed.');
+    // GitHub's token endpoint says no with HTTP 200 and an error body; openid-client reports the missing token.
+    const processing = Object.assign(new Error('"response" body "access_token" property must be a string'), {
+      name: 'OperationProcessingError', code: 'OAUTH_INVALID_RESPONSE', cause: { body: { error: 'bad_verification_code', error_description: 'The code passed is incorrect or expired.' } },
+    });
+    const github200 = Object.assign(new Error('invalid response encountered', { cause: processing }), { name: 'ClientError', code: 'OAUTH_INVALID_RESPONSE' });
+    expect(said(github200).message).toBe('GitHub refused the sign-in (bad_verification_code: The code passed is incorrect or expired.). Nothing was changed.');
     expect(said(new TypeError('fetch failed', { cause: new Error('connect ECONNREFUSED') })).message).toBe('GitHub could not be reached. Nothing was changed.');
     expect(said(new TypeError('fetch failed', { cause: new DOMException('timed out', 'TimeoutError') }), 1).message)
       .toBe('GitHub did not answer within 1 second. Nothing was changed.');
