@@ -80,9 +80,6 @@ function openPostgres(url: string, onPoolError: (error: Error) => void): Db {
   return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
 }
 
-/** Whether `url` names a PostgreSQL server (the only engine besides the embedded SQLite). */
-export const isPostgresUrl = (url: string) => /^postgres(ql)?:\/\//i.test(url);
-
 /**
  * Opens the configured database: PostgreSQL when `databaseUrl` is set, else `<dataDir>/accouch.sqlite`.
  * `onPoolError` hears about PostgreSQL connections that broke while idle.

@@ -1,6 +1,6 @@
 // Which engine a configuration opens, and how it is named in logs: never with the database password.
 import { describe, expect, test } from 'vitest';
-import { describeDatabase, isPostgresUrl } from '../../../src/store/db.js';
+import { describeDatabase } from '../../../src/store/db.js';
 
 describe('describeDatabase', () => {
   test('names the SQLite file in the data directory', () => {
@@ -12,11 +12,5 @@ describe('describeDatabase', () => {
     expect(shown).toContain('accouch@db.internal:5432/accouch');
     expect(shown).toContain('sslmode=require');
     expect(shown).not.toMatch(/s3cr|other/);
-  });
-
-  test('recognises postgres:// and postgresql:// only', () => {
-    expect(isPostgresUrl('postgres://h/db')).toBe(true);
-    expect(isPostgresUrl('postgresql://h/db')).toBe(true);
-    expect(isPostgresUrl('mysql://h/db')).toBe(false);
   });
 });
