@@ -20,7 +20,7 @@ import { purgeExpiredPayloads } from './store/oidc-payloads.js';
 import { purgeThrottles } from './store/throttle.js';
 import { purgeChallenges } from './store/credentials.js';
 import { deleteExpiredLinkTokens } from './store/factors.js';
-import { deleteExpiredFederationStates } from './store/federation.js';
+import { deleteExpiredFederationStates, listLinkedUpstreamIds } from './store/federation.js';
 import { createUpstreamRegistry } from './auth/federation/registry.js';
 import { purgeSignIns } from './store/sign-ins.js';
 import { databaseSize } from './store/dialect.js';
@@ -96,13 +96,17 @@ async function serve(): Promise<void> {
   let provider: Provider = await build();
   let version = await keysVersion(db);
 
+  const upstreams = createUpstreamRegistry({
+    db, box, declared: config.upstreams,
+    onUnusable: (upstream, err) => log.error({ event: 'upstream.unusable', upstream, err }, 'a sign-in service from the owner console cannot be used; remove and add it again'),
+  });
+  // Links to an upstream taken out of the YAML file stay (it may come back), but nobody can use them meanwhile.
+  const known = new Set((await upstreams.list()).map((u) => u.id));
+  const orphaned = (await listLinkedUpstreamIds(db)).filter((id) => !known.has(id));
+  if (orphaned.length) log.warn({ event: 'config.warning', upstreams: orphaned }, 'accounts are linked to sign-in services that are no longer configured');
   const app = createApp({
     issuer: config.issuer, base, trustProxy: config.trustProxy, db, log, render, provider: () => provider, cookieKeys, box, webauthn, classifier,
-    globalPolicy: config.policy, showUserList: config.login.showUserList, rotateKeys: () => rotateSigningKeys(db),
-    upstreams: createUpstreamRegistry({
-      db, box, declared: config.upstreams,
-      onUnusable: (upstream, err) => log.error({ event: 'upstream.unusable', upstream, err }, 'a sign-in service from the owner console cannot be used; remove and add it again'),
-    }),
+    globalPolicy: config.policy, showUserList: config.login.showUserList, rotateKeys: () => rotateSigningKeys(db), upstreams,
     metrics, metricsRoute: metrics && config.metrics.token ? metricsModule!.metricsEndpoint(metrics, config.metrics.token) : undefined,
   });
   const server: Server = await new Promise((resolve, reject) => {

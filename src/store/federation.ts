@@ -87,6 +87,12 @@ export async function deleteUpstreamLinks(db: Executor, upstreamId: string): Pro
   return Number(result.numDeletedRows);
 }
 
+/** The upstreams that have linked accounts. */
+export async function listLinkedUpstreamIds(db: Executor): Promise<string[]> {
+  const rows = await db.selectFrom('federated_identities').select('upstream_id').distinct().orderBy('upstream_id').execute();
+  return rows.map((r) => r.upstream_id);
+}
+
 /** Unlinks a user's identity at an upstream; returns false when there was none. */
 export async function deleteFederatedIdentity(db: Executor, userId: string, upstreamId: string): Promise<boolean> {
   const result = await db.deleteFrom('federated_identities').where('user_id', '=', userId).where('upstream_id', '=', upstreamId).executeTakeFirst();
