@@ -5,6 +5,7 @@ import { execFileSync, type ExecFileSyncOptions } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { aptInstall } from '../apt.js';
 
 const instruction = 'Tests on PostgreSQL need Debian\'s PostgreSQL server: run `sudo apt-get install -y postgresql` and try again.';
 
@@ -22,12 +23,7 @@ function findBinDir(): string | undefined {
 function ensureBinDir(): string {
   const found = findBinDir();
   if (found) return found;
-  const root = process.getuid?.() === 0;
-  if (!root || !existsSync('/usr/bin/apt-get')) throw new Error(instruction);
-  console.log('PostgreSQL is missing: installing it with apt-get (one time)...');
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
-  execFileSync('apt-get', ['install', '-y', '-qq', 'postgresql'], { stdio: 'inherit', env });
+  aptInstall('postgresql', instruction);
   return findBinDir() ?? (() => { throw new Error(instruction); })();
 }
 
