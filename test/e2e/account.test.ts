@@ -12,7 +12,7 @@ import { Agent, formAction, inputValue } from './support/agent.js';
 import { expectAccessible } from './support/axe.js';
 import { launchChromium } from './support/chromium.js';
 import { addClient, addUser, callback, codeFlow, discover } from './support/rp.js';
-import { freePort, screenshotDir, startServer, type RunningServer } from './support/server.js';
+import { freePort, screenshotDir, startServer, type RunningServer, stopCleanly } from './support/server.js';
 
 let server: RunningServer;
 let origin: string;
@@ -24,8 +24,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  expect(await server.stop()).toBe(0);
-  expect(server.output()).not.toMatch(/server error|"level":50/);
+  await stopCleanly(server);
 });
 
 const account = (path = '') => `${server.issuer}/account${path}`;

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from './support/chromium.js';
 import { reserveRpApp, startRpApp, type RpApp } from './support/rp-app.js';
 import { addClient, addUser } from './support/rp.js';
-import { startServer, type RunningServer } from './support/server.js';
+import { startServer, type RunningServer, stopCleanly } from './support/server.js';
 
 let server: RunningServer;
 let app: RpApp;
@@ -22,8 +22,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await browser?.close();
   await app?.close();
-  expect(await server.stop()).toBe(0);
-  expect(server.output()).not.toMatch(/server error|"level":50/);
+  await stopCleanly(server);
 });
 
 describe('browser sign-in', () => {

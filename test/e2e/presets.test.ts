@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { Agent } from './support/agent.js';
 import { addUser, signIn } from './support/rp.js';
-import { freePort, runCli, startServer, type RunningServer } from './support/server.js';
+import { freePort, runCli, startServer, type RunningServer, stopCleanly } from './support/server.js';
 
 const grafanaSecret = 'grafana-secret-from-a-mounted-file-0123456789';
 let server: RunningServer;
@@ -32,8 +32,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  expect(await server.stop()).toBe(0);
-  expect(server.output()).not.toMatch(/server error|"level":50/);
+  await stopCleanly(server);
 });
 
 /** The fenced blocks of a setup text, by language. */

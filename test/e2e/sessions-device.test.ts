@@ -6,7 +6,7 @@ import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent, formAction, inputValue } from './support/agent.js';
 import { addClient, addUser, callback, codeFlow, discover, signIn, startAuth } from './support/rp.js';
-import { freePort, startServer, type RunningServer, sqliteOnly } from './support/server.js';
+import { freePort, startServer, type RunningServer, sqliteOnly, stopCleanly } from './support/server.js';
 
 let server: RunningServer;
 let config: oidc.Configuration;
@@ -20,8 +20,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  expect(await server.stop()).toBe(0);
-  expect(server.output()).not.toMatch(/server error|"level":50/);
+  await stopCleanly(server);
 });
 
 describe('sessions', () => {

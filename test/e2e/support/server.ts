@@ -7,6 +7,7 @@ import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
+import { expect } from 'vitest';
 import { ensureDatabase } from '../../postgres/databases.js';
 
 export const root = join(import.meta.dirname, '..', '..', '..');
@@ -128,6 +129,12 @@ export async function startServer(options: { dataDir?: string; port?: number; en
     cli: (args, input) => runCli(env, args, input),
   };
   return server;
+}
+
+/** Stops the server and checks it went well: exit code 0, and no server error or error-level line in its log. */
+export async function stopCleanly(server: RunningServer): Promise<void> {
+  expect(await server.stop()).toBe(0);
+  expect(server.output()).not.toMatch(/server error|"level":50/);
 }
 
 /**
