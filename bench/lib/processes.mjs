@@ -111,11 +111,11 @@ export function runCli(env, args, input) {
   return result.stdout;
 }
 
-/** The same, asynchronously, so several CLI processes can run side by side. */
-export function runCliAsync(env, args, input) {
+/** Runs `node <argv>` to completion (tracked, so stopAll ends it) and returns its stdout; `label` names it in errors. */
+function runToEnd(argv, env, input, label) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [mainJs, ...args], { env: { PATH: process.env.PATH, ...env }, stdio: ['pipe', 'pipe', 'pipe'], cwd: root });
-    const handle = { name: `cli ${args[0]}`, child, pid: child.pid, exited: new Promise((r) => child.once('exit', r)) };
+    const child = spawn(process.execPath, argv, { env: { PATH: process.env.PATH, ...env }, stdio: ['pipe', 'pipe', 'pipe'], cwd: root });
+    const handle = { name: label, child, pid: child.pid, exited: new Promise((r) => child.once('exit', r)) };
     running.add(handle);
     let stdout = '';
     let stderr = '';
@@ -124,26 +124,14 @@ export function runCliAsync(env, args, input) {
     child.once('exit', (code) => {
       running.delete(handle);
       if (code === 0) resolve(stdout);
-      else reject(new Error(`accouch ${args.slice(0, 3).join(' ')} failed (${code}): ${stderr}`));
+      else reject(new Error(`${label} failed (${code}): ${stderr.slice(-3000)}`));
     });
     child.stdin.end(input ?? '');
   });
 }
 
+/** The CLI, asynchronously, so several CLI processes can run side by side. */
+export const runCliAsync = (env, args, input) => runToEnd([mainJs, ...args], env, input, `accouch ${args.slice(0, 3).join(' ')}`);
+
 /** Runs a node script to completion and returns its stdout (for the signing-rate and seeding helpers). */
-export function runNode(script, args = [], env = {}) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [script, ...args], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'], cwd: root });
-    const handle = { name: script, child, pid: child.pid, exited: new Promise((r) => child.once('exit', r)) };
-    running.add(handle);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
-    child.once('exit', (code) => {
-      running.delete(handle);
-      if (code === 0) resolve(stdout);
-      else reject(new Error(`${script} failed (${code}): ${stderr.slice(-3000)}`));
-    });
-  });
-}
+export const runNode = (script, args = [], env = {}) => runToEnd([script, ...args], env, undefined, script);
