@@ -6,7 +6,7 @@ import multer from '@koa/multer';
 import type { Context, Middleware } from 'koa';
 import type Provider from 'oidc-provider';
 import {
-  accountClientId, endOwnSession, ownConnectedApps, ownSessions, removeOwnAvatar, revokeOwnApp, securityOverview, setOwnAvatar, updateOwnProfile,
+  accountClientId, endOwnSession, hasWayIn, ownConnectedApps, ownSessions, removeOwnAvatar, revokeOwnApp, securityOverview, setOwnAvatar, updateOwnProfile,
   type Actor,
 } from '../auth/account.js';
 import { maxAvatarBytes } from '../auth/avatar.js';
@@ -120,7 +120,6 @@ export function accountRoutes(deps: AccountDeps): Router {
     const [security, sessions, grants, upstreams] = await Promise.all([
       securityOverview(db, user.id), ownSessions(db, user.id, session.sessionId), ownConnectedApps(db, user.id), deps.upstreams.list(),
     ]);
-    const wayIn = Boolean(user.passwordHash) || security.credentials.some((c) => c.kind === 'passkey');
     const names = new Map<string, string>();
     const nameOf = async (id: string) => names.get(id) ?? names.set(id, await clientName(id)).get(id)!;
     const credential = (c: (typeof security.credentials)[number]) => ({ id: c.id, name: c.name, created: when(c.createdAt), lastUsed: when(c.lastUsedAt) });
@@ -140,9 +139,10 @@ export function accountRoutes(deps: AccountDeps): Router {
         ...security.links.filter((l) => !upstreams.some((u) => u.id === l.upstreamId)).map((l) => ({ upstream: l.upstreamId, name: l.upstreamId, link: l })),
       ].map(({ upstream, name, link }) => ({
         upstream, name, linked: Boolean(link), account: link ? (link.login ?? link.email ?? 'linked') : undefined, linkedAt: link ? when(link.linkedAt) : null,
-        removable: Boolean(link) && (wayIn || security.links.length > 1),
+        // The same rule the unlink itself enforces (auth/account.ts hasWayIn), minus this link.
+        removable: Boolean(link) && hasWayIn(user, security.credentials, security.links.length - 1),
       })),
-      canRemovePassword: security.credentials.some((c) => c.kind === 'passkey') || security.links.length > 0,
+      canRemovePassword: hasWayIn({ passwordHash: null }, security.credentials, security.links.length),
       sessions: await Promise.all(sessions.map(async (s) => ({
         handle: s.handle, current: s.current, signedIn: when(s.loginTs),
         // Apps with access still: a revoked app's name stays in the session record until it signs in again.
