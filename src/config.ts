@@ -1,5 +1,6 @@
 // The one configuration schema: defaults < YAML file (ACCOUCH_CONFIG) < env (ACCOUCH_*) < ACCOUCH_*_FILE.
 // Every problem is collected and reported with its path; nothing else in the codebase reads process.env.
+import { createPublicKey, type JsonWebKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -37,12 +38,32 @@ const networkPolicySchema = z.strictObject({
   outside: strength.optional().describe('minimum sign-in from outside the home network'),
 });
 
+/** How a confidential client proves itself at the token endpoint (public clients: none, PKCE only). */
+export const tokenEndpointAuthMethods = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'] as const;
+
+/** A client's public keys (private_key_jwt): a JWK Set of public keys node:crypto can read. */
+const clientJwks = z.strictObject({ keys: z.array(z.record(z.string(), z.unknown())).min(1) }).superRefine((jwks, ctx) => {
+  jwks.keys.forEach((jwk, i) => {
+    const problem = (message: string) => ctx.addIssue({ code: 'custom', path: ['keys', i], message });
+    if ('d' in jwk || 'k' in jwk) return problem('only public keys: this key holds private material (d or k)');
+    try {
+      createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' });
+    } catch (error) {
+      problem(`not a public key: ${(error as Error).message}`);
+    }
+  });
+});
+
 export const clientSchema = z.strictObject({
   id: clientId.describe('client_id the app sends'),
   name: z.string().min(1).optional().describe('name shown on the consent page'),
   secret: z.string().min(16).optional().describe('client secret of a confidential client (at least 16 characters)'),
   secretFile: z.string().optional().describe('file holding the client secret (a mounted Secret)'),
   public: z.boolean().default(false).describe('public client: no secret, PKCE only (SPAs, CLIs)'),
+  tokenEndpointAuthMethod: z.enum(tokenEndpointAuthMethods).optional()
+    .describe('how a confidential client authenticates at the token endpoint: client_secret_basic (default), client_secret_post (the secret in the form), or private_key_jwt (a JWT signed with its key: give jwks or jwksUri)'),
+  jwks: clientJwks.optional().describe('private_key_jwt: the client\'s public keys, a JWK Set ({ keys: [...] })'),
+  jwksUri: z.url({ protocol: /^https?$/ }).optional().describe('private_key_jwt: where Accouch fetches the client\'s public keys (JWK Set)'),
   native: z.boolean().default(false).describe('native app: loopback redirect URIs match on any port (RFC 8252)'),
   redirectUris: z.array(redirectUri).default([]).describe('exact redirect URIs'),
   postLogoutRedirectUris: z.array(redirectUri).default([]).describe('exact post-logout redirect URIs'),
@@ -60,8 +81,14 @@ export const clientSchema = z.strictObject({
   policy: networkPolicySchema.optional().describe('this app\'s own minimum sign-in per network (stricter of this and the global policy)'),
 }).superRefine((client, ctx) => {
   const problem = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+  const keyAuth = client.tokenEndpointAuthMethod === 'private_key_jwt';
   if (client.public && (client.secret || client.secretFile)) problem('secret', 'a public client has no secret');
-  if (!client.public && !client.secret && !client.secretFile) problem('secret', 'a confidential client needs secret or secretFile');
+  if (client.public && client.tokenEndpointAuthMethod) problem('tokenEndpointAuthMethod', 'a public client does not authenticate (it uses PKCE): leave tokenEndpointAuthMethod out');
+  if (!client.public && !keyAuth && !client.secret && !client.secretFile) problem('secret', 'a confidential client needs secret or secretFile');
+  if (keyAuth && (client.secret || client.secretFile)) problem('secret', 'a private_key_jwt client proves itself with its key: give no secret');
+  if (keyAuth && !client.jwks && !client.jwksUri) problem('jwks', 'private_key_jwt needs the client\'s public keys: give jwks or jwksUri');
+  if (client.jwks && client.jwksUri) problem('jwksUri', 'give jwks or jwksUri, not both');
+  if (!keyAuth && (client.jwks || client.jwksUri)) problem(client.jwks ? 'jwks' : 'jwksUri', 'keys are only for tokenEndpointAuthMethod: private_key_jwt');
   if (client.secret && client.secretFile) problem('secretFile', 'give secret or secretFile, not both');
   if (!client.redirectUris.length && !client.deviceFlow && !client.clientCredentials) {
     problem('redirectUris', 'give redirectUris, or enable deviceFlow or clientCredentials');

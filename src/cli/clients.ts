@@ -1,7 +1,8 @@
 // `accouch client add|list|remove`: apps registered from the command line (config-declared ones are read-only here).
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
-import { clientSchema, refreshPolicies } from '../config.js';
+import { readFile } from 'node:fs/promises';
+import { clientSchema, refreshPolicies, tokenEndpointAuthMethods } from '../config.js';
 import { badRequest, forbidden, notFound } from '../errors.js';
 import { recordAudit } from '../store/audit.js';
 import { deleteClient, findClient, insertClient, listClients } from '../store/clients.js';
@@ -22,6 +23,24 @@ interface AddOptions {
   deviceFlow?: boolean;
   clientCredentials?: boolean;
   skipConsent?: boolean;
+  authMethod?: string;
+  jwks?: string;
+  jwksUri?: string;
+}
+
+/** The JWK Set in --jwks <file>, as JSON (zod checks the keys). */
+async function readJwks(file: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    throw badRequest(`--jwks: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw badRequest(`--jwks: ${file} is not JSON (a JWK Set: { "keys": [ ... ] })`);
+  }
 }
 
 export function registerClientCommands(program: Command): void {
@@ -41,13 +60,19 @@ export function registerClientCommands(program: Command): void {
     .option('--device-flow', 'allow the device authorization grant')
     .option('--client-credentials', 'allow the client_credentials grant')
     .option('--skip-consent', 'first-party app: no consent page')
+    .option('--auth-method <method>', `how the app authenticates at the token endpoint: ${tokenEndpointAuthMethods.join(' | ')} (default client_secret_basic)`)
+    .option('--jwks <file>', 'private_key_jwt: a JSON file with the app\'s public keys (JWK Set)')
+    .option('--jwks-uri <url>', 'private_key_jwt: where Accouch fetches the app\'s public keys')
     .action(async (id: string, opts: AddOptions) => {
-      const secret = opts.public ? undefined : randomBytes(32).toString('base64url');
+      const secret = opts.public || opts.authMethod === 'private_key_jwt' ? undefined : randomBytes(32).toString('base64url');
       const parsed = clientSchema.safeParse({
         id,
         name: opts.name,
         secret,
         public: opts.public ?? false,
+        tokenEndpointAuthMethod: opts.authMethod,
+        jwks: opts.jwks ? await readJwks(opts.jwks) : undefined,
+        jwksUri: opts.jwksUri,
         native: opts.native ?? false,
         redirectUris: opts.redirectUri ?? [],
         postLogoutRedirectUris: opts.postLogoutRedirectUri ?? [],
@@ -60,7 +85,8 @@ export function registerClientCommands(program: Command): void {
         skipConsent: opts.skipConsent ?? false,
       });
       if (!parsed.success) {
-        const flag = (path: PropertyKey[]) => String(path[0] ?? 'id').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`).replace(/s$/, '');
+        const flags: Record<string, string> = { tokenEndpointAuthMethod: 'auth-method', jwks: 'jwks', jwksUri: 'jwks-uri' };
+        const flag = (path: PropertyKey[]) => flags[String(path[0])] ?? String(path[0] ?? 'id').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`).replace(/s$/, '');
         throw badRequest(parsed.error.issues.map((i) => `--${flag(i.path)}: ${i.message}`).join('\n'));
       }
       await withDatabase(async ({ db }) => {
@@ -77,7 +103,7 @@ export function registerClientCommands(program: Command): void {
       const clients = await listClients(db);
       if (!clients.length) return console.log('no clients yet');
       printTable(clients.map(({ config: c, source }) => ({
-        id: c.id, name: c.name ?? '', type: c.public ? (c.native ? 'public native' : 'public') : 'confidential', source, redirect_uris: c.redirectUris.join(' '),
+        id: c.id, name: c.name ?? '', type: c.public ? (c.native ? 'public native' : 'public') : (c.tokenEndpointAuthMethod && c.tokenEndpointAuthMethod !== 'client_secret_basic' ? `confidential (${c.tokenEndpointAuthMethod})` : 'confidential'), source, redirect_uris: c.redirectUris.join(' '),
       })));
     }));
 

@@ -8,6 +8,14 @@ import { findClient } from '../store/clients.js';
 /** Extra metadata keys oidc-provider keeps on the Client object for our policies. */
 export const extraClientProperties = ['accouch_allowed_groups', 'accouch_refresh', 'accouch_skip_consent', 'accouch_policy', 'accouch_pkce'];
 
+/** How the client authenticates at the token, introspection and revocation endpoints, and with what. */
+function clientAuthentication(client: ClientConfig): Partial<ClientMetadata> {
+  if (client.public) return { token_endpoint_auth_method: 'none' };
+  const method = client.tokenEndpointAuthMethod ?? 'client_secret_basic';
+  if (method === 'private_key_jwt') return { token_endpoint_auth_method: method, ...(client.jwks ? { jwks: client.jwks as ClientMetadata['jwks'] } : { jwks_uri: client.jwksUri }) };
+  return { client_secret: client.secret, token_endpoint_auth_method: method };
+}
+
 export function toClientMetadata(client: ClientConfig): ClientMetadata {
   const grantTypes: string[] = [];
   if (client.redirectUris.length) grantTypes.push('authorization_code');
@@ -17,7 +25,7 @@ export function toClientMetadata(client: ClientConfig): ClientMetadata {
   return {
     client_id: client.id,
     client_name: client.name ?? client.id,
-    ...(client.public ? { token_endpoint_auth_method: 'none' } : { client_secret: client.secret, token_endpoint_auth_method: 'client_secret_basic' }),
+    ...clientAuthentication(client),
     application_type: client.native ? 'native' : 'web',
     redirect_uris: [...client.redirectUris],
     post_logout_redirect_uris: [...client.postLogoutRedirectUris],

@@ -69,6 +69,9 @@ export function createProvider({ config, db, log, jwks, cookieKeys, render, clas
     scopes: ['openid', 'offline_access', 'profile', 'email', 'groups', 'network'],
     conformIdTokenClaims: false,
     responseTypes: ['code'],
+    // What a client may be registered with (tokenEndpointAuthMethod; public clients: none). No client_secret_jwt:
+    // it would need the secret in clear on both sides for no gain over private_key_jwt.
+    clientAuthMethods: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'],
     // PKCE S256 for every client, unless a confidential client was explicitly registered without it (an app
     // such as an older Gitea that cannot send it; its secret still protects the code).
     pkce: { required: (_ctx, client) => client['accouch_pkce'] !== false },

@@ -19,6 +19,12 @@ const kinds = {
   noRefresh: { id: 'wiki', secret, refresh: 'never', redirectUris: ['https://wiki.example.com/cb'] },
   serviceOnly: { id: 'backup', secret, clientCredentials: true },
   device: { id: 'tv', public: true, deviceFlow: true },
+  secretPost: { id: 'poster', secret, tokenEndpointAuthMethod: 'client_secret_post', redirectUris: ['https://poster.example.com/cb'] },
+  keyJwks: {
+    id: 'signer', tokenEndpointAuthMethod: 'private_key_jwt', clientCredentials: true,
+    jwks: { keys: [{ kty: 'EC', crv: 'P-256', x: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU', y: 'x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0', kid: 'k1' }] },
+  },
+  keyJwksUri: { id: 'remote-signer', tokenEndpointAuthMethod: 'private_key_jwt', jwksUri: 'https://signer.example.com/jwks', clientCredentials: true },
 } satisfies Record<string, Record<string, unknown>>;
 
 const declare = (raw: Record<string, unknown>): ClientConfig => clientSchema.parse(raw);
@@ -63,6 +69,29 @@ describe('Client adapter', () => {
   test('a client_credentials-only client has no authorization_code grant and no response types', async () => {
     const db = await openTestDb();
     expect(await stored(db, kinds.serviceOnly)).toMatchObject({ grant_types: ['client_credentials'], response_types: [] });
+  });
+
+  test('the token endpoint auth method and the keys a client registered', async () => {
+    const db = await openTestDb();
+    expect(await stored(db, kinds.secretPost)).toMatchObject({ client_secret: secret, token_endpoint_auth_method: 'client_secret_post' });
+    const signer = await stored(db, kinds.keyJwks);
+    expect(signer).toMatchObject({ token_endpoint_auth_method: 'private_key_jwt', jwks: kinds.keyJwks.jwks });
+    expect(signer).not.toHaveProperty('client_secret');
+    expect(await stored(db, kinds.keyJwksUri)).toMatchObject({ token_endpoint_auth_method: 'private_key_jwt', jwks_uri: 'https://signer.example.com/jwks' });
+  });
+
+  test.each([
+    [{ ...kinds.secretPost, public: true, secret: undefined }, 'tokenEndpointAuthMethod', 'a public client does not authenticate'],
+    [{ ...kinds.keyJwks, jwks: undefined }, 'jwks', 'give jwks or jwksUri'],
+    [{ ...kinds.keyJwks, jwksUri: 'https://x.example/jwks' }, 'jwksUri', 'not both'],
+    [{ ...kinds.keyJwks, secret }, 'secret', 'give no secret'],
+    [{ ...kinds.confidential, jwksUri: 'https://x.example/jwks' }, 'jwksUri', 'only for tokenEndpointAuthMethod: private_key_jwt'],
+    [{ ...kinds.keyJwks, jwks: { keys: [{ kty: 'oct', k: 'c2VjcmV0' }] } }, 'jwks', 'only public keys'],
+    [{ ...kinds.keyJwks, jwks: { keys: [{ kty: 'EC', crv: 'P-256', x: 'AA' }] } }, 'jwks', 'not a public key'],
+  ])('refuses %#: %s', (raw, path, message) => {
+    const result = clientSchema.safeParse(raw);
+    expect(result.success).toBe(false);
+    expect(result.error!.issues.find((i) => i.path[0] === path)?.message).toContain(message);
   });
 
   test('an unknown client id is not found', async () => {
