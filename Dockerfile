@@ -20,6 +20,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json README.md ./
 COPY src ./src
+COPY scripts ./scripts
 COPY migrations ./migrations
 COPY views ./views
 RUN npm pack --pack-destination /pkg && mv /pkg/accouch-*.tgz /pkg/accouch.tgz

@@ -1,6 +1,7 @@
 // The koa application: request ids and logs, security headers, the issuer's host pinned, our routes,
 // then oidc-provider (swappable, so a key rotation takes effect without a restart).
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Koa from 'koa';
 import type Provider from 'oidc-provider';
@@ -58,6 +59,9 @@ export interface AppDeps {
 
 // The browser half of WebAuthn, served as a static file (no CDN).
 const webauthnBrowser = join(dirname(dirname(createRequire(import.meta.url).resolve('@simplewebauthn/browser'))), 'dist', 'bundle', 'index.umd.min.js');
+// The kubectl credential plugin as one file (`npm run build` bundles it next to dist/src), which the kubeconfigs
+// of `accouch kubeconfig` fetch from here and check against its sha256.
+const kubectlPlugin = [join(import.meta.dirname, '..', '..', 'kubectl-credential.mjs'), join(import.meta.dirname, '..', '..', 'dist', 'kubectl-credential.mjs')].find((path) => existsSync(path));
 
 const csp = [
   "default-src 'none'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:", "connect-src 'self'",
@@ -104,7 +108,7 @@ export function createApp(deps: AppDeps): Koa {
   app.use(health.routes());
   // On the public listener only behind the bearer token; without one, /metrics is on its own port or off.
   if (deps.metricsRoute) app.use(deps.metricsRoute);
-  app.use(serveStatic(join(viewsDir, 'static'), `${base}/static`, { 'webauthn-browser.js': webauthnBrowser }));
+  app.use(serveStatic(join(viewsDir, 'static'), `${base}/static`, { 'webauthn-browser.js': webauthnBrowser, ...(kubectlPlugin ? { 'kubectl-credential.mjs': kubectlPlugin } : {}) }));
   const networkOf = (ctx: Koa.Context) => classifier.ofRequest(ctx.req);
   const steps = createInteractionSteps({
     provider, db, render, log, settings: { globalPolicy: deps.globalPolicy, showUserList: deps.showUserList, networkOf, upstreams: () => deps.upstreams.list() },

@@ -1,6 +1,7 @@
 // `accouch kubectl-credential`, the exec credential plugin kubectl runs before each call to the API server. It runs
 // on a laptop with nothing but Node and npm, so it reads no database and no server configuration: the cached
 // id_token while it lasts, else a silent refresh, else a sign-in (browser, or the device flow).
+import * as tls from 'node:tls';
 import type { Configuration } from 'openid-client';
 import { AppError, badRequest } from '../errors.js';
 import { cacheFile, ensureCacheDir, readCache, withCacheLock, writeCache, type CachedTokens } from './kube-credential-cache.js';
@@ -50,6 +51,20 @@ function checkIssuer(issuer: string): { insecure: boolean } {
   throw badRequest(`--issuer: must be an https:// URL (got "${issuer}")`);
 }
 
+/** TLS errors of a server whose certificate Node does not trust: the issuer's CA is missing. */
+const untrusted = new Set(['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'SELF_SIGNED_CERT_IN_CHAIN', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY']);
+
+/**
+ * Trusts the issuer's CA (PEM) besides the system's, for every connection this process makes from now on: a home
+ * issuer behind a private CA. Needs tls.setDefaultCACertificates (Node.js 22.19, 24.5 and later).
+ */
+export function trustIssuerCa(pem: string): void {
+  if (!pem.includes('-----BEGIN CERTIFICATE-----')) throw badRequest('--issuer-ca: not a PEM certificate');
+  const set = (tls as { setDefaultCACertificates?: (certs: string[]) => void }).setDefaultCACertificates;
+  if (!set) throw badRequest(`--issuer-ca: this Node.js (${process.version}) cannot add a CA; use Node.js 22.19 or later`);
+  set([...tls.getCACertificates('default'), pem]);
+}
+
 /** One readable line for whatever went wrong on the way to a token. */
 function describe(error: unknown, oidc: OpenidClient | undefined, issuer: string): string {
   if (oidc && (error instanceof oidc.ResponseBodyError || error instanceof oidc.AuthorizationResponseError)) {
@@ -57,7 +72,9 @@ function describe(error: unknown, oidc: OpenidClient | undefined, issuer: string
   }
   if (error instanceof TypeError && error.message === 'fetch failed') {
     const cause = error.cause as NodeJS.ErrnoException | undefined;
-    return `cannot reach ${issuer}: ${cause?.code ?? cause?.message ?? 'network error'}`;
+    const hint = cause?.code && untrusted.has(cause.code)
+      ? ' (its certificate is not from a CA this machine trusts: print the kubeconfig again with `accouch kubeconfig --issuer-ca <ca.crt>`)' : '';
+    return `cannot reach ${issuer}: ${cause?.code ?? cause?.message ?? 'network error'}${hint}`;
   }
   return error instanceof Error ? error.message : String(error);
 }

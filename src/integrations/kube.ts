@@ -4,6 +4,7 @@
 import { stringify } from 'yaml';
 import { clientSchema, type ClientConfig } from '../config.js';
 import { badRequest } from '../errors.js';
+import { kubectlPluginLoader } from './kubectl-plugin.js';
 
 /** The client `accouch kubeconfig` registers; id_tokens issued to it are short-lived (ttl.kubectlIdToken). */
 export const kubectlClientId = 'kubectl';
@@ -59,13 +60,18 @@ export interface KubeconfigOptions {
   name: string;
   /** The API server's CA certificate (PEM), when it is not signed by a public CA. */
   certificateAuthority?: string;
+  /** Accouch's (the issuer's) CA certificate (PEM), when it is not signed by a public CA: the plugin trusts it. */
+  issuerCa?: string;
   plugin: KubePlugin;
   device: boolean;
+  /** Our plugin: where the kubeconfig fetches it and the sha256 it must have (kubectl-plugin.ts). */
+  pluginFile?: { url: string; sha256: string };
 }
 
 /** The `exec` stanza of the kubeconfig user: how kubectl gets a token. */
-export function kubeconfigExec({ issuer, clientId, plugin, device }: Pick<KubeconfigOptions, 'issuer' | 'clientId' | 'plugin' | 'device'>) {
+export function kubeconfigExec({ issuer, clientId, plugin, device, issuerCa, pluginFile }: Pick<KubeconfigOptions, 'issuer' | 'clientId' | 'plugin' | 'device' | 'issuerCa' | 'pluginFile'>) {
   const common = { apiVersion: 'client.authentication.k8s.io/v1', interactiveMode: 'IfAvailable', provideClusterInfo: false };
+  const caData = issuerCa ? Buffer.from(issuerCa).toString('base64') : undefined;
   if (plugin === 'kubelogin') {
     return {
       ...common,
@@ -78,15 +84,22 @@ export function kubeconfigExec({ issuer, clientId, plugin, device }: Pick<Kubeco
         '--oidc-extra-scope=profile', '--oidc-extra-scope=email', '--oidc-extra-scope=groups',
         '--oidc-pkce-method=S256',
         ...(device ? ['--grant-type=device-code'] : ['--oidc-redirect-url-hostname=127.0.0.1']),
+        ...(caData ? [`--certificate-authority-data=${caData}`] : []),
       ],
       installHint: 'kubelogin is missing: install it with `kubectl krew install oidc-login` (https://github.com/int128/kubelogin).',
     };
   }
+  if (!pluginFile) throw new Error('kubeconfigExec: the accouch plugin needs pluginFile');
+  // Node runs a loader that fetches the plugin from Accouch once and checks its sha256: no package name is ever
+  // resolved, so nothing published under any name can run here.
   return {
     ...common,
-    command: 'npx',
-    args: ['-y', 'accouch', 'kubectl-credential', '--issuer', issuer, '--client-id', clientId, ...(device ? ['--device'] : [])],
-    installHint: 'Accouch signs kubectl in with `npx accouch`: install Node.js 22 or later (https://nodejs.org), which includes npx.',
+    command: 'node',
+    args: [
+      '--input-type=module', '-e', kubectlPluginLoader, pluginFile.url, pluginFile.sha256,
+      '--issuer', issuer, '--client-id', clientId, ...(device ? ['--device'] : []), ...(caData ? ['--issuer-ca-data', caData] : []),
+    ],
+    installHint: 'Accouch signs kubectl in with a small Node.js program: install Node.js 22.19 or later (https://nodejs.org).',
   };
 }
 
@@ -133,7 +146,7 @@ export interface ApiserverSetup {
  * Username from preferred_username (the Accouch username: unique, readable in RBAC bindings, present for every
  * user, unlike the optional email), groups from groups, both with the `accouch:` prefix.
  */
-export function buildApiserverSetup({ issuer, clientId }: { issuer: string; clientId: string }): ApiserverSetup {
+export function buildApiserverSetup({ issuer, clientId, issuerCa }: { issuer: string; clientId: string; issuerCa?: string }): ApiserverSetup {
   const settings: Array<[string, string]> = [
     ['oidc-issuer-url', issuer],
     ['oidc-client-id', clientId],
@@ -156,7 +169,8 @@ export function buildApiserverSetup({ issuer, clientId }: { issuer: string; clie
       apiVersion: 'apiserver.config.k8s.io/v1',
       kind: 'AuthenticationConfiguration',
       jwt: [{
-        issuer: { url: issuer, audiences: [clientId] },
+        // certificateAuthority: Accouch's CA (PEM) when its certificate is not from a public CA.
+        issuer: { url: issuer, ...(issuerCa ? { certificateAuthority: issuerCa } : {}), audiences: [clientId] },
         // What --oidc-username-claim=email would check, kept explicit: an address Accouch has not verified never
         // passes. Accouch stores every email as verified, and a user without email has no claim to check.
         claimValidationRules: [{ expression: 'claims.?email_verified.orValue(true) == true', message: 'the email address is not verified' }],
@@ -189,9 +203,10 @@ export function formatApiserverSetup(setup: ApiserverSetup, issuer: string): str
     '#    configuration in 2, not both: kube-apiserver refuses --oidc-* flags together with --authentication-config.',
     ...setup.flags,
     '',
+    '---',
     '# k3s: /etc/rancher/k3s/config.yaml on every server node, then `systemctl restart k3s`',
     setup.k3sConfig.trimEnd(),
-    '',
+    '---',
     '# kubeadm: the ClusterConfiguration given to `kubeadm init --config` (merge into yours)',
     setup.kubeadmConfig.trimEnd(),
     '',
@@ -199,11 +214,38 @@ export function formatApiserverSetup(setup: ApiserverSetup, issuer: string): str
     '#    as /etc/rancher/k3s/authentication-config.yaml and start kube-apiserver with',
     '#    --authentication-config=<that file> (k3s: kube-apiserver-arg: [authentication-config=<that file>]).',
     '#    kube-apiserver re-reads the file when it changes.',
+    '---',
     setup.authenticationConfiguration.trimEnd(),
     '',
     '# 3. Members of the Accouch group "admins" are cluster-admin: `kubectl apply -f` this',
     '#    (as the cluster\'s own admin, e.g. with /etc/rancher/k3s/k3s.yaml). Bind other groups as accouch:<group>.',
+    '---',
     setup.clusterRoleBinding.trimEnd(),
     '',
   ].join('\n');
+}
+
+/** `integrate kube-apiserver --format`: each part on its own, as a file that is used as it is. */
+export const apiserverFormats = ['flags', 'k3s', 'kubeadm', 'authentication-config', 'rbac'] as const;
+export type ApiserverFormat = (typeof apiserverFormats)[number];
+export const isApiserverFormat = (value: string): value is ApiserverFormat => (apiserverFormats as readonly string[]).includes(value);
+
+/** Each format's file name (--out-dir) and where it goes. */
+export const apiserverFiles: Record<ApiserverFormat, { name: string; use: string }> = {
+  flags: { name: 'kube-apiserver.flags', use: 'kube-apiserver flags, one per line (a static pod manifest or a systemd unit); not together with --authentication-config' },
+  k3s: { name: 'k3s-config.yaml', use: '/etc/rancher/k3s/config.yaml on every server node (merge its list into yours), then systemctl restart k3s' },
+  kubeadm: { name: 'kubeadm-config.yaml', use: 'kubeadm init --config kubeadm-config.yaml (or merge apiServer.extraArgs into your ClusterConfiguration)' },
+  'authentication-config': { name: 'authentication-config.yaml', use: 'kube-apiserver --authentication-config=<this file> (Kubernetes 1.34 and later; re-read when it changes)' },
+  rbac: { name: 'accouch-admins.yaml', use: 'kubectl apply -f accouch-admins.yaml, as the cluster\'s own admin: the Accouch group admins is cluster-admin' },
+};
+
+/** The text of one format. */
+export function apiserverFile(setup: ApiserverSetup, format: ApiserverFormat): string {
+  switch (format) {
+    case 'flags': return `${setup.flags.join('\n')}\n`;
+    case 'k3s': return setup.k3sConfig;
+    case 'kubeadm': return setup.kubeadmConfig;
+    case 'authentication-config': return setup.authenticationConfiguration;
+    case 'rbac': return setup.clusterRoleBinding;
+  }
 }

@@ -51,15 +51,17 @@ const kubectl: AppPreset = {
   client: ({ id, name }) => ({ ...kubectlClient(id), ...(name ? { name } : {}) }),
   instructions: ({ client }) => [
     `kubectl signs in as the public client "${client.id}" (no secret). Where the Accouch CLI runs, print a kubeconfig`,
-    'for your API server (add `--certificate-authority <ca.crt>` when its certificate is not from a public CA):',
+    'for your API server (add `--certificate-authority <ca.crt>` when its certificate is not from a public CA, and',
+    '`--issuer-ca <ca.crt>` when Accouch\'s is not):',
     '',
     '```sh',
-    'npx accouch kubeconfig --server https://<apiserver-host>:6443 > home.yaml',
+    `npx accouch kubeconfig --server https://<apiserver-host>:6443${client.id === kubectlClientId ? '' : ` --client-id ${client.id} --name ${client.id}`} > ${client.id === kubectlClientId ? 'home' : client.id}.yaml`,
     '```',
     '',
-    'Copy home.yaml to each laptop and run `KUBECONFIG=home.yaml kubectl get namespaces`: the first call opens',
-    'the browser on Accouch. `--device` signs in with a code instead, on machines without a browser.',
-    'The API server must trust Accouch too: `npx accouch integrate kube-apiserver` prints its settings.',
+    `Copy it to each laptop (which needs kubectl and Node.js 22.19 or later, nothing of Accouch: the kubeconfig fetches`,
+    'Accouch\'s plugin from Accouch once and checks its sha256) and run `KUBECONFIG=<file> kubectl get namespaces`: the',
+    'first call opens the browser on Accouch. `--device` signs in with a code instead, on machines without a browser.',
+    `The API server must trust Accouch too: \`npx accouch integrate kube-apiserver${client.id === kubectlClientId ? '' : ` --client-id ${client.id}`} --out-dir <dir>\` writes its settings.`,
     '',
   ].join('\n'),
 };
@@ -98,9 +100,6 @@ function appBase(preset: PresetName, url: string): string {
 export function presetClient(preset: PresetName, input: PresetInput): ClientConfig {
   const app = presets[preset];
   if (!app) throw badRequest(`unknown preset "${String(preset)}": one of ${presetNames.join(', ')}`);
-  if (preset === 'kubectl' && input.id && input.id !== kubectlClientId) {
-    throw badRequest(`kubectl's client is "${kubectlClientId}" (\`accouch kubeconfig\` signs in as it): leave the id empty`);
-  }
   if (preset === 'generic' && !input.id) throw badRequest('a generic app needs an id (the client_id it will send), such as "wiki"');
   if (input.redirectUris?.length && preset !== 'generic') throw badRequest(`the ${preset} preset knows its redirect URI: only a generic app takes redirect URIs`);
   const base = preset === 'kubectl' ? '' : appBase(preset, input.url);

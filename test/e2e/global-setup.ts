@@ -10,6 +10,8 @@ export default function setup(): void {
   // package test hands its environment to a real install, which refuses unknown ACCOUCH_ variables.)
   if (process.env.E2E_DIST_BUILT === '1') return;
   execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.json')], { stdio: 'inherit', cwd: root });
+  execFileSync(process.execPath, [join(root, 'scripts', 'bundle-kubectl-plugin.mjs')], { stdio: 'inherit', cwd: root }); // as npm run build
+
   ensureChromium();
   process.env.E2E_DIST_BUILT = '1';
 }

@@ -4,12 +4,14 @@ import { describe, expect, test } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { clientSchema } from '../../../src/config.js';
 import {
-  buildApiserverSetup, buildKubeconfig, formatApiserverSetup, kubectlClient, kubectlClientProblems, type KubeconfigOptions,
+  apiserverFile, apiserverFormats, buildApiserverSetup, buildKubeconfig, formatApiserverSetup, kubectlClient, kubectlClientProblems, type KubeconfigOptions,
 } from '../../../src/integrations/kube.js';
+import { kubectlPluginLoader } from '../../../src/integrations/kubectl-plugin.js';
 
 const issuer = 'https://id.home.example';
 const pem = '-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n';
-const base: KubeconfigOptions = { server: 'https://192.168.1.10:6443', issuer, clientId: 'kubectl', name: 'home', plugin: 'accouch', device: false };
+const pluginFile = { url: `${issuer}/static/kubectl-credential.mjs`, sha256: 'ab'.repeat(32) };
+const base: KubeconfigOptions = { server: 'https://192.168.1.10:6443', issuer, clientId: 'kubectl', name: 'home', plugin: 'accouch', device: false, pluginFile };
 
 interface Kubeconfig {
   apiVersion: string;
@@ -21,7 +23,7 @@ interface Kubeconfig {
 }
 
 describe('accouch kubeconfig', () => {
-  test('a kubeconfig whose user runs `npx -y accouch kubectl-credential` (exec API v1), selected as the current context', () => {
+  test('a kubeconfig whose user runs Accouch\'s plugin pinned by sha256 through node (exec API v1), no package name, selected as the current context', () => {
     const config = parse(buildKubeconfig({ ...base, certificateAuthority: pem })) as Kubeconfig;
     expect(config).toMatchObject({ apiVersion: 'v1', kind: 'Config', 'current-context': 'home' });
     expect(config.clusters).toEqual([{ name: 'home', cluster: { server: 'https://192.168.1.10:6443', 'certificate-authority-data': Buffer.from(pem).toString('base64') } }]);
@@ -30,8 +32,8 @@ describe('accouch kubeconfig', () => {
     expect(config.users[0]!.name).toBe('home-accouch');
     expect(config.users[0]!.user.exec).toEqual({
       apiVersion: 'client.authentication.k8s.io/v1',
-      command: 'npx',
-      args: ['-y', 'accouch', 'kubectl-credential', '--issuer', issuer, '--client-id', 'kubectl'],
+      command: 'node',
+      args: ['--input-type=module', '-e', kubectlPluginLoader, pluginFile.url, pluginFile.sha256, '--issuer', issuer, '--client-id', 'kubectl'],
       interactiveMode: 'IfAvailable',
       provideClusterInfo: false,
       installHint: expect.stringContaining('Node.js'),
@@ -43,6 +45,14 @@ describe('accouch kubeconfig', () => {
     expect(config.users[0]!.user.exec.args.at(-1)).toBe('--device');
     expect(config.clusters[0]).toEqual({ name: 'lab', cluster: { server: base.server } });
     expect(config['current-context']).toBe('lab');
+  });
+
+  test('--issuer-ca: the issuer\'s CA embedded for our plugin and for kubelogin; the API server\'s CA stays apart', () => {
+    const ours = (parse(buildKubeconfig({ ...base, issuerCa: pem })) as Kubeconfig);
+    expect(ours.users[0]!.user.exec.args.slice(-2)).toEqual(['--issuer-ca-data', Buffer.from(pem).toString('base64')]);
+    expect(ours.clusters[0]!.cluster).toEqual({ server: base.server });
+    const kubelogin = (parse(buildKubeconfig({ ...base, plugin: 'kubelogin', issuerCa: pem })) as Kubeconfig).users[0]!.user.exec;
+    expect(kubelogin.args).toContain(`--certificate-authority-data=${Buffer.from(pem).toString('base64')}`);
   });
 
   test('--plugin kubelogin: kubectl oidc-login get-token with its documented flags', () => {
@@ -150,5 +160,21 @@ describe('accouch integrate kube-apiserver', () => {
     }
     expect(formatApiserverSetup(buildApiserverSetup({ issuer: 'http://localhost:8080', clientId: 'kubectl' }), 'http://localhost:8080'))
       .toMatch(/^# WARNING: kube-apiserver accepts only an https issuer/);
+    // The YAML parts are separate documents: `---` before each.
+    expect(text.match(/^---$/gm)).toHaveLength(4);
+  });
+
+  test('--format: each part alone, as the file to use (flags one per line, YAML one document each)', () => {
+    expect(apiserverFile(setup, 'flags')).toBe(`${setup.flags.join('\n')}\n`);
+    for (const format of apiserverFormats.filter((f) => f !== 'flags')) {
+      const docs = parseAllDocuments(apiserverFile(setup, format));
+      expect(docs.map((d) => d.errors)).toEqual([[]]);
+    }
+    expect(parse(apiserverFile(setup, 'rbac'))).toEqual(parse(setup.clusterRoleBinding));
+  });
+
+  test('--issuer-ca: the AuthenticationConfiguration carries Accouch\'s CA for kube-apiserver', () => {
+    const config = parse(buildApiserverSetup({ issuer, clientId: 'kubectl-lab', issuerCa: pem }).authenticationConfiguration) as { jwt: Array<{ issuer: Record<string, unknown> }> };
+    expect(config.jwt[0]!.issuer).toEqual({ url: issuer, certificateAuthority: pem, audiences: ['kubectl-lab'] });
   });
 });

@@ -103,10 +103,13 @@ describe('presets', () => {
     try { run(); } catch (error) { expect((error as AppError).code).toBe('bad_request'); }
   });
 
-  test('refuse a bad id, a generic app without an id, kubectl under another id, redirect URIs for a named app', () => {
+  test('kubectl under another id: a second cluster\'s own client, public and native like the first', () => {
+    expect(presetClient('kubectl', { url: '', id: 'kubectl-lab' })).toMatchObject({ id: 'kubectl-lab', public: true, native: true, refresh: 'always', deviceFlow: true });
+  });
+
+  test('refuse a bad id, a generic app without an id, redirect URIs for a named app', () => {
     expect(() => presetClient('gitea', { url: 'https://git.home.example', id: 'no spaces' })).toThrow(/^id: letters, digits/);
     expect(() => presetClient('generic', { url: 'https://wiki.home.example' })).toThrow(/generic app needs an id/);
-    expect(() => presetClient('kubectl', { url: '', id: 'k8s' })).toThrow(/leave the id empty/);
     expect(() => presetClient('gitea', { url: 'https://git.home.example', redirectUris: ['https://x.example/cb'] })).toThrow(/only a generic app/);
     expect(() => presetClient('nope' as PresetName, { url: 'https://x.example' })).toThrow(/unknown preset "nope"/);
   });
@@ -388,9 +391,9 @@ describe('presets in the configuration file', () => {
   });
 
   test('a preset that does not expand is a configuration error naming the entry', () => {
-    const run = () => declaredClients([{ preset: 'kubectl', id: 'k8s' }]);
+    const run = () => declaredClients([{ preset: 'generic', id: 'wiki', url: 'https://wiki.home.example', secret: 'wiki-client-secret-0123456789', redirectUris: ['com.example.wiki:/cb'] }]);
     expect(run).toThrow(ConfigError);
-    expect(problemsOf(run)).toEqual([expect.stringMatching(/^clients\.0 \(kubectl "k8s"\): kubectl's client is "kubectl"/)]);
+    expect(problemsOf(run)).toEqual([expect.stringMatching(/^clients\.0 \(generic "wiki"\): redirectUris\.0: a web app redirects to http\(s\) only/)]);
   });
 });
 
