@@ -1,7 +1,8 @@
 // Builds the server once for every e2e run (tests run the compiled dist/ like `npm start` does) and makes
-// sure Debian's Chromium is there for the browser tests.
+// sure Debian's Chromium and the Go peers (test/go-peers.ts) are there for the tests that run them.
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
+import { ensurePeers } from '../go-peers.js';
 import { ensureChromium } from './support/chromium.js';
 
 export default function setup(): void {
@@ -13,5 +14,6 @@ export default function setup(): void {
   execFileSync(process.execPath, [join(root, 'scripts', 'bundle-kubectl-plugin.mjs')], { stdio: 'inherit', cwd: root }); // as npm run build
 
   ensureChromium();
+  ensurePeers(); // the real Go programs (oauth2-proxy, kubelogin, the k8s.io/apiserver and goth harnesses), cached
   process.env.E2E_DIST_BUILT = '1';
 }

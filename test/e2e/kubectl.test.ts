@@ -1,19 +1,25 @@
-// kubectl signs in through Accouch: Debian's kubectl, a kubeconfig from `accouch kubeconfig`, and a local TLS
-// stand-in for kube-apiserver that checks tokens as kube-apiserver does. The browser step is headless Chromium on
-// the address the plugin prints; then the cache, the silent refresh after the id_token expires (once for two
-// parallel calls), the device flow, and tokens the API server must refuse.
+// kubectl signs in through Accouch: Debian's kubectl with a kubeconfig exactly as `accouch kubeconfig --issuer-ca`
+// writes it (Node runs Accouch's plugin, fetched from Accouch and pinned by sha256), against kube-apiserver's own
+// authenticator (test/go/apiserver, k8s.io/apiserver) loading the AuthenticationConfiguration that
+// `accouch integrate kube-apiserver --out-dir --issuer-ca` wrote, over TLS with a private CA; Accouch itself is
+// behind Debian's nginx with a certificate from that CA. The browser step is headless Chromium on the address the
+// plugin prints; then the cache, the silent refresh after the id_token expires (once for two parallel calls), the
+// device flow, and tokens the API server must refuse.
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createHash } from 'node:crypto';
 import { generateKeyPair, SignJWT } from 'jose';
+import * as tls from 'node:tls';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { launchChromium } from './support/chromium.js';
-import { ensureKubectl, getWithToken, startFakeApiserver, type FakeApiserver } from './support/fake-apiserver.js';
+import { ensureKubectl, getWithToken, makeCertificates, startApiserver, type Apiserver, type Certificates } from './support/kube-apiserver.js';
+import { startNginx, tlsProxyServer, type Nginx } from './support/nginx.js';
 import { addClient, addUser, callback, codeFlow, discover } from './support/rp.js';
-import { freePort, mainJs, runCli, startServer, type RunningServer, stopCleanly } from './support/server.js';
+import { freePort, runCli, startServer, type RunningServer, stopCleanly } from './support/server.js';
 
 /** The kubectl client's id_token lifetime on this server (ttl.kubectlIdToken): short, to see it expire. */
 const idTokenTtl = 20;
@@ -21,45 +27,61 @@ const idTokenTtl = 20;
 const margin = 10;
 
 let kubectl: string;
+let certificates: Certificates;
 let server: RunningServer;
-let apiserver: FakeApiserver;
+let ingress: Nginx;
+let apiserver: Apiserver;
 let browser: Browser;
+/** What `integrate kube-apiserver --out-dir` wrote. */
+let apiserverFiles: string;
 
 beforeAll(async () => {
   kubectl = ensureKubectl();
-  server = await startServer({ env: { ACCOUCH_TTL_KUBECTL_ID_TOKEN: String(idTokenTtl) } });
+  certificates = makeCertificates();
+  // The apps this test plays (openid-client, the sign-in agent) trust the household's CA, as those on the LAN do.
+  tls.setDefaultCACertificates([...tls.getCACertificates('default'), readFileSync(certificates.caFile, 'utf8')]);
+  // kube-apiserver takes only an https issuer: Accouch behind nginx with a certificate from the private CA.
+  const tlsPort = await freePort();
+  server = await startServer({ issuer: `https://localhost:${tlsPort}`, env: { ACCOUCH_TTL_KUBECTL_ID_TOKEN: String(idTokenTtl), ACCOUCH_TRUST_PROXY: 'true' } });
+  ingress = await startNginx(tlsProxyServer({ port: tlsPort, upstream: `http://127.0.0.1:${server.port}`, ...certificates }), tlsPort);
   addUser(server, 'alice', 'alice password', ['--groups', 'admins,family']);
-  apiserver = await startFakeApiserver({ issuer: server.issuer, clientId: 'kubectl' });
+  apiserverFiles = mkdtempSync(join(tmpdir(), 'accouch-apiserver-'));
+  const integrate = server.cli(['integrate', 'kube-apiserver', '--out-dir', apiserverFiles, '--issuer-ca', certificates.caFile]);
+  expect(integrate.status, integrate.stderr).toBe(0);
+  apiserver = await startApiserver({ authenticationConfig: join(apiserverFiles, 'authentication-config.yaml'), certificates });
   browser = await launchChromium();
 });
 
 afterAll(async () => {
   await browser?.close();
   await apiserver?.close();
+  await ingress?.close();
   await stopCleanly(server);
 });
+
+/** A browser on the person's machine, which trusts the household's CA (the test's Chromium is told to). */
+const newBrowserContext = () => browser.newContext({ ignoreHTTPSErrors: true });
 
 /** A laptop: its own home directory (so its own ~/.kube), a kubeconfig from `accouch kubeconfig`, and a browser opener that only records. */
 interface Laptop { home: string; kubeconfig: string; opened: string; env: Record<string, string>; cacheDir: string }
 
-function laptop(flags: string[] = []): Laptop {
+function laptop(flags: string[] = [], edit: (exec: { command: string; args: string[] }) => void = () => {}): Laptop {
   const home = mkdtempSync(join(tmpdir(), 'accouch-laptop-'));
-  const result = server.cli(['kubeconfig', '--server', apiserver.url, '--certificate-authority', apiserver.caFile, ...flags]);
+  const result = server.cli(['kubeconfig', '--server', apiserver.url, '--certificate-authority', apiserver.caFile, '--issuer-ca', certificates.caFile, ...flags]);
   expect(result.status, result.stderr).toBe(0);
   const config = parse(result.stdout) as { users: Array<{ user: { exec: { command: string; args: string[] } } }> };
   const exec = config.users[0]!.user.exec;
-  expect(exec.command).toBe('npx');
-  expect(exec.args.slice(0, 3)).toEqual(['-y', 'accouch', 'kubectl-credential']);
-  // `npx -y accouch` would fetch the published package from the registry: run this build's plugin instead, with
-  // exactly the arguments `accouch kubeconfig` wrote.
-  exec.command = process.execPath;
-  exec.args = [mainJs, ...exec.args.slice(2)];
+  expect(exec.command).toBe('node');
+  expect(exec.args.join(' ')).not.toMatch(/npx|npm/);
+  edit(exec);
   const kubeconfig = join(home, 'kubeconfig.yaml');
   writeFileSync(kubeconfig, stringify(config));
-  // xdg-open that records what it was asked to open, so the test sees the plugin try (and no real browser starts).
+  // The laptop has kubectl and Node.js (this one) and nothing of Accouch; xdg-open records what it was asked to
+  // open, so the test sees the plugin try (and no real browser starts).
   const bin = join(home, 'bin');
   const opened = join(home, 'opened.txt');
   mkdirSync(bin);
+  symlinkSync(process.execPath, join(bin, 'node'));
   writeFileSync(join(bin, 'xdg-open'), `#!/bin/sh\necho "$1" >> '${opened}'\n`);
   chmodSync(join(bin, 'xdg-open'), 0o755);
   writeFileSync(opened, '');
@@ -70,11 +92,13 @@ interface KubectlRun {
   /** Resolves with the first match of `pattern` in what kubectl printed on stderr so far or later. */
   waitFor(pattern: RegExp): Promise<RegExpMatchArray>;
   done: Promise<{ code: number | null; stdout: string; stderr: string; ms: number }>;
+  kill(): void;
 }
 
 function runKubectl(on: Laptop, args = ['get', 'namespaces']): KubectlRun {
   const started = Date.now();
-  const child = spawn(kubectl, args, { env: on.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group, so kill() also ends the plugin kubectl started (which holds kubectl's stderr open).
+  const child = spawn(kubectl, args, { env: on.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   let stdout = '';
   let stderr = '';
   const waiters: Array<{ pattern: RegExp; resolve: (m: RegExpMatchArray) => void }> = [];
@@ -92,6 +116,7 @@ function runKubectl(on: Laptop, args = ['get', 'namespaces']): KubectlRun {
   });
   return {
     done,
+    kill: () => process.kill(-child.pid!, 'SIGTERM'),
     waitFor: (pattern) => new Promise((resolve, reject) => {
       const match = stderr.match(pattern);
       if (match) return resolve(match);
@@ -127,7 +152,7 @@ describe('kubectl with Accouch\'s credential plugin', () => {
     alice = laptop();
     const run = runKubectl(alice);
     const [url] = await run.waitFor(signInUrl);
-    const context = await browser.newContext();
+    const context = await newBrowserContext();
     const page = await context.newPage();
     await page.goto(url);
     await signInOnPage(page, 'alice', 'alice password');
@@ -144,6 +169,9 @@ describe('kubectl with Accouch\'s credential plugin', () => {
     const seen = apiserver.requests.at(-1)!;
     expect(seen.path).toBe('/api/v1/namespaces');
     expect(seen.user).toEqual({ username: 'accouch:alice', groups: ['accouch:admins', 'accouch:family', 'system:authenticated'] });
+    // The plugin came from Accouch, once, and is cached under the sha256 the kubeconfig pins.
+    const [plugin] = readdirSync(alice.cacheDir).filter((f) => f.startsWith('kubectl-credential-'));
+    expect(plugin).toMatch(/^kubectl-credential-[0-9a-f]{64}\.mjs$/);
 
     // The cache: a private directory and file, holding an id_token that lives ttl.kubectlIdToken seconds.
     expect(statSync(alice.cacheDir).mode & 0o777).toBe(0o700);
@@ -155,11 +183,14 @@ describe('kubectl with Accouch\'s credential plugin', () => {
     expect(entry.refreshToken).toBeTruthy();
   });
 
-  it('second call: the cached id_token, no browser, no token request', async () => {
+  it('second call: the cached id_token, no browser, no token request; kubectl auth whoami shows the user', async () => {
     const before = { entry: cacheEntry(alice), refreshes: refreshes() };
     const result = await runKubectl(alice).done;
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toContain('accouch-home');
+    const whoami = await runKubectl(alice, ['auth', 'whoami', '-o', 'json']).done;
+    expect(whoami.code, whoami.stderr).toBe(0);
+    expect(JSON.parse(whoami.stdout).status.userInfo).toMatchObject({ username: 'accouch:alice', groups: ['accouch:admins', 'accouch:family', 'system:authenticated'] });
     expect(result.stderr).not.toMatch(signInUrl);
     expect(readFileSync(alice.opened, 'utf8').trim().split('\n')).toHaveLength(1);
     expect(result.ms).toBeLessThan(8_000);
@@ -204,7 +235,7 @@ describe('kubectl with --device', () => {
     const [, verificationUri, userCode] = await run.waitFor(/open (\S+) on any device and enter the code\s+([A-Z]{4}-[A-Z]{4})/);
     expect(verificationUri).toBe(`${server.issuer}/device`);
 
-    const context = await browser.newContext(); // another device: no session there
+    const context = await newBrowserContext(); // another device: no session there
     const page = await context.newPage();
     await page.goto(verificationUri!);
     await page.fill('[name=user_code]', userCode!);
@@ -224,7 +255,7 @@ describe('kubectl with --device', () => {
   });
 });
 
-describe('the stand-in API server refuses what kube-apiserver refuses', () => {
+describe('kube-apiserver\'s authenticator refuses what it must', () => {
   it('accepts a kubectl id_token, and refuses one for another audience, a tampered one, a foreign signature, and none', async () => {
     // A kubectl id_token from a code flow as the plugin makes it (loopback redirect; the port is never contacted).
     const kubectlClient = await discover(server, 'kubectl');
@@ -237,7 +268,7 @@ describe('the stand-in API server refuses what kube-apiserver refuses', () => {
     const otherAudience = await getWithToken(`${apiserver.url}/api/v1/namespaces`, tokens.id_token!, apiserver.caFile);
     expect(otherAudience.status).toBe(401);
     expect(JSON.parse(otherAudience.body)).toEqual({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'Unauthorized', reason: 'Unauthorized', code: 401 });
-    expect(apiserver.requests.at(-1)!.refused).toMatch(/aud/);
+    expect(apiserver.requests.at(-1)!.refused).toMatch(/audience/);
 
     const [header, payload, signature] = idToken.split('.');
     const claims = JSON.parse(Buffer.from(payload!, 'base64url').toString()) as Record<string, unknown>;
@@ -248,26 +279,30 @@ describe('the stand-in API server refuses what kube-apiserver refuses', () => {
     const { privateKey } = await generateKeyPair('RS256');
     const forged = await new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: JSON.parse(Buffer.from(header!, 'base64url').toString()).kid }).sign(privateKey);
     expect((await getWithToken(`${apiserver.url}/api/v1/namespaces`, forged, apiserver.caFile)).status).toBe(401);
+    expect(apiserver.requests.at(-1)!.refused).toMatch(/signature/);
 
-    const expired = await new SignJWT({ ...claims, exp: Math.floor(Date.now() / 1000) - 60 }).setProtectedHeader({ alg: 'RS256' }).sign(privateKey);
-    expect((await getWithToken(`${apiserver.url}/api/v1/namespaces`, expired, apiserver.caFile)).status).toBe(401);
     expect((await getWithToken(`${apiserver.url}/version`, '', apiserver.caFile)).status).toBe(401);
+    expect(apiserver.requests.at(-1)!.refused).toBe('no bearer token');
   });
 });
 
 describe('the commands around it', () => {
-  it('`accouch kubeconfig` again reuses the kubectl client; `integrate kube-apiserver` prints the issuer and client', () => {
+  it('`accouch kubeconfig` again reuses the kubectl client; `integrate kube-apiserver` wrote every part as its own file', () => {
     const again = server.cli(['kubeconfig', '--server', apiserver.url]);
     expect(again.status, again.stderr).toBe(0);
     expect(again.stderr).not.toContain('Registered');
     const list = server.cli(['client', 'list']);
     expect(list.stdout.match(/^kubectl\s/gm)).toHaveLength(1);
 
-    const setup = server.cli(['integrate', 'kube-apiserver']);
-    expect(setup.status, setup.stderr).toBe(0);
-    expect(setup.stdout).toContain(`--oidc-issuer-url=${server.issuer}\n`);
-    expect(setup.stdout).toContain('--oidc-client-id=kubectl\n');
-    expect(setup.stdout).toMatch(/^# WARNING: kube-apiserver accepts only an https issuer/); // the test issuer is http
+    expect(readdirSync(apiserverFiles).sort()).toEqual(['accouch-admins.yaml', 'authentication-config.yaml', 'k3s-config.yaml', 'kube-apiserver.flags', 'kubeadm-config.yaml']);
+    expect(readFileSync(join(apiserverFiles, 'kube-apiserver.flags'), 'utf8')).toContain(`--oidc-issuer-url=${server.issuer}\n--oidc-client-id=kubectl\n`);
+    const flags = server.cli(['integrate', 'kube-apiserver', '--format', 'flags']);
+    expect(flags.stdout).toBe(readFileSync(join(apiserverFiles, 'kube-apiserver.flags'), 'utf8'));
+    const rbac = server.cli(['integrate', 'kube-apiserver', '--format', 'rbac']);
+    expect(parse(rbac.stdout)).toMatchObject({ kind: 'ClusterRoleBinding', subjects: [{ kind: 'Group', name: 'accouch:admins' }] });
+    const wrong = server.cli(['integrate', 'kube-apiserver', '--format', 'helm']);
+    expect(wrong.status).toBe(1);
+    expect(wrong.stderr.trim()).toBe('error: --format: one of flags, k3s, kubeadm, authentication-config, rbac (got "helm")');
 
     const plain = server.cli(['kubeconfig', '--server', 'http://127.0.0.1:6443']);
     expect(plain.status).toBe(1);
@@ -281,5 +316,35 @@ describe('the commands around it', () => {
     expect(result.status).toBe(1);
     expect(result.stdout).toBe('');
     expect(result.stderr).toBe(`error: cannot reach http://127.0.0.1:${port}: ECONNREFUSED\n`);
+  });
+
+  it('without the issuer\'s CA, the plugin says so and how to fix it', async () => {
+    const cacheDir = mkdtempSync(join(tmpdir(), 'accouch-cache-'));
+    const result = runCli({ HOME: cacheDir }, ['kubectl-credential', '--issuer', server.issuer, '--client-id', 'kubectl', '--cache-dir', cacheDir, '--no-browser']);
+    expect(result.status).toBe(1);
+    expect(result.stderr).toBe(`error: cannot reach ${server.issuer}: UNABLE_TO_VERIFY_LEAF_SIGNATURE (its certificate is not from a CA this machine trusts: print the kubeconfig again with \`accouch kubeconfig --issuer-ca <ca.crt>\`)\n`);
+  });
+
+  it('the kubeconfig runs only the plugin whose sha256 it names: a changed copy in the cache is fetched again, a changed plugin at Accouch is refused', async () => {
+    const carol = laptop();
+    const exec = (parse(readFileSync(carol.kubeconfig, 'utf8')) as { users: Array<{ user: { exec: { args: string[] } } }> }).users[0]!.user.exec;
+    const sha256 = exec.args[4]!;
+    const served = await fetch(`${server.issuer}/static/kubectl-credential.mjs`);
+    expect(createHash('sha256').update(Buffer.from(await served.arrayBuffer())).digest('hex')).toBe(sha256);
+    // Something wrote its own code where the plugin is cached: the loader does not run it.
+    mkdirSync(carol.cacheDir, { recursive: true });
+    const cached = join(carol.cacheDir, `kubectl-credential-${sha256}.mjs`);
+    writeFileSync(cached, 'process.stdout.write("pwned"); process.exit(0);');
+    const run = runKubectl(carol);
+    await run.waitFor(signInUrl); // the real plugin, fetched again, asks for a sign-in
+    run.kill();
+    expect((await run.done).stdout).not.toContain('pwned');
+    expect(createHash('sha256').update(readFileSync(cached)).digest('hex')).toBe(sha256);
+
+    const mallory = laptop([], (e) => { e.args[4] = 'f'.repeat(64); });
+    const refused = await runKubectl(mallory).done;
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain(`error: the plugin at ${server.issuer}/static/kubectl-credential.mjs is not the one this kubeconfig trusts (sha256 ${'f'.repeat(64)})`);
+    expect(refused.stdout).toBe('');
   });
 });
