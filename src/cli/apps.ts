@@ -12,6 +12,7 @@ interface AddOptions {
   id?: string;
   name?: string;
   redirectUri?: string[];
+  groups?: string;
 }
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -27,11 +28,13 @@ export function registerAppCommands(program: Command): void {
     .option('--id <id>', 'client_id (default: the preset\'s name; required for generic)')
     .option('--name <name>', 'name shown to users')
     .option('--redirect-uri <uri>', 'generic only: the app\'s redirect URI instead of <url>/callback (repeatable)', collect)
+    .option('--groups <groups>', 'only members of these comma-separated groups may sign in to the app')
     .addHelpText('after', `\nPresets:\n${presets.map((p) => `  ${p.name.padEnd(14)}${p.description}`).join('\n')}\n`)
     .action(async (preset: string, opts: AddOptions) => {
       if (!isPresetName(preset)) throw badRequest(`unknown preset "${preset}": one of ${presets.map((p) => p.name).join(', ')}`);
       if (preset !== 'kubectl' && !opts.url) throw badRequest(`--url: the address ${preset} is served at, e.g. https://${preset === 'generic' ? 'app' : preset}.home.example`);
-      const client = presetClient(preset, { url: opts.url ?? '', id: opts.id, name: opts.name, redirectUris: opts.redirectUri });
+      const allowedGroups = (opts.groups ?? '').split(',').map((g) => g.trim()).filter(Boolean);
+      const client = presetClient(preset, { url: opts.url ?? '', id: opts.id, name: opts.name, redirectUris: opts.redirectUri, allowedGroups });
       const text = await withDatabase(async ({ db, config }) => {
         const existing = await findClient(db, client.id);
         // kubectl is public: registering it again would change nothing, so it is reused as `accouch kubeconfig` does.

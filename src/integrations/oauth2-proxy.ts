@@ -44,6 +44,10 @@ export const oauth2Proxy: AppPreset = {
       'code_challenge_method = "S256"',
       `scope = ${toml(oauth2ProxyScopes.join(' '))}`,
       'oidc_groups_claim = "groups"',
+      ...(client.allowedGroups.length ? [
+        '# only these Accouch groups (Accouch refuses the others too)',
+        `allowed_groups = [${client.allowedGroups.map(toml).join(', ')}]`,
+      ] : []),
       '# Accouch sends email_verified: true for the addresses it vouches for',
       'insecure_oidc_allow_unverified_email = false',
       'email_domains = ["*"]',

@@ -40,6 +40,8 @@ export interface PresetInput {
   secret?: string;
   /** generic only: the app's own redirect URIs instead of `<url>/callback`. */
   redirectUris?: string[];
+  /** Only members of these groups may sign in to the app (Accouch checks; oauth2-proxy's allowed_groups too). */
+  allowedGroups?: string[];
 }
 
 const kubectl: AppPreset = {
@@ -105,7 +107,8 @@ export function presetClient(preset: PresetName, input: PresetInput): ClientConf
   const base = preset === 'kubectl' ? '' : appBase(preset, input.url);
   const id = input.id?.trim() || preset;
   const secret = preset === 'kubectl' ? undefined : input.secret ?? newPresetSecret();
-  const parsed = clientSchema.safeParse(app.client({ base, id, name: input.name?.trim() || undefined, secret, redirectUris: input.redirectUris }));
+  const client = app.client({ base, id, name: input.name?.trim() || undefined, secret, redirectUris: input.redirectUris });
+  const parsed = clientSchema.safeParse(input.allowedGroups?.length ? { ...client, allowedGroups: input.allowedGroups } : client);
   if (!parsed.success) {
     throw badRequest(parsed.error.issues.map((issue) => `${issue.path.join('.') || preset}: ${issue.message}`).join('\n'));
   }
