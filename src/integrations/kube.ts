@@ -10,8 +10,11 @@ import { kubectlPluginLoader } from './kubectl-plugin.js';
 export const kubectlClientId = 'kubectl';
 /** Our plugin's callback; the client is native, so any port on 127.0.0.1 matches (RFC 8252). */
 export const pluginRedirectUri = 'http://127.0.0.1/callback';
-/** kubelogin's, with --oidc-redirect-url-hostname=127.0.0.1 (it listens on 8000, else 18000: both match). */
-export const kubeloginRedirectUri = 'http://127.0.0.1:8000';
+/**
+ * kubelogin's: it listens on 127.0.0.1:8000, else 18000, and redirects to http://localhost:<port> (it has no
+ * --oidc-redirect-url-hostname in v1.35); the client is native, so both ports match.
+ */
+export const kubeloginRedirectUri = 'http://localhost:8000';
 /** Prefix of usernames and groups in Kubernetes: `accouch:alice`, `accouch:admins`, never a `system:` name. */
 export const kubePrefix = 'accouch:';
 
@@ -83,7 +86,7 @@ export function kubeconfigExec({ issuer, clientId, plugin, device, issuerCa, plu
         // kubelogin always asks for openid; no offline_access: the client gets refresh tokens anyway (refresh: always).
         '--oidc-extra-scope=profile', '--oidc-extra-scope=email', '--oidc-extra-scope=groups',
         '--oidc-pkce-method=S256',
-        ...(device ? ['--grant-type=device-code'] : ['--oidc-redirect-url-hostname=127.0.0.1']),
+        ...(device ? ['--grant-type=device-code'] : []),
         ...(caData ? [`--certificate-authority-data=${caData}`] : []),
       ],
       installHint: 'kubelogin is missing: install it with `kubectl krew install oidc-login` (https://github.com/int128/kubelogin).',

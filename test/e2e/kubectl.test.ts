@@ -15,6 +15,7 @@ import * as tls from 'node:tls';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
+import { ensurePeer } from '../go-peers.js';
 import { launchChromium } from './support/chromium.js';
 import { ensureKubectl, getWithToken, makeCertificates, startApiserver, type Apiserver, type Certificates } from './support/kube-apiserver.js';
 import { startNginx, tlsProxyServer, type Nginx } from './support/nginx.js';
@@ -71,7 +72,8 @@ function laptop(flags: string[] = [], edit: (exec: { command: string; args: stri
   expect(result.status, result.stderr).toBe(0);
   const config = parse(result.stdout) as { users: Array<{ user: { exec: { command: string; args: string[] } } }> };
   const exec = config.users[0]!.user.exec;
-  expect(exec.command).toBe('node');
+  const kubelogin = flags.includes('kubelogin');
+  expect(exec.command).toBe(kubelogin ? 'kubectl' : 'node');
   expect(exec.args.join(' ')).not.toMatch(/npx|npm/);
   edit(exec);
   const kubeconfig = join(home, 'kubeconfig.yaml');
@@ -82,6 +84,8 @@ function laptop(flags: string[] = [], edit: (exec: { command: string; args: stri
   const opened = join(home, 'opened.txt');
   mkdirSync(bin);
   symlinkSync(process.execPath, join(bin, 'node'));
+  // With --plugin kubelogin: kubelogin installed as kubectl's oidc-login plugin (as `kubectl krew install oidc-login` does).
+  if (kubelogin) symlinkSync(ensurePeer('kubelogin'), join(bin, 'kubectl-oidc_login'));
   writeFileSync(join(bin, 'xdg-open'), `#!/bin/sh\necho "$1" >> '${opened}'\n`);
   chmodSync(join(bin, 'xdg-open'), 0o755);
   writeFileSync(opened, '');
@@ -252,6 +256,58 @@ describe('kubectl with --device', () => {
     expect(result.stderr).not.toMatch(signInUrl);
     expect(readFileSync(bob.opened, 'utf8')).toBe(''); // the device flow is for machines without a browser
     expect(apiserver.requests.at(-1)!.user?.username).toBe('accouch:alice');
+  });
+});
+
+describe('kubectl with kubelogin (--plugin kubelogin)', () => {
+  /** The first address kubelogin asked xdg-open to open. */
+  const opened = async (on: Laptop, run: KubectlRun): Promise<string> => {
+    let ended = false;
+    void run.done.then(() => { ended = true; });
+    for (;;) {
+      const url = readFileSync(on.opened, 'utf8').trim().split('\n')[0];
+      if (url) return url;
+      if (ended) throw new Error(`kubectl ended before kubelogin opened a browser:\n${(await run.done).stderr}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  };
+  const kubeloginCache = (on: Laptop) => join(on.home, '.kube', 'cache', 'oidc-login');
+  let dave: Laptop;
+
+  it('first call: kubelogin opens the browser on its loopback address, the person signs in at Accouch, kubectl lists the namespaces', async () => {
+    dave = laptop(['--plugin', 'kubelogin']);
+    const run = runKubectl(dave);
+    const url = await opened(dave, run);
+    expect(url).toMatch(/^http:\/\/localhost:\d+\/?$/);
+    const context = await newBrowserContext();
+    const page = await context.newPage();
+    await page.goto(url);
+    await signInOnPage(page, 'alice', 'alice password');
+    await page.waitForURL(/^http:\/\/localhost:\d+\//);
+    await context.close();
+
+    const result = await run.done;
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain('accouch-home');
+    expect(apiserver.requests.at(-1)!.user).toEqual({ username: 'accouch:alice', groups: ['accouch:admins', 'accouch:family', 'system:authenticated'] });
+    expect(readdirSync(kubeloginCache(dave)).length).toBeGreaterThan(0);
+  });
+
+  it('after the id_token expires: kubelogin refreshes silently, no browser', async () => {
+    const idToken = () => {
+      const files = readdirSync(kubeloginCache(dave)).filter((f) => !f.endsWith('.lock'));
+      return (JSON.parse(readFileSync(join(kubeloginCache(dave), files[0]!), 'utf8')) as { id_token: string }).id_token;
+    };
+    const before = { token: idToken(), refreshes: refreshes() };
+    const exp = (JSON.parse(Buffer.from(before.token.split('.')[1]!, 'base64url').toString()) as { exp: number }).exp;
+    const wait = (exp + 1) * 1000 - Date.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    const result = await runKubectl(dave).done;
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain('accouch-home');
+    expect(refreshes()).toBe(before.refreshes + 1);
+    expect(idToken()).not.toBe(before.token);
+    expect(readFileSync(dave.opened, 'utf8').trim().split('\n')).toHaveLength(1);
   });
 });
 

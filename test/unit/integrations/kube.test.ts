@@ -61,11 +61,10 @@ describe('accouch kubeconfig', () => {
     expect(exec.args).toEqual([
       'oidc-login', 'get-token', `--oidc-issuer-url=${issuer}`, '--oidc-client-id=kubectl',
       '--oidc-extra-scope=profile', '--oidc-extra-scope=email', '--oidc-extra-scope=groups',
-      '--oidc-pkce-method=S256', '--oidc-redirect-url-hostname=127.0.0.1',
+      '--oidc-pkce-method=S256',
     ]);
     const device = (parse(buildKubeconfig({ ...base, plugin: 'kubelogin', device: true })) as Kubeconfig).users[0]!.user.exec;
     expect(device.args).toContain('--grant-type=device-code');
-    expect(device.args).not.toContain('--oidc-redirect-url-hostname=127.0.0.1');
   });
 
   test('refuses an API server that is not https', () => {
@@ -79,7 +78,7 @@ describe('the kubectl client', () => {
     const client = kubectlClient();
     expect(client).toMatchObject({
       id: 'kubectl', name: 'kubectl', public: true, native: true, refresh: 'always', deviceFlow: true, skipConsent: true,
-      redirectUris: ['http://127.0.0.1/callback', 'http://127.0.0.1:8000'],
+      redirectUris: ['http://127.0.0.1/callback', 'http://localhost:8000'],
     });
     expect(kubectlClientProblems(client, { plugin: 'accouch', device: false })).toEqual([]);
     expect(kubectlClientProblems(client, { plugin: 'kubelogin', device: false })).toEqual([]);
@@ -94,7 +93,7 @@ describe('the kubectl client', () => {
     ]);
     expect(kubectlClientProblems(kubeloginOnly, { plugin: 'accouch', device: true })).toEqual(['client "kubectl" does not allow the device flow (deviceFlow)']);
     // A native client's loopback URI matches on any port.
-    const otherPort = clientSchema.parse({ id: 'kubectl', public: true, native: true, refresh: 'always', redirectUris: ['http://127.0.0.1:18000'] });
+    const otherPort = clientSchema.parse({ id: 'kubectl', public: true, native: true, refresh: 'always', redirectUris: ['http://localhost:18000'] });
     expect(kubectlClientProblems(otherPort, { plugin: 'kubelogin', device: false })).toEqual([]);
     const web = clientSchema.parse({ id: 'kubectl', secret: 'a-secret-of-16-chars-or-more', redirectUris: ['https://k.example/cb'] });
     expect(kubectlClientProblems(web, { plugin: 'accouch', device: false })).toEqual([
