@@ -89,6 +89,16 @@ export async function rotateAppSecret(db: Db, actor: Actor, id: string): Promise
   return secret;
 }
 
+/** How a confidential app sends its secret to the token endpoint: in a Basic header (the default) or in the form. */
+export async function updateAppAuthMethod(db: Db, actor: Actor, id: string, method: unknown): Promise<void> {
+  const app = await changeableApp(db, id);
+  if (app.config.public) throw badRequest('A public app does not authenticate: it uses PKCE.');
+  if (app.config.tokenEndpointAuthMethod === 'private_key_jwt') throw badRequest('This app signs in with its own key (private_key_jwt): change that with the CLI or in the configuration file.');
+  if (method !== 'client_secret_basic' && method !== 'client_secret_post') throw badRequest('Choose how the app sends its secret.');
+  await updateCliClient(db, validClient({ ...app.config, tokenEndpointAuthMethod: method }));
+  await audit(db, actor, 'client.updated', { client: id, tokenEndpointAuthMethod: method });
+}
+
 /** Removes an app with every grant and token issued to it. */
 export async function removeApp(db: Db, actor: Actor, id: string): Promise<void> {
   await changeableApp(db, id);

@@ -9,7 +9,7 @@ import type { Actor } from '../auth/account.js';
 import { accountClientId } from '../auth/account.js';
 import {
   addApp, auditPage, findApp, isAdmin, listAdminUsers, listApps, listHouseholdSessions, newClientSecret, removeApp, rotateAppSecret,
-  updateAppRedirects,
+  updateAppAuthMethod, updateAppRedirects,
 } from '../auth/admin.js';
 import type { UpstreamRegistry } from '../auth/federation/registry.js';
 import type { NetworkClassifier } from '../auth/network.js';
@@ -40,6 +40,7 @@ export interface AdminDeps {
 /** Messages shown after a change (by key, so a link cannot put words on the page). */
 export const adminNotices = {
   'redirects-saved': 'Redirect URIs saved.',
+  'auth-method-saved': 'Saved: the app must now send its secret that way.',
   'app-removed': 'The app is removed: its tokens no longer work.',
   'groups-saved': 'Groups saved. Apps see them at the next sign-in.',
   disabled: 'The user is disabled and signed out everywhere.',
@@ -182,6 +183,10 @@ export function adminRoutes(deps: AdminDeps): Router {
     await updateAppRedirects(db, actor(ctx), ctx.params.id!, body(ctx).redirectUris);
     go(ctx, appPage(ctx), 'redirects-saved');
   };
+  const saveAuthMethod = async (ctx: Context) => {
+    await updateAppAuthMethod(db, actor(ctx), ctx.params.id!, body(ctx).tokenEndpointAuthMethod);
+    go(ctx, appPage(ctx), 'auth-method-saved');
+  };
   const rotateSecret = async (ctx: Context) => {
     const secret = await rotateAppSecret(db, actor(ctx), ctx.params.id!);
     const app = await findApp(db, ctx.params.id!);
@@ -199,6 +204,7 @@ export function adminRoutes(deps: AdminDeps): Router {
   router.post('/admin/apps',                         sameOrigin, requireAdmin,              form, orShow(createApp, showNewApp));
   router.get('/admin/apps/:id',                                  requireAdmin,                    (ctx) => showApp(ctx));
   router.post('/admin/apps/:id/redirects',           sameOrigin, requireAdmin,              form, orShow(saveRedirects, showApp));
+  router.post('/admin/apps/:id/auth-method',       sameOrigin, requireAdmin,              form, orShow(saveAuthMethod, showApp));
   router.post('/admin/apps/:id/secret',              sameOrigin, requireAdmin, fresh(appPage), form, orShow(rotateSecret, showApp));
   router.post('/admin/apps/:id/remove',              sameOrigin, requireAdmin,              form, orShow(remove, showApp));
 

@@ -149,6 +149,14 @@ describe('apps', () => {
     const bad = await owner.post(url('/admin/apps/notes/redirects'), { redirectUris: 'not a uri' });
     expect(bad.status).toBe(400);
 
+    // An app that posts its secret in the form: client_secret_post, as `client add --auth-method` sets it.
+    expect(detail).toMatch(/value="client_secret_basic" checked/);
+    const method = await owner.post(url('/admin/apps/notes/auth-method'), { tokenEndpointAuthMethod: 'client_secret_post' });
+    expect(method.headers.get('location')).toBe('/admin/apps/notes?done=auth-method-saved');
+    expect(await page(owner, '/admin/apps/notes?done=auth-method-saved')).toMatch(/value="client_secret_post" checked/);
+    expect(server.cli(['client', 'list']).stdout).toMatch(/^notes\s+Notes\s+confidential \(client_secret_post\)/m);
+    expect((await owner.post(url('/admin/apps/notes/auth-method'), { tokenEndpointAuthMethod: 'none' })).status).toBe(400);
+
     expect((await owner.post(url('/admin/apps/notes/remove'), {})).headers.get('location')).toBe('/admin/apps?done=app-removed');
     expect(await page(owner, '/admin/apps')).not.toContain('<strong>Notes</strong>');
     await expect(codeFlow(server, renewed, 'amy', 'amy password')).rejects.toThrow();
