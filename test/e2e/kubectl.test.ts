@@ -309,6 +309,23 @@ describe('kubectl with kubelogin (--plugin kubelogin)', () => {
     expect(idToken()).not.toBe(before.token);
     expect(readFileSync(dave.opened, 'utf8').trim().split('\n')).toHaveLength(1);
   });
+  it('--device: kubelogin opens the verification address with the code, the person confirms and signs in, kubectl lists the namespaces', async () => {
+    const erin = laptop(['--plugin', 'kubelogin', '--device']);
+    const run = runKubectl(erin);
+    const url = await opened(erin, run);
+    expect(url).toMatch(new RegExp(`^${server.issuer}/device\\?user_code=`));
+    const context = await newBrowserContext(); // the phone: no session there
+    const page = await context.newPage();
+    await page.goto(url);
+    await page.click('button:has-text("Yes, connect it")');
+    await signInOnPage(page, 'alice', 'alice password');
+    await page.waitForSelector('h1:has-text("Device connected")');
+    await context.close();
+    const result = await run.done;
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain('accouch-home');
+    expect(apiserver.requests.at(-1)!.user?.username).toBe('accouch:alice');
+  });
 });
 
 describe('kube-apiserver\'s authenticator refuses what it must', () => {
