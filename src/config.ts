@@ -247,6 +247,20 @@ export const configSchema = z.strictObject({
     token: z.string().min(16).optional()
       .describe('bearer token for /metrics (at least 16 characters); with it, the public listener serves /metrics too, and every scrape must send it'),
   }).prefault({}).describe('Prometheus metrics (GET /metrics); off unless a port or a token is set'),
+  kubernetes: z.strictObject({
+    enabled: z.stringbool().or(z.boolean()).default(false)
+      .describe('watch AccouchClient resources in the cluster and register their apps (README "Give an app SSO in one resource")'),
+    kubeconfig: z.string().optional()
+      .describe('kubeconfig file to reach the API server with (default: the pod\'s service account, in-cluster)'),
+    namespaces: z.array(z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'a namespace name')).default([])
+      .describe('namespaces whose AccouchClients are served (empty: every namespace)'),
+    leaseNamespace: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'a namespace name').default('default')
+      .describe('namespace of the Lease that lets one replica reconcile at a time (the chart sets its own)'),
+    leaseName: z.string().regex(/^[a-z0-9]([-.a-z0-9]{0,251}[a-z0-9])?$/, 'a resource name').default('accouch-reconciler')
+      .describe('name of that Lease'),
+    leaseDuration: number().pipe(z.number().int().min(2).max(300)).default(15)
+      .describe('seconds a replica holds the Lease without renewing it before another may take over'),
+  }).prefault({}).describe('apps installed in the cluster enrol themselves (an AccouchClient resource and a Secret for the app)'),
   clients: z.array(clientEntrySchema).default([]).superRefine((clients, ctx) => {
     const seen = new Set<string>();
     clients.forEach((client, index) => {

@@ -118,6 +118,8 @@ async function serve(): Promise<void> {
   const metricsServer = metrics && config.metrics.port !== undefined
     ? await listenForMetrics(metricsModule!.createMetricsApp(metrics, config.metrics.token).callback(), config.metrics.port, config.metrics.host, log)
     : undefined;
+  // Loaded only when on: @kubernetes/client-node is large, and most households run without a cluster.
+  const operator = config.kubernetes.enabled ? (await import('./cluster/operator.js')).startOperator({ config, db, log }) : undefined;
   if (await setupNeeded(db)) {
     const token = await createSetupLink(db, box);
     console.log(`\nAccouch is running at ${config.issuer} (port ${port}). Nobody can sign in yet: open this one-time link\nwithin an hour to create the owner's account (\`npx accouch setup-link\` prints a fresh one):\n\n  ${config.issuer.replace(/\/$/, '')}/setup?token=${token}\n`);
@@ -159,7 +161,9 @@ async function serve(): Promise<void> {
     clearInterval(keyWatch);
     clearInterval(purge);
     metricsServer?.close();
+    const operatorStopped = operator?.stop();
     server.close(async () => {
+      await operatorStopped;
       await db.destroy();
       log.info('stopped');
       process.exit(0);

@@ -21,7 +21,8 @@ export interface UserGroupsTable {
 
 export interface ClientsTable {
   id: string;
-  source: 'config' | 'cli';
+  /** cluster: from an AccouchClient resource, id `<namespace>.<name>` (src/cluster/). */
+  source: 'config' | 'cli' | 'cluster';
   /** The client as declared (config.ts clientSchema without id), JSON. */
   config: string;
   created_at: number;
