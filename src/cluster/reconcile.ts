@@ -24,7 +24,10 @@ export interface ReconcileDeps {
 const encode = (data: Record<string, string>) => Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v).toString('base64')]));
 const decode = (data: Record<string, string> = {}) => Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, 'base64').toString('utf8')]));
 const sameData = (a: Record<string, string>, b: Record<string, string>) => JSON.stringify(Object.entries(a).sort()) === JSON.stringify(Object.entries(b).sort());
-const sameStatus = (a: AccouchClientStatus | undefined, b: AccouchClientStatus) => JSON.stringify(a ?? {}) === JSON.stringify(b);
+/** JSON with keys sorted at every level: equal values, equal text, whatever order their keys were built in. */
+const canonical = (value: unknown): string => JSON.stringify(value, (_key, v: unknown) => (
+  v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b))) : v));
+const sameStatus = (a: AccouchClientStatus | undefined, b: AccouchClientStatus) => canonical(a ?? {}) === canonical(b);
 
 const ownedBy = (secret: V1Secret, resource: AccouchClientResource) =>
   (secret.metadata?.ownerReferences ?? []).some((ref) => ref.uid === resource.metadata.uid);
@@ -72,7 +75,7 @@ export async function reconcileResource(deps: ReconcileDeps, resource: AccouchCl
     return refuse('SecretConflict', `Secret "${plan.secretName}" exists and does not belong to this AccouchClient: choose another spec.secretName`);
   }
 
-  const changedClient = !existing || JSON.stringify(existing.config) !== JSON.stringify(plan.client);
+  const changedClient = !existing || canonical(existing.config) !== canonical(plan.client);
   if (changedClient) {
     await upsertClusterClient(deps.db, plan.client);
     await recordAudit(deps.db, {
