@@ -17,6 +17,9 @@ export const refreshPolicies = ['offline_access', 'always', 'never'] as const;
 /** The client id of Accouch's own account pages; no app may take it. */
 export const accountClientId = 'accouch';
 
+/** The first-party client forward-auth signs browsers in through (src/http/forward-auth.ts); no app may take it. */
+export const forwardAuthClientId = 'accouch-forward-auth';
+
 /** The client `accouch kubeconfig` registers; its id_tokens live ttl.kubectlIdToken. */
 export const kubectlClientId = 'kubectl';
 
@@ -139,6 +142,31 @@ const clientEntrySchema = z.unknown().transform((value, ctx): ClientEntry => {
   for (const issue of result.error.issues) ctx.addIssue({ ...issue, continue: wellFormed } as Parameters<typeof ctx.addIssue>[0]);
   return wellFormed ? (value as ClientEntry) : z.NEVER;
 }).meta(documentedEntry);
+
+/** A host name as a browser sends it in Host (lower case, optional port), never a URL, a wildcard or an IP literal with a path. */
+const appHost = z.string().transform((v) => v.trim().toLowerCase()).refine((value) => {
+  if (!/^[a-z0-9.:[\]-]{1,255}$/.test(value)) return false;
+  const url = URL.parse(`http://${value}/`);
+  return url !== null && url.host === value;
+}, 'must be a host name as the browser sends it, e.g. jellyfin.home.example or app.home.example:8443');
+
+const headerName = z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'an HTTP header name: letters, digits and "-"');
+
+/** An app behind a reverse proxy (Traefik, Caddy, nginx) that signs in through Accouch's forward-auth endpoint. */
+export const forwardAuthAppSchema = z.strictObject({
+  id: clientId.describe('identifier of the protected app'),
+  name: z.string().min(1).optional().describe('name shown on the refusal page (default: the id)'),
+  hosts: z.array(appHost).min(1).describe('host names the app is served at (as in the browser\'s address bar, with a port if not 80/443)'),
+  allowedGroups: z.array(z.string().min(1)).default([]).describe('only members of these groups may use the app (empty: everyone)'),
+  policy: networkPolicySchema.optional().describe('this app\'s own minimum sign-in per network (stricter of this and the global policy)'),
+  headers: z.strictObject({
+    user: headerName.default('Remote-User').describe('header with the username'),
+    groups: headerName.default('Remote-Groups').describe('header with the groups, comma-separated'),
+    email: headerName.default('Remote-Email').describe('header with the email address'),
+    name: headerName.default('Remote-Name').describe('header with the display name'),
+  }).prefault({}).describe('names of the identity headers the app receives'),
+});
+export type ForwardAuthAppConfig = z.infer<typeof forwardAuthAppSchema>;
 
 // Numbers from the environment arrive as strings: a blank one is an error, not zero.
 const number = () => z.preprocess((v) => (typeof v === 'string' && v.trim() === '' ? Number.NaN : v), z.coerce.number());
@@ -266,10 +294,22 @@ export const configSchema = z.strictObject({
     clients.forEach((client, index) => {
       const id = entryClientId(client);
       if (seen.has(id)) ctx.addIssue({ code: 'custom', path: [index, 'id'], message: `duplicate client id "${id}"` });
-      if (id === accountClientId) ctx.addIssue({ code: 'custom', path: [index, 'id'], message: `"${accountClientId}" is reserved for Accouch's own pages` });
+      if (id === accountClientId || id === forwardAuthClientId) ctx.addIssue({ code: 'custom', path: [index, 'id'], message: `"${id}" is reserved for Accouch's own pages` });
       seen.add(id);
     });
 }).describe('apps declared in configuration, reconciled at startup'),
+  forwardAuth: z.array(forwardAuthAppSchema).default([]).superRefine((apps, ctx) => {
+    const ids = new Set<string>();
+    const hosts = new Set<string>();
+    apps.forEach((app, index) => {
+      if (ids.has(app.id)) ctx.addIssue({ code: 'custom', path: [index, 'id'], message: `duplicate forward-auth app id "${app.id}"` });
+      ids.add(app.id);
+      app.hosts.forEach((host, h) => {
+        if (hosts.has(host)) ctx.addIssue({ code: 'custom', path: [index, 'hosts', h], message: `host "${host}" belongs to another forward-auth app` });
+        hosts.add(host);
+      });
+    });
+  }).describe('apps behind a reverse proxy that sign in through Accouch (forward-auth), reconciled at startup'),
   upstreams: z.array(upstreamSchema).default([]).superRefine((upstreams, ctx) => {
     const seen = new Set<string>();
     upstreams.forEach((upstream, index) => {
@@ -309,7 +349,7 @@ function unwrap(schema: z.ZodType): z.ZodType {
 function envKeys(): Map<string, string[]> {
   const keys = new Map<string, string[]>();
   for (const [key, field] of Object.entries(configSchema.shape)) {
-    if (key === 'clients' || key === 'upstreams') continue;
+    if (key === 'clients' || key === 'upstreams' || key === 'forwardAuth') continue;
     const inner = unwrap(field as z.ZodType);
     if (inner instanceof z.ZodObject) {
       for (const sub of Object.keys(inner.shape)) keys.set(`${toEnvName(key)}_${toEnvName(sub).slice(8)}`, [key, sub]);
