@@ -288,6 +288,10 @@ export const configSchema = z.strictObject({
       .describe('name of that Lease'),
     leaseDuration: number().pipe(z.number().int().min(2).max(300)).default(15)
       .describe('seconds a replica holds the Lease without renewing it before another may take over'),
+    watchIngresses: z.stringbool().or(z.boolean()).default(false)
+      .describe('Ingresses annotated accouch.dev/forward-auth: "true" declare a forward-auth app for their hosts (and a Traefik Middleware)'),
+    patchIngresses: z.stringbool().or(z.boolean()).default(false)
+      .describe('add the Traefik router annotation to those Ingresses (otherwise an Event says which one to add)'),
   }).prefault({}).describe('apps installed in the cluster enrol themselves (an AccouchClient resource and a Secret for the app)'),
   clients: z.array(clientEntrySchema).default([]).superRefine((clients, ctx) => {
     const seen = new Set<string>();

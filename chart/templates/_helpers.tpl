@@ -80,7 +80,7 @@ kubernetes.enabled, the kubernetes section with the release's Lease.
 {{- $_ := set $config "upstreams" $upstreams -}}
 {{- end -}}
 {{- if .Values.kubernetes.enabled -}}
-{{- $_ := set $config "kubernetes" (dict "enabled" true "namespaces" .Values.kubernetes.namespaces "leaseNamespace" .Release.Namespace "leaseName" (include "accouch.fullname" .) "leaseDuration" .Values.kubernetes.leaseDuration) -}}
+{{- $_ := set $config "kubernetes" (dict "enabled" true "namespaces" .Values.kubernetes.namespaces "leaseNamespace" .Release.Namespace "leaseName" (include "accouch.fullname" .) "leaseDuration" .Values.kubernetes.leaseDuration "watchIngresses" .Values.kubernetes.watchIngresses "patchIngresses" .Values.kubernetes.patchIngresses) -}}
 {{- end -}}
 {{- toYaml $config -}}
 {{- end -}}
@@ -88,7 +88,8 @@ kubernetes.enabled, the kubernetes section with the release's Lease.
 {{/*
 What the AccouchClient operator may do where it serves resources: read AccouchClients and write their status;
 get, create, replace and delete Secrets by name (never list or watch them: Accouch reads only the ones resources
-name); create Events.
+name); create Events; with watchIngresses, read Ingresses (update them too with patchIngresses) and manage
+Traefik Middlewares.
 */}}
 {{- define "accouch.clientRules" -}}
 - apiGroups: [accouch.dev]
@@ -103,4 +104,12 @@ name); create Events.
 - apiGroups: [""]
   resources: [events]
   verbs: [create]
+{{- if .Values.kubernetes.watchIngresses }}
+- apiGroups: [networking.k8s.io]
+  resources: [ingresses]
+  verbs: [get, list, watch{{ if .Values.kubernetes.patchIngresses }}, update{{ end }}]
+- apiGroups: [traefik.io]
+  resources: [middlewares]
+  verbs: [get, create, update, delete]
+{{- end }}
 {{- end -}}

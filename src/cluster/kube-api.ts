@@ -1,8 +1,8 @@
 // The few Kubernetes API calls the operator makes, over @kubernetes/client-node: AccouchClients (list/watch
 // through an informer, status), Secrets (by name only: Accouch never lists them), Events and the Lease.
 import {
-  CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, ListWatch, Watch,
-  type KubernetesListObject, type V1Lease, type V1Secret,
+  CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, ListWatch, NetworkingV1Api, Watch,
+  type KubernetesListObject, type V1Ingress, type V1Lease, type V1Secret,
 } from '@kubernetes/client-node';
 import { apiVersion, group, kind, plural, version, type AccouchClientResource, type AccouchClientStatus } from './resource.js';
 
@@ -14,10 +14,24 @@ export interface KubeApi {
   createSecret(namespace: string, secret: V1Secret): Promise<void>;
   replaceSecret(namespace: string, secret: V1Secret): Promise<void>;
   deleteSecret(namespace: string, name: string): Promise<void>;
-  event(resource: AccouchClientResource, type: 'Normal' | 'Warning', reason: string, message: string, instance: string): Promise<void>;
+  /** An Event about an AccouchClient (or, with apiVersion and kind, any other object). */
+  event(about: Involved, type: 'Normal' | 'Warning', reason: string, message: string, instance: string): Promise<void>;
+  /** An informer over Ingresses of one namespace, or of all (''). Not started. */
+  ingressInformer(namespace: string): ListWatch<V1Ingress>;
+  replaceIngress(ingress: V1Ingress): Promise<void>;
+  readCustom(group: string, version: string, namespace: string, plural: string, name: string): Promise<Record<string, unknown> | undefined>;
+  createCustom(group: string, version: string, namespace: string, plural: string, body: Record<string, unknown>): Promise<void>;
+  replaceCustom(group: string, version: string, namespace: string, plural: string, body: Record<string, unknown> & { metadata: Record<string, unknown> }): Promise<void>;
+  deleteCustom(group: string, version: string, namespace: string, plural: string, name: string): Promise<void>;
   readLease(namespace: string, name: string): Promise<V1Lease | undefined>;
   createLease(namespace: string, lease: V1Lease): Promise<V1Lease>;
   replaceLease(namespace: string, lease: V1Lease): Promise<V1Lease>;
+}
+
+export interface Involved {
+  apiVersion?: string;
+  kind?: string;
+  metadata: { namespace: string; name: string; uid: string; resourceVersion?: string };
 }
 
 /** The HTTP status of a failed API call (client-node's ApiException carries it as `code`). */
@@ -54,7 +68,26 @@ export function createKubeApi(kc: KubeConfig): KubeApi {
   const custom = kc.makeApiClient(CustomObjectsApi);
   const core = kc.makeApiClient(CoreV1Api);
   const coordination = kc.makeApiClient(CoordinationV1Api);
+  const networking = kc.makeApiClient(NetworkingV1Api);
   return {
+    ingressInformer(namespace) {
+      const path = namespace ? `/apis/networking.k8s.io/v1/namespaces/${namespace}/ingresses` : '/apis/networking.k8s.io/v1/ingresses';
+      const list = () => (namespace ? networking.listNamespacedIngress({ namespace }) : networking.listIngressForAllNamespaces());
+      return new ListWatch(path, new BookmarkWatch(kc), list as () => Promise<KubernetesListObject<V1Ingress>>, false);
+    },
+    async replaceIngress(ingress) {
+      await networking.replaceNamespacedIngress({ namespace: ingress.metadata!.namespace!, name: ingress.metadata!.name!, body: ingress });
+    },
+    readCustom: (group, version, namespace, plural, name) => orUndefinedOn404(custom.getNamespacedCustomObject({ group, version, namespace, plural, name }) as Promise<Record<string, unknown>>),
+    async createCustom(group, version, namespace, plural, body) {
+      await custom.createNamespacedCustomObject({ group, version, namespace, plural, body });
+    },
+    async replaceCustom(group, version, namespace, plural, body) {
+      await custom.replaceNamespacedCustomObject({ group, version, namespace, plural, name: String(body.metadata.name), body });
+    },
+    async deleteCustom(group, version, namespace, plural, name) {
+      await orUndefinedOn404(custom.deleteNamespacedCustomObject({ group, version, namespace, plural, name }));
+    },
     clientInformer(namespace) {
       const path = namespace ? `/apis/${group}/${version}/namespaces/${namespace}/${plural}` : `/apis/${group}/${version}/${plural}`;
       const list = () => (namespace
@@ -79,14 +112,14 @@ export function createKubeApi(kc: KubeConfig): KubeApi {
     async deleteSecret(namespace, name) {
       await orUndefinedOn404(core.deleteNamespacedSecret({ namespace, name }));
     },
-    async event(resource, type, reason, message, instance) {
-      const { namespace, name, uid, resourceVersion } = resource.metadata;
+    async event(about, type, reason, message, instance) {
+      const { namespace, name, uid, resourceVersion } = about.metadata;
       const now = new Date();
       await core.createNamespacedEvent({
         namespace,
         body: {
           metadata: { generateName: `${name}.`, namespace },
-          involvedObject: { apiVersion, kind, namespace, name, uid, resourceVersion },
+          involvedObject: { apiVersion: about.apiVersion ?? apiVersion, kind: about.kind ?? kind, namespace, name, uid, resourceVersion },
           type, reason, message: message.slice(0, 1024),
           source: { component: 'accouch' }, reportingComponent: 'accouch', reportingInstance: instance,
           firstTimestamp: now, lastTimestamp: now, count: 1,

@@ -1,6 +1,6 @@
 // A stand-in for kube-apiserver's resource API, for the AccouchClient operator: HTTPS with its own CA, bearer
 // tokens, and the documented semantics of the resources used (AccouchClients validated against the chart's CRD
-// schema, Secrets, Events, Leases): list with a resourceVersion, watch from a resourceVersion (history replayed,
+// schema, Secrets, Events, Leases, Ingresses, Traefik Middlewares): list with a resourceVersion, watch from a resourceVersion (history replayed,
 // synthetic ADDED when none is given, BOOKMARKs when asked, 410 Gone "Expired" once compacted), create (name
 // or generateName), replace with optimistic concurrency (409 on a stale resourceVersion), the status
 // subresource (spec and status written apart; generation moves with the spec only), delete, and the garbage
@@ -49,6 +49,9 @@ const types: ResourceType[] = [
   { plural: 'secrets', apiVersion: 'v1', kind: 'Secret', statusSubresource: false },
   { plural: 'events', apiVersion: 'v1', kind: 'Event', statusSubresource: false },
   { plural: 'leases', apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', statusSubresource: false },
+  { plural: 'ingresses', apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', statusSubresource: true },
+  // Traefik's CRD, as k3s installs it.
+  { plural: 'middlewares', apiVersion: 'traefik.io/v1alpha1', kind: 'Middleware', statusSubresource: false },
 ];
 
 interface Change { rv: number; type: 'ADDED' | 'MODIFIED' | 'DELETED'; plural: string; object: KubeObject }

@@ -42,7 +42,10 @@ function renderedConfig(values: Values): Values {
   }
   const kubernetes = values.kubernetes as Values;
   if (kubernetes.enabled) {
-    config.kubernetes = { enabled: true, namespaces: kubernetes.namespaces, leaseNamespace: 'accouch', leaseName: 'accouch', leaseDuration: kubernetes.leaseDuration };
+    config.kubernetes = {
+      enabled: true, namespaces: kubernetes.namespaces, leaseNamespace: 'accouch', leaseName: 'accouch', leaseDuration: kubernetes.leaseDuration,
+      watchIngresses: kubernetes.watchIngresses, patchIngresses: kubernetes.patchIngresses,
+    };
   }
   return config;
 }
@@ -208,7 +211,13 @@ describe('the AccouchClient CRD and the operator\'s RBAC', () => {
 
   const rbac = readFileSync(join(chart, 'templates', 'rbac.yaml'), 'utf8');
   const helpers = readFileSync(join(chart, 'templates', '_helpers.tpl'), 'utf8');
-  const clientRules = parseYaml(/define "accouch\.clientRules" -\}\}\n([\s\S]*?)\{\{- end -\}\}/.exec(helpers)![1]!) as { apiGroups: string[]; resources: string[]; verbs: string[] }[];
+  const rulesText = /define "accouch\.clientRules" -\}\}\n([\s\S]*?)\{\{- end -\}\}/.exec(helpers)![1]!;
+  type Rule = { apiGroups: string[]; resources: string[]; verbs: string[] };
+  /** The rules as rendered with watchIngresses and patchIngresses on or off (the template's only branches). */
+  const rulesWith = (ingresses: boolean, patch: boolean) => parseYaml(rulesText
+    .replace(/\{\{- if \.Values\.kubernetes\.watchIngresses \}\}\n([\s\S]*?)\{\{- end \}\}\n?/, ingresses ? '$1' : '')
+    .replace(/\{\{ if \.Values\.kubernetes\.patchIngresses \}\}(.*?)\{\{ end \}\}/, patch ? '$1' : '')) as Rule[];
+  const clientRules = rulesWith(false, false);
 
   test('grants the least it needs: no list or watch of Secrets, no write of AccouchClients themselves, nothing cluster-wide but those', () => {
     const verbsOn = (resource: string) => clientRules.filter((r) => r.resources.includes(resource)).flatMap((r) => r.verbs).sort();
@@ -221,6 +230,15 @@ describe('the AccouchClient CRD and the operator\'s RBAC', () => {
     // A ClusterRole only without a namespace list; a Role per listed namespace otherwise.
     expect(rbac).toMatch(/if \.Values\.kubernetes\.namespaces \}\}\n\{\{- range \.Values\.kubernetes\.namespaces \}\}\n---\napiVersion: rbac\.authorization\.k8s\.io\/v1\nkind: Role\n/);
     expect(rbac).toMatch(/\{\{- else \}\}\n---\napiVersion: rbac\.authorization\.k8s\.io\/v1\nkind: ClusterRole\n/);
+  });
+
+  test('Ingresses are read only with watchIngresses, and written only with patchIngresses', () => {
+    const verbs = (rules: Rule[], resource: string) => rules.filter((r) => r.resources.includes(resource)).flatMap((r) => r.verbs).sort();
+    expect(verbs(clientRules, 'ingresses')).toEqual([]);
+    expect(verbs(clientRules, 'middlewares')).toEqual([]);
+    expect(verbs(rulesWith(true, false), 'ingresses')).toEqual(['get', 'list', 'watch']);
+    expect(verbs(rulesWith(true, true), 'ingresses')).toEqual(['get', 'list', 'update', 'watch']);
+    expect(verbs(rulesWith(true, false), 'middlewares')).toEqual(['create', 'delete', 'get', 'update']);
   });
 
   test('the pods get a ServiceAccount token only when the operator is on', () => {
