@@ -2,10 +2,9 @@
 // kubeconfig with a service-account-style token, the documented list/watch semantics). A resource becomes a
 // client an app signs in with using only its Secret's values; updates, rotation and deletion follow; bad
 // resources get a condition; dropped watches, 410 Gone and an API server that is down lose no change and do not
-// stop sign-ins; of two replicas, one reconciles.
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+// stop sign-ins; annotated Ingresses become forward-auth apps behind a Traefik Middleware; of two replicas, one
+// reconciles.
+import { get as httpGet } from 'node:http';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent } from './support/agent.js';
@@ -17,11 +16,33 @@ let kube: KubeStandin;
 let server: RunningServer;
 const ns = 'apps';
 
-const kubeEnv = (user: string) => ({
+const kubeEnv = (user: string, patchIngresses = false) => ({
   ACCOUCH_KUBERNETES_ENABLED: 'true',
   ACCOUCH_KUBERNETES_KUBECONFIG: kube.kubeconfig(user),
   ACCOUCH_KUBERNETES_LEASE_NAMESPACE: 'accouch',
   ACCOUCH_KUBERNETES_LEASE_DURATION: '3',
+  ACCOUCH_KUBERNETES_WATCH_INGRESSES: 'true',
+  ACCOUCH_KUBERNETES_PATCH_INGRESSES: String(patchIngresses),
+  // The test plays Traefik asking /forward-auth/traefik from this machine.
+  ACCOUCH_NETWORK_TRUSTED_PROXIES: '127.0.0.1/32,::1/128',
+});
+
+const ingress = (name: string, host: string, annotations: Record<string, string> = {}) => ({
+  apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: { name, namespace: ns, annotations },
+  spec: { ingressClassName: 'traefik', rules: [{ host, http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name, port: { number: 80 } } } }] } }] },
+});
+
+/**
+ * Traefik's forwardAuth question for a page of `host`, as it asks it for a browser's navigation (node:http: fetch
+ * would add a `sec-fetch-mode: cors` of its own). 403: not declared; 302 to Accouch's sign-in: declared.
+ */
+const askForwardAuth = (host: string) => new Promise<{ status: number; location?: string }>((resolve, reject) => {
+  httpGet(`${server.issuer}/forward-auth/traefik`, {
+    headers: { 'x-forwarded-proto': 'https', 'x-forwarded-host': host, 'x-forwarded-uri': '/', 'x-forwarded-method': 'GET', accept: 'text/html', 'sec-fetch-mode': 'navigate' },
+  }, (res) => {
+    res.resume();
+    res.once('end', () => resolve({ status: res.statusCode!, location: res.headers.location }));
+  }).once('error', reject);
 });
 
 const resource = (name: string, spec: Record<string, unknown>, annotations?: Record<string, string>) =>
@@ -64,8 +85,8 @@ async function tokensFor(config: oidc.Configuration) {
 }
 
 /** For what only shows in the server's log: checks every 50 ms until it holds, for at most 30 s. */
-async function until(what: string, check: () => boolean): Promise<void> {
-  for (const deadline = Date.now() + 30_000; !check();) {
+async function until(what: string, check: () => boolean | Promise<boolean>): Promise<void> {
+  for (const deadline = Date.now() + 30_000; !(await check());) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
@@ -253,12 +274,49 @@ describe('an unreliable API server', () => {
   });
 });
 
+describe('an Ingress with the forward-auth annotation', () => {
+  it('declares a forward-auth app for its hosts, with a Traefik Middleware beside it and an Event naming the router annotation', async () => {
+    expect((await askForwardAuth('media.home.example')).status).toBe(403); // not declared (yet)
+    kube.apply('ingresses', ingress('media', 'media.home.example', { 'accouch.dev/forward-auth': 'true', 'accouch.dev/forward-auth-groups': 'family' }));
+    const middleware = await kube.waitFor('the Middleware', () => kube.get('middlewares', ns, 'media-accouch'));
+    expect(middleware.spec).toMatchObject({ forwardAuth: { address: `${server.issuer}/forward-auth/traefik`, authResponseHeaders: expect.arrayContaining(['Remote-User']) } });
+    expect(middleware.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: 'Ingress', name: 'media', uid: kube.get('ingresses', ns, 'media')!.metadata.uid })]);
+    const [event] = await kube.waitFor('the ForwardAuth event', () => eventsOf('media').length > 0 && eventsOf('media'));
+    expect(event!.message).toContain('add the annotation traefik.ingress.kubernetes.io/router.middlewares: apps-media-accouch@kubernetescrd');
+    await until('forward-auth to know media.home.example', async () => (await askForwardAuth('media.home.example')).status === 302);
+    expect((await askForwardAuth('media.home.example')).location).toMatch(new RegExp(`^${server.issuer}/forward-auth/start\\?rd=`));
+  });
+
+  it('an Ingress without the annotation is left alone; taking the annotation or the Ingress away removes the app', async () => {
+    kube.apply('ingresses', ingress('blog', 'blog.home.example'));
+    kube.apply('ingresses', ingress('media', 'media.home.example'));
+    await kube.waitFor('the Middleware to go', () => !kube.get('middlewares', ns, 'media-accouch'));
+    await until('forward-auth to forget media.home.example', async () => (await askForwardAuth('media.home.example')).status === 403);
+    expect(kube.get('middlewares', ns, 'blog-accouch')).toBeUndefined();
+    expect(eventsOf('blog')).toEqual([]);
+
+    kube.apply('ingresses', ingress('media', 'media.home.example', { 'accouch.dev/forward-auth': 'true' }));
+    await until('media.home.example to be declared again', async () => (await askForwardAuth('media.home.example')).status === 302);
+    kube.delete('ingresses', ns, 'media');
+    expect(kube.get('middlewares', ns, 'media-accouch')).toBeUndefined(); // the garbage collector
+    await until('forward-auth to forget media.home.example again', async () => (await askForwardAuth('media.home.example')).status === 403);
+  });
+
+  it('a host another forward-auth app has is refused with a Warning event', async () => {
+    kube.apply('ingresses', ingress('one-fa', 'shared.home.example', { 'accouch.dev/forward-auth': 'true' }));
+    await kube.waitFor('the Middleware of one-fa', () => kube.get('middlewares', ns, 'one-fa-accouch'));
+    kube.apply('ingresses', ingress('two-fa', 'shared.home.example', { 'accouch.dev/forward-auth': 'true' }));
+    const [warning] = await kube.waitFor('a Warning on two-fa', () => eventsOf('two-fa').some((e) => e.type === 'Warning') && eventsOf('two-fa'));
+    expect(warning).toMatchObject({ reason: 'ForwardAuthConflict', message: expect.stringContaining('already belongs to another forward-auth app') });
+  });
+});
+
 describe('two replicas', () => {
   let second: RunningServer;
   afterAll(async () => { if (second) await stopCleanly(second); });
 
   it('one holds the Lease and reconciles; when it stops, the other takes over', async () => {
-    second = await startServer({ dataDir: server.dataDir, env: kubeEnv('accouch-b') });
+    second = await startServer({ dataDir: server.dataDir, env: kubeEnv('accouch-b', true) });
     const holder = () => (kube.get('leases', 'accouch', 'accouch-reconciler')?.spec as { holderIdentity?: string } | undefined)?.holderIdentity;
     expect(holder()).toBeTruthy();
     const firstHolder = holder();
@@ -277,6 +335,10 @@ describe('two replicas', () => {
     kube.apply('accouchclients', resource('seven', { redirectUris: [callback] }));
     await readyFor('seven', 'True');
     expect(kube.writes.filter((w) => w.path.endsWith('/accouchclients/seven/status')).map((w) => w.user)).toEqual(['accouch-b']);
+    // Replica b may patch Ingresses (kubernetes.patchIngresses): it adds the router annotation itself.
+    kube.apply('ingresses', ingress('photos', 'photos.home.example', { 'accouch.dev/forward-auth': 'true', 'traefik.ingress.kubernetes.io/router.middlewares': 'kube-system-compress@kubernetescrd' }));
+    await kube.waitFor('the router annotation', () => kube.get('ingresses', ns, 'photos')!.metadata.annotations!['traefik.ingress.kubernetes.io/router.middlewares']
+      === 'kube-system-compress@kubernetescrd,apps-photos-accouch@kubernetescrd');
     server = second;
     second = undefined as unknown as RunningServer;
   });
