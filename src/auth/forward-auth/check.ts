@@ -87,12 +87,16 @@ export function createForwardAuth(deps: ForwardAuthDeps) {
     return user && { user, acr: session.acr, authTime: session.authTime };
   }
 
-  /** The first forward-auth cookie in the header that is ours, valid for this host, and whose session still exists. */
+  /**
+   * The first forward-auth cookie in the header that is ours, valid for this host, and whose session still exists.
+   * A cookie already seen on this host skips the signature and the reads until its cache entry ages out.
+   */
   async function fromCookies(cookieHeader: string | undefined, host: string): Promise<Identity | undefined> {
-    const seconds = Math.floor(now() / 1000);
     for (const value of cookieValues(cookieHeader, forwardAuthCookie)) {
-      const claims = verifyCookie(value, cookieKeys, host, seconds);
-      const identity = claims && await identityOf(await sessionByUid(claims.sessionUid));
+      const identity = await cached(`c:${host}\n${value}`, async () => {
+        const claims = verifyCookie(value, cookieKeys, host, Math.floor(now() / 1000));
+        return claims && identityOf(await sessionByUid(claims.sessionUid));
+      });
       if (identity) return identity;
     }
     return undefined;
