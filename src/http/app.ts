@@ -116,14 +116,14 @@ export function createApp(deps: AppDeps): Koa {
     provider, db, render, log, settings: { globalPolicy: deps.globalPolicy, showUserList: deps.showUserList, networkOf, upstreams: () => deps.upstreams.list() },
     countSignIn: deps.metrics ? (outcome) => deps.metrics!.signIn(outcome) : undefined,
   });
-  const accountAuth = createAccountAuth({ db, render, issuer, base, clientId: accountClientId });
+  const accountAuth = createAccountAuth({ db, render, issuer, base, clientId: accountClientId, classifier, globalPolicy: deps.globalPolicy });
   const forwardAuth = createForwardAuth({ db, directory: createForwardAuthDirectory(db), issuer, cookieKeys: deps.cookieKeys, globalPolicy: deps.globalPolicy });
   const federation = createFederation({ issuer, base, db, render, steps, upstreams: deps.upstreams, accountAuth });
   for (const router of [
     interactionRoutes(steps), signInStepRoutes({ steps, db, box: deps.box, webauthn: deps.webauthn }), federationRoutes(federation), avatarRoutes(db),
-    accountRoutes({ ...deps, federation }),
+    accountRoutes({ ...deps, federation, accountAuth }),
     setupRoutes({ db, box: deps.box, render, webauthn: deps.webauthn, base }),
-    adminRoutes(deps), inviteRoutes({ db, box: deps.box, render, webauthn: deps.webauthn, base }),
+    adminRoutes({ ...deps, accountAuth }), inviteRoutes({ db, box: deps.box, render, webauthn: deps.webauthn, base }),
     forwardAuthRoutes({ forwardAuth, classifier, render, issuer, base, clientId: forwardAuthClientId }),
   ]) {
     if (base) router.prefix(base);

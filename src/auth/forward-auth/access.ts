@@ -1,9 +1,10 @@
-// The one place forward-auth asks whether a request may pass: the household's policy decision, never computed
-// here. Everything forward-auth knows about a request (user, session strength, network, app) goes in; one of
-// allow / sign-in / step-up / deny / forbidden comes out.
+// The one place forward-auth asks whether a request may pass: the household's decision for every door that finds a
+// session (auth/sign-in/access.ts), never computed here. This only names its answers the way a proxy needs them
+// (a signed-out browser is sent to sign in; a too-weak session is a step-up).
 import type { ForwardAuthAppConfig } from '../../config.js';
 import type { Network } from '../network.js';
-import { requiredStrength, satisfies, userAllowedForClient, type Acr, type Strength } from '../policy.js';
+import type { Acr, Strength } from '../policy.js';
+import { decideAccess, type FoundSession } from '../sign-in/access.js';
 
 export type Access =
   | { kind: 'allow' }
@@ -16,17 +17,17 @@ export type Access =
   /** Signed in, but not in the app's groups. */
   | { kind: 'forbidden' };
 
-export function decideAccess(input: {
-  user: { groups: string[] } | undefined;
-  acr: Acr | undefined;
+export function forwardAuthAccess(input: {
+  session: FoundSession | undefined;
   network: Network;
   app: Pick<ForwardAuthAppConfig, 'allowedGroups' | 'policy'>;
   globalPolicy: Record<Network, Strength>;
 }): Access {
-  const required = requiredStrength({ network: input.network, globalPolicy: input.globalPolicy, clientPolicy: input.app.policy });
-  if (!required.allowed) return { kind: 'deny' };
-  if (!input.user) return { kind: 'sign-in', acr: required.acr };
-  if (!userAllowedForClient(input.user, input.app.allowedGroups)) return { kind: 'forbidden' };
-  if (!satisfies(input.acr, required.acr)) return { kind: 'step-up', acr: required.acr };
-  return { kind: 'allow' };
+  const access = decideAccess(input.session, { network: input.network, globalPolicy: input.globalPolicy, app: input.app });
+  switch (access.decision) {
+    case 'allow': return { kind: 'allow' };
+    case 'step-up': return { kind: access.reason === 'signed-out' ? 'sign-in' : 'step-up', acr: access.acr };
+    case 'deny': return { kind: 'deny' };
+    case 'forbidden': return { kind: 'forbidden' };
+  }
 }

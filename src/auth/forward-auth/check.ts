@@ -8,7 +8,7 @@ import { consumePayload, findPayload, upsertPayload } from '../../store/oidc-pay
 import { findUserById, type User } from '../../store/users.js';
 import type { Network } from '../network.js';
 import type { Acr, Strength } from '../policy.js';
-import { decideAccess, type Access } from './access.js';
+import { forwardAuthAccess, type Access } from './access.js';
 import type { ForwardAuthDirectory } from './apps.js';
 import { cookieValues, forwardAuthCookie, inScope, setCookieHeader, sharedCookieDomain, signCookie, verifyCookie } from './cookie.js';
 import type { Target } from './target.js';
@@ -33,9 +33,11 @@ export interface ForwardAuthDeps {
 export interface Identity {
   user: User;
   acr: Acr | undefined;
+  /** When the user last proved who they are (epoch seconds). */
+  authTime: number;
 }
 
-interface SessionInfo { uid: string; accountId: string; acr: Acr | undefined; expiresAt: number }
+interface SessionInfo { uid: string; accountId: string; acr: Acr | undefined; authTime: number; expiresAt: number }
 
 export type CheckResult =
   | { kind: 'undeclared' }
@@ -82,15 +84,19 @@ export function createForwardAuth(deps: ForwardAuthDeps) {
   async function identityOf(session: SessionInfo | undefined): Promise<Identity | undefined> {
     if (!session) return undefined;
     const user = await activeUser(session.accountId);
-    return user && { user, acr: session.acr };
+    return user && { user, acr: session.acr, authTime: session.authTime };
   }
 
-  /** The first forward-auth cookie in the header that is ours, valid for this host, and whose session still exists. */
+  /**
+   * The first forward-auth cookie in the header that is ours, valid for this host, and whose session still exists.
+   * A cookie already seen on this host skips the signature and the reads until its cache entry ages out.
+   */
   async function fromCookies(cookieHeader: string | undefined, host: string): Promise<Identity | undefined> {
-    const seconds = Math.floor(now() / 1000);
     for (const value of cookieValues(cookieHeader, forwardAuthCookie)) {
-      const claims = verifyCookie(value, cookieKeys, host, seconds);
-      const identity = claims && await identityOf(await sessionByUid(claims.sessionUid));
+      const identity = await cached(`c:${host}\n${value}`, async () => {
+        const claims = verifyCookie(value, cookieKeys, host, Math.floor(now() / 1000));
+        return claims && identityOf(await sessionByUid(claims.sessionUid));
+      });
       if (identity) return identity;
     }
     return undefined;
@@ -108,7 +114,9 @@ export function createForwardAuth(deps: ForwardAuthDeps) {
     const session = typeof payload.sessionUid === 'string' ? await sessionByUid(payload.sessionUid) : undefined;
     if (payload.expiresWithSession && !session) return undefined;
     const user = await activeUser(payload.accountId);
-    return user && { user, acr: session && session.accountId === user.id ? session.acr : '1fa' };
+    if (!user) return undefined;
+    const own = session && session.accountId === user.id ? session : undefined;
+    return { user, acr: own ? own.acr : '1fa', authTime: own?.authTime ?? 0 };
   });
 
   function headersFor(app: ForwardAuthAppConfig, user: User): Record<string, string> {
@@ -121,7 +129,7 @@ export function createForwardAuth(deps: ForwardAuthDeps) {
   }
 
   function decide(app: ForwardAuthAppConfig, identity: Identity | undefined, network: Network): Access {
-    return decideAccess({ user: identity?.user, acr: identity?.acr, network, app, globalPolicy });
+    return forwardAuthAccess({ session: identity, network, app, globalPolicy });
   }
 
   /** The check a proxy asks for, once per request to a protected app. */
@@ -186,5 +194,5 @@ export type ForwardAuth = ReturnType<typeof createForwardAuth>;
 function toSession(payload: Record<string, unknown> | undefined): SessionInfo | undefined {
   const p = payload as { uid?: unknown; accountId?: unknown; acr?: unknown; exp?: unknown; loginTs?: unknown } | undefined;
   if (!p || typeof p.uid !== 'string' || typeof p.accountId !== 'string' || !p.loginTs || typeof p.exp !== 'number') return undefined;
-  return { uid: p.uid, accountId: p.accountId, acr: typeof p.acr === 'string' ? (p.acr as Acr) : undefined, expiresAt: p.exp };
+  return { uid: p.uid, accountId: p.accountId, acr: typeof p.acr === 'string' ? (p.acr as Acr) : undefined, authTime: Number(p.loginTs), expiresAt: p.exp };
 }

@@ -141,6 +141,10 @@ describe('templates', () => {
     expect(deployment).toMatch(/if \$postgres \}\}\n\s+type: RollingUpdate\n\s+\{\{- else \}\}\n\s+type: Recreate/);
     expect(deployment).toMatch(/- name: tmp\n\s+mountPath: \/tmp/);
     expect(templates.find((t) => t.name === 'NOTES.txt')!.text).toMatch(/kubectl .*exec deploy\/.* -- accouch setup-link/);
+    // Forward-auth: Traefik asks the Service inside the cluster, at the endpoint for its protocol.
+    const middleware = templates.find((t) => t.name === 'forward-auth-middleware.yaml')!.text;
+    expect(middleware).toContain('kind: Middleware\n');
+    expect(middleware).toMatch(/forwardAuth:\n\s+address: .*\.svc:%v%s\/forward-auth\/traefik/);
   });
 
   test('the default pod is locked down: non-root, read-only root, no privilege escalation, no capabilities, RuntimeDefault seccomp, fsGroup', () => {
