@@ -292,6 +292,8 @@ export const configSchema = z.strictObject({
       .describe('Ingresses annotated accouch.dev/forward-auth: "true" declare a forward-auth app for their hosts (and a Traefik Middleware)'),
     patchIngresses: z.stringbool().or(z.boolean()).default(false)
       .describe('add the Traefik router annotation to those Ingresses (otherwise an Event says which one to add)'),
+    forwardAuthAddress: z.url({ protocol: /^https?$/ }).optional()
+      .describe('the address those Middlewares ask (default <issuer>/forward-auth/traefik; the chart sets its Service, inside the cluster)'),
   }).prefault({}).describe('apps installed in the cluster enrol themselves (an AccouchClient resource and a Secret for the app)'),
   clients: z.array(clientEntrySchema).default([]).superRefine((clients, ctx) => {
     const seen = new Set<string>();

@@ -80,7 +80,7 @@ kubernetes.enabled, the kubernetes section with the release's Lease.
 {{- $_ := set $config "upstreams" $upstreams -}}
 {{- end -}}
 {{- if .Values.kubernetes.enabled -}}
-{{- $_ := set $config "kubernetes" (dict "enabled" true "namespaces" .Values.kubernetes.namespaces "leaseNamespace" .Release.Namespace "leaseName" (include "accouch.fullname" .) "leaseDuration" .Values.kubernetes.leaseDuration "watchIngresses" .Values.kubernetes.watchIngresses "patchIngresses" .Values.kubernetes.patchIngresses) -}}
+{{- $_ := set $config "kubernetes" (dict "enabled" true "namespaces" .Values.kubernetes.namespaces "leaseNamespace" .Release.Namespace "leaseName" (include "accouch.fullname" .) "leaseDuration" .Values.kubernetes.leaseDuration "watchIngresses" .Values.kubernetes.watchIngresses "patchIngresses" .Values.kubernetes.patchIngresses "forwardAuthAddress" (include "accouch.serviceForwardAuth" .)) -}}
 {{- end -}}
 {{- toYaml $config -}}
 {{- end -}}
@@ -112,4 +112,10 @@ Traefik Middlewares.
   resources: [middlewares]
   verbs: [get, create, update, delete]
 {{- end }}
+{{- end -}}
+
+{{/* Where Traefik's forwardAuth asks Accouch from inside the cluster: its Service, under the issuer's path. */}}
+{{- define "accouch.serviceForwardAuth" -}}
+{{- $issuer := urlParse .Values.config.issuer -}}
+{{- printf "http://%s.%s.svc:%v%s/forward-auth/traefik" (include "accouch.fullname" .) .Release.Namespace .Values.service.port (trimSuffix "/" $issuer.path) -}}
 {{- end -}}

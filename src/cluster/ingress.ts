@@ -24,6 +24,8 @@ export interface IngressDeps {
   log: Logger;
   identity: string;
   patchIngresses: boolean;
+  /** What the Middleware asks, when not <issuer>/forward-auth/traefik (the Service, inside the cluster). */
+  forwardAuthAddress?: string;
 }
 
 export const isAnnotated = (ingress: V1Ingress) => ingress.metadata?.annotations?.[forwardAuthAnnotation] === 'true';
@@ -54,7 +56,8 @@ const event = (deps: IngressDeps, ingress: V1Ingress, type: 'Normal' | 'Warning'
 /** The Middleware as the forward-auth setup text describes it, named for this Ingress and owned by it. */
 function middleware(deps: IngressDeps, ingress: V1Ingress, app: ForwardAuthAppConfig): Record<string, unknown> & { metadata: Record<string, unknown> } {
   const { namespace = '', name = '', uid = '' } = ingress.metadata ?? {};
-  const object = parseYaml(traefikMiddleware({ issuer: deps.issuer, app, namespace })) as Record<string, unknown> & { metadata: Record<string, unknown> };
+  const object = parseYaml(traefikMiddleware({ issuer: deps.issuer, app, namespace })) as Record<string, unknown> & { metadata: Record<string, unknown>; spec: { forwardAuth: { address: string } } };
+  if (deps.forwardAuthAddress) object.spec.forwardAuth.address = deps.forwardAuthAddress;
   object.metadata = {
     name: middlewareNameOf(name), namespace, labels: { 'app.kubernetes.io/managed-by': 'accouch' },
     ownerReferences: [{ apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', name, uid, controller: true, blockOwnerDeletion: true }],

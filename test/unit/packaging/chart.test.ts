@@ -45,6 +45,7 @@ function renderedConfig(values: Values): Values {
     config.kubernetes = {
       enabled: true, namespaces: kubernetes.namespaces, leaseNamespace: 'accouch', leaseName: 'accouch', leaseDuration: kubernetes.leaseDuration,
       watchIngresses: kubernetes.watchIngresses, patchIngresses: kubernetes.patchIngresses,
+      forwardAuthAddress: `http://accouch.accouch.svc:${String((values.service as Values).port)}${new URL(String((values.config as Values).issuer)).pathname.replace(/\/$/, '')}/forward-auth/traefik`,
     };
   }
   return config;
