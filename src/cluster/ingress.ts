@@ -26,6 +26,8 @@ export interface IngressDeps {
   patchIngresses: boolean;
   /** What the Middleware asks, when not <issuer>/forward-auth/traefik (the Service, inside the cluster). */
   forwardAuthAddress?: string;
+  /** Ingress → the refusal last reported on it (its resourceVersion and message). */
+  warned: Map<string, string>;
 }
 
 export const isAnnotated = (ingress: V1Ingress) => ingress.metadata?.annotations?.[forwardAuthAnnotation] === 'true';
@@ -115,15 +117,14 @@ const sameApp = (stored: ForwardAuthAppConfig, planned: Record<string, unknown>)
   return compare(stored as unknown as Record<string, unknown>) === compare(planned);
 };
 
-/** A Warning event for a refusal, once per Ingress version (a resync does not repeat it). */
-const warned = new Map<string, string>();
+/** A Warning event for a refusal, once per Ingress version and message (a resync does not repeat it). */
 async function warnOnce(deps: IngressDeps, ingress: V1Ingress, reason: string, message: string) {
   const key = `${ingress.metadata?.namespace}/${ingress.metadata?.name}`;
   const version = `${ingress.metadata?.resourceVersion}:${message}`;
   deps.log.warn({ event: 'kubernetes.refused', ingress: key, reason }, message);
-  if (warned.get(key) === version) return;
+  if (deps.warned.get(key) === version) return;
   await event(deps, ingress, 'Warning', reason, message);
-  warned.set(key, version);
+  deps.warned.set(key, version);
 }
 
 /** The Ingress is gone or no longer annotated: its app goes, and so do its Middleware and router annotation. */

@@ -70,7 +70,7 @@ export function startOperator({ config, db, log: root }: { config: Config; db: D
   const api: KubeApi = createKubeApi(loadKubeConfig(settings.kubeconfig));
   const identity = `${hostname()}_${randomBytes(4).toString('hex')}`;
   const deps: ReconcileDeps = { db, api, issuer: config.issuer, log, identity };
-  const ingressDeps: IngressDeps = { ...deps, patchIngresses: settings.patchIngresses, forwardAuthAddress: settings.forwardAuthAddress };
+  const ingressDeps: IngressDeps = { ...deps, patchIngresses: settings.patchIngresses, forwardAuthAddress: settings.forwardAuthAddress, warned: new Map() };
   const namespaces = settings.namespaces.length ? [...settings.namespaces] : [''];
   const kinds: Kind[] = settings.watchIngresses ? ['client', 'ingress'] : ['client'];
   let watched: Watched[] = [];
