@@ -297,3 +297,59 @@ describe('Traefik forwardAuth, by headers', () => {
     expect(res.status).toBe(403);
   });
 });
+
+describe('apps beside the issuer, under one registrable domain', () => {
+  // Chromium resolves *.home.test to loopback, as a household's DNS would resolve its names: Accouch at
+  // id.home.test, two apps behind one nginx at notes.home.test and wiki.home.test.
+  let issuerServer: RunningServer;
+  let proxy: Proxy;
+  let named: Browser;
+  let notes: string;
+  let wiki: string;
+
+  beforeAll(async () => {
+    const port = await freePort();
+    const nginxPort = await freePort();
+    notes = `http://notes.home.test:${nginxPort}`;
+    wiki = `http://wiki.home.test:${nginxPort}`;
+    issuerServer = await startServer({
+      port, issuer: `http://id.home.test:${port}`,
+      env: { ACCOUCH_NETWORK_TRUSTED_PROXIES: '127.0.0.1,::1', ACCOUCH_LOGIN_SHOW_USER_LIST: 'false' },
+    });
+    addUser(issuerServer, 'paul', 'paul password 1', ['--groups', 'family']);
+    const added = issuerServer.cli(['app', 'add', 'forward-auth', '--url', notes, '--url', wiki, '--id', 'homeapps']);
+    expect(added.status, added.stderr).toBe(0);
+    const block = added.stdout.split('== nginx ==')[1]!.split('== Caddy ==')[0]!
+      .replace('http://127.0.0.1:8096', `http://127.0.0.1:${echo.port}`)
+      // nginx reaches Accouch on loopback; the name is the browser's.
+      .replace(`http://id.home.test:${port}/`, `http://127.0.0.1:${port}/`);
+    proxy = await startNginx(nginxPort, block.replace(/^#.*$/m, ''));
+    named = await launchChromium(['--host-resolver-rules=MAP *.home.test 127.0.0.1']);
+  });
+
+  afterAll(async () => {
+    await named?.close();
+    await proxy?.stop();
+    await stopCleanly(issuerServer);
+  });
+
+  it('one sign-in covers every app on the domain, through one cookie on home.test and no code round trip', async () => {
+    const context = await named.newContext();
+    const page = await context.newPage();
+    const visited: string[] = [];
+    page.on('request', (req) => visited.push(req.url()));
+    await page.goto(`${notes}/today`);
+    expect(new URL(page.url()).host).toBe(new URL(issuerServer.issuer).host);
+    await signInWithPassword(page, 'paul', 'paul password 1');
+    await page.waitForURL(`${notes}/today`);
+    expect((await echoed(page)).headers['remote-user']).toBe('paul');
+    const cookie = (await context.cookies()).find((c) => c.name === 'accouch_fa')!;
+    expect(cookie.domain).toBe('.home.test');
+    expect(visited.some((url) => url.includes('/.accouch-auth/callback'))).toBe(false);
+    // The other app needs no sign-in of its own.
+    await page.goto(`${wiki}/start`);
+    expect(page.url()).toBe(`${wiki}/start`);
+    expect((await echoed(page)).headers['remote-user']).toBe('paul');
+    await context.close();
+  });
+});
