@@ -12,7 +12,7 @@ import { forwardAuthAppSchema } from '../../src/config.js';
 import { Agent } from './support/agent.js';
 import { ensureChromium, launchChromium } from './support/chromium.js';
 import { startCaddy, startEcho, startNginx, type Echo, type Proxy } from './support/proxies.js';
-import { addUser, signIn } from './support/rp.js';
+import { addClient, addUser, codeFlow, discover, signIn } from './support/rp.js';
 import { freePort, startServer, stopCleanly, type RunningServer } from './support/server.js';
 import { addVirtualAuthenticator } from './support/webauthn.js';
 
@@ -256,9 +256,22 @@ describe('Traefik forwardAuth, by headers', () => {
     // The cookie is the notes host's: another app's host does not accept it.
     const elsewhere = await asTraefik(`${photosUrl}/`, { cookie });
     expect(elsewhere.status).toBe(302);
-    // An API client with an Accouch access token... has none here; a wrong one is a 401, not a redirect.
-    const bearer = await asTraefik(`${notesUrl}/api`, { authorization: 'Bearer not-a-token', accept: 'application/json' });
+    // A wrong bearer token is a 401 for an API client, not a redirect.
+    const bearer = await asTraefik(`${notesUrl}/api`, { authorization: 'Bearer not-a-token', accept: 'application/json', 'sec-fetch-mode': '' });
     expect(bearer.status).toBe(401);
+  });
+
+  it('accepts an Accouch access token from an API client, with the groups rule of the app', async () => {
+    const secret = addClient(server, 'scripts', ['--redirect-uri', 'https://app.example/callback', '--skip-consent']);
+    const config = await discover(server, 'scripts', secret);
+    const api = { accept: 'application/json', 'sec-fetch-mode': '' };
+    const paul = (await codeFlow(server, config, 'paul', 'paul password 1')).tokens.access_token;
+    const passed = await asTraefik(`${notesUrl}/api/list`, { ...api, authorization: `Bearer ${paul}` });
+    expect(passed.status).toBe(200);
+    expect(passed.headers.get('remote-user')).toBe('paul');
+    // The photos app is for admins only: the same token is refused there.
+    const refused = await asTraefik(`${photosUrl}/api`, { ...api, authorization: `Bearer ${paul}` });
+    expect(refused.status).toBe(403);
   });
 
   it('refuses bad input with a 4xx, never a redirect off the household\'s hosts, never a 500', async () => {
