@@ -212,6 +212,33 @@ describe('caddy forward_auth', () => {
   });
 });
 
+describe('the owner console', () => {
+  it('protects an app from the console and shows what to paste into the proxy', async () => {
+    const { page } = owner;
+    await page.goto(`${server.issuer}/admin/forward-auth`);
+    expect(await page.textContent('ul[aria-label="Apps behind your proxy"]')).toContain('added with the command line');
+    await page.fill('#fa-id', 'dashboard');
+    await page.fill('#fa-name', 'Dashboard');
+    await page.fill('#fa-urls', 'https://dash.home.example');
+    await page.fill('#fa-groups', 'admins');
+    await page.selectOption('#fa-outside', 'phr');
+    await page.click('button:has-text("Protect this app")');
+    await page.waitForSelector('h1:has-text("Dashboard is protected")');
+    const setup = (await page.textContent('#setup-text'))!;
+    expect(setup).toContain(`address: ${server.issuer}/forward-auth/traefik`);
+    expect(setup).toContain('auth_request /.accouch-auth/check;');
+    expect(setup).toContain('forward_auth localhost:');
+    const listed = server.cli(['app', 'list']);
+    expect(listed.stdout).toMatch(/dashboard\s+console\s+dash\.home\.example\s+admins\s+outside=phr/);
+    // A host taken by another app is refused with the reason, on the form.
+    await page.goto(`${server.issuer}/admin/forward-auth`);
+    await page.fill('#fa-id', 'notes2');
+    await page.fill('#fa-urls', notesUrl);
+    await page.click('button:has-text("Protect this app")');
+    expect(await page.textContent('[role=alert]')).toContain('already belongs to another forward-auth app');
+  });
+});
+
 describe('Traefik forwardAuth, by headers', () => {
   // Traefik sends a GET to the address with the original request's headers plus X-Forwarded-Method, -Proto,
   // -Host, -Uri and -For; a 2xx lets the request through with authResponseHeaders copied, anything else is
