@@ -10,11 +10,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { caddySnippet } from '../../src/integrations/forward-auth.js';
 import { forwardAuthAppSchema } from '../../src/config.js';
 import { Agent } from './support/agent.js';
+import { expectAccessible } from './support/axe.js';
 import { ensureChromium, launchChromium } from './support/chromium.js';
 import { startCaddy, startEcho, startNginx, type Echo, type Proxy } from './support/proxies.js';
 import { addClient, addUser, codeFlow, discover, signIn } from './support/rp.js';
 import { freePort, startServer, stopCleanly, type RunningServer } from './support/server.js';
-import { addVirtualAuthenticator } from './support/webauthn.js';
+import { setUpOwnerWithPasskey } from './support/owner.js';
 
 let server: RunningServer;
 let echo: Echo;
@@ -86,17 +87,7 @@ beforeAll(async () => {
 
   browser = await launchChromium();
   // The owner sets up with a passkey; this browser keeps it.
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  await addVirtualAuthenticator(page);
-  await page.goto(server.output().match(/http:\/\/localhost:\d+\/setup\?token=[\w.~-]+/)![0]);
-  await page.fill('#name', 'Olivia Owner');
-  await page.fill('#username', 'olivia');
-  await page.click('button:has-text("Continue")');
-  await page.click('button:has-text("Create passkey")');
-  await page.click('button:has-text("I saved them: finish")');
-  await page.waitForURL((url) => url.pathname !== '/setup/finish' && url.pathname !== '/setup');
-  owner = { context, page };
+  owner = await setUpOwnerWithPasskey(browser, server);
   addUser(server, 'paul', 'paul password 1', ['--groups', 'family']);
   addUser(server, 'nina', 'nina password 1', ['--groups', 'family']);
 });
@@ -217,6 +208,7 @@ describe('the owner console', () => {
     const { page } = owner;
     await page.goto(`${server.issuer}/admin/forward-auth`);
     expect(await page.textContent('ul[aria-label="Apps behind your proxy"]')).toContain('added with the command line');
+    await expectAccessible(page, 'forward-auth apps in the owner console');
     await page.fill('#fa-id', 'dashboard');
     await page.fill('#fa-name', 'Dashboard');
     await page.fill('#fa-urls', 'https://dash.home.example');
