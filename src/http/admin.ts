@@ -20,6 +20,7 @@ import type { AccountAuth, AccountState } from './account-auth.js';
 import { when } from './account.js';
 import { auditRow, systemRoutes } from './admin-system.js';
 import { upstreamRoutes } from './admin-upstreams.js';
+import { forwardAuthAdminRoutes } from './admin-forward-auth.js';
 import { userRoutes } from './admin-users.js';
 import { html } from './interaction.js';
 import type { Render } from './views.js';
@@ -48,9 +49,10 @@ export const adminNotices = {
   'session-revoked': 'That session is signed out, and the apps it signed in to lost their access.',
   'upstream-added': 'Sign-in service added. The sign-in page now offers it.',
   'upstream-removed': 'Sign-in service removed. Accounts linked to it can no longer use it.',
+  'forward-auth-removed': 'The app is no longer protected by Accouch: take its forward-auth out of the proxy too.',
 } as const;
 
-export type Section = 'overview' | 'apps' | 'users' | 'upstreams' | 'sessions' | 'keys' | 'audit';
+export type Section = 'overview' | 'apps' | 'forward-auth' | 'users' | 'upstreams' | 'sessions' | 'keys' | 'audit';
 
 /** What every console handler has at hand. */
 export interface AdminKit {
@@ -201,6 +203,7 @@ export function adminRoutes(deps: AdminDeps): Router {
 
   userRoutes(router, kit);
   upstreamRoutes(router, kit);
+  forwardAuthAdminRoutes(router, kit);
   systemRoutes(router, kit);
   return router;
 }

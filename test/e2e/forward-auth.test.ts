@@ -10,11 +10,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { caddySnippet } from '../../src/integrations/forward-auth.js';
 import { forwardAuthAppSchema } from '../../src/config.js';
 import { Agent } from './support/agent.js';
+import { expectAccessible } from './support/axe.js';
 import { ensureChromium, launchChromium } from './support/chromium.js';
 import { startCaddy, startEcho, startNginx, type Echo, type Proxy } from './support/proxies.js';
-import { addUser, signIn } from './support/rp.js';
+import { addClient, addUser, codeFlow, discover, signIn } from './support/rp.js';
 import { freePort, startServer, stopCleanly, type RunningServer } from './support/server.js';
-import { addVirtualAuthenticator } from './support/webauthn.js';
+import { setUpOwnerWithPasskey } from './support/owner.js';
 
 let server: RunningServer;
 let echo: Echo;
@@ -86,17 +87,7 @@ beforeAll(async () => {
 
   browser = await launchChromium();
   // The owner sets up with a passkey; this browser keeps it.
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  await addVirtualAuthenticator(page);
-  await page.goto(server.output().match(/http:\/\/localhost:\d+\/setup\?token=[\w.~-]+/)![0]);
-  await page.fill('#name', 'Olivia Owner');
-  await page.fill('#username', 'olivia');
-  await page.click('button:has-text("Continue")');
-  await page.click('button:has-text("Create passkey")');
-  await page.click('button:has-text("I saved them: finish")');
-  await page.waitForURL((url) => url.pathname !== '/setup/finish' && url.pathname !== '/setup');
-  owner = { context, page };
+  owner = await setUpOwnerWithPasskey(browser, server);
   addUser(server, 'paul', 'paul password 1', ['--groups', 'family']);
   addUser(server, 'nina', 'nina password 1', ['--groups', 'family']);
 });
@@ -212,6 +203,34 @@ describe('caddy forward_auth', () => {
   });
 });
 
+describe('the owner console', () => {
+  it('protects an app from the console and shows what to paste into the proxy', async () => {
+    const { page } = owner;
+    await page.goto(`${server.issuer}/admin/forward-auth`);
+    expect(await page.textContent('ul[aria-label="Apps behind your proxy"]')).toContain('added with the command line');
+    await expectAccessible(page, 'forward-auth apps in the owner console');
+    await page.fill('#fa-id', 'dashboard');
+    await page.fill('#fa-name', 'Dashboard');
+    await page.fill('#fa-urls', 'https://dash.home.example');
+    await page.fill('#fa-groups', 'admins');
+    await page.selectOption('#fa-outside', 'phr');
+    await page.click('button:has-text("Protect this app")');
+    await page.waitForSelector('h1:has-text("Dashboard is protected")');
+    const setup = (await page.textContent('#setup-text'))!;
+    expect(setup).toContain(`address: ${server.issuer}/forward-auth/traefik`);
+    expect(setup).toContain('auth_request /.accouch-auth/check;');
+    expect(setup).toContain('forward_auth localhost:');
+    const listed = server.cli(['app', 'list']);
+    expect(listed.stdout).toMatch(/dashboard\s+console\s+dash\.home\.example\s+admins\s+outside=phr/);
+    // A host taken by another app is refused with the reason, on the form.
+    await page.goto(`${server.issuer}/admin/forward-auth`);
+    await page.fill('#fa-id', 'notes2');
+    await page.fill('#fa-urls', notesUrl);
+    await page.click('button:has-text("Protect this app")');
+    expect(await page.textContent('[role=alert]')).toContain('already belongs to another forward-auth app');
+  });
+});
+
 describe('Traefik forwardAuth, by headers', () => {
   // Traefik sends a GET to the address with the original request's headers plus X-Forwarded-Method, -Proto,
   // -Host, -Uri and -For; a 2xx lets the request through with authResponseHeaders copied, anything else is
@@ -256,9 +275,22 @@ describe('Traefik forwardAuth, by headers', () => {
     // The cookie is the notes host's: another app's host does not accept it.
     const elsewhere = await asTraefik(`${photosUrl}/`, { cookie });
     expect(elsewhere.status).toBe(302);
-    // An API client with an Accouch access token... has none here; a wrong one is a 401, not a redirect.
-    const bearer = await asTraefik(`${notesUrl}/api`, { authorization: 'Bearer not-a-token', accept: 'application/json' });
+    // A wrong bearer token is a 401 for an API client, not a redirect.
+    const bearer = await asTraefik(`${notesUrl}/api`, { authorization: 'Bearer not-a-token', accept: 'application/json', 'sec-fetch-mode': '' });
     expect(bearer.status).toBe(401);
+  });
+
+  it('accepts an Accouch access token from an API client, with the groups rule of the app', async () => {
+    const secret = addClient(server, 'scripts', ['--redirect-uri', 'https://app.example/callback', '--skip-consent']);
+    const config = await discover(server, 'scripts', secret);
+    const api = { accept: 'application/json', 'sec-fetch-mode': '' };
+    const paul = (await codeFlow(server, config, 'paul', 'paul password 1')).tokens.access_token;
+    const passed = await asTraefik(`${notesUrl}/api/list`, { ...api, authorization: `Bearer ${paul}` });
+    expect(passed.status).toBe(200);
+    expect(passed.headers.get('remote-user')).toBe('paul');
+    // The photos app is for admins only: the same token is refused there.
+    const refused = await asTraefik(`${photosUrl}/api`, { ...api, authorization: `Bearer ${paul}` });
+    expect(refused.status).toBe(403);
   });
 
   it('refuses bad input with a 4xx, never a redirect off the household\'s hosts, never a 500', async () => {
@@ -295,5 +327,61 @@ describe('Traefik forwardAuth, by headers', () => {
   it('does not believe X-Forwarded-* from an address that is not a trusted proxy', async () => {
     const res = await get(`${server.issuer}/forward-auth/traefik`, { 'x-forwarded-proto': 'http', 'x-forwarded-host': new URL(notesUrl).host, 'x-forwarded-uri': '/' }, { connect: '127.0.0.2', localAddress: '127.0.0.2' });
     expect(res.status).toBe(403);
+  });
+});
+
+describe('apps beside the issuer, under one registrable domain', () => {
+  // Chromium resolves *.home.test to loopback, as a household's DNS would resolve its names: Accouch at
+  // id.home.test, two apps behind one nginx at notes.home.test and wiki.home.test.
+  let issuerServer: RunningServer;
+  let proxy: Proxy;
+  let named: Browser;
+  let notes: string;
+  let wiki: string;
+
+  beforeAll(async () => {
+    const port = await freePort();
+    const nginxPort = await freePort();
+    notes = `http://notes.home.test:${nginxPort}`;
+    wiki = `http://wiki.home.test:${nginxPort}`;
+    issuerServer = await startServer({
+      port, issuer: `http://id.home.test:${port}`,
+      env: { ACCOUCH_NETWORK_TRUSTED_PROXIES: '127.0.0.1,::1', ACCOUCH_LOGIN_SHOW_USER_LIST: 'false' },
+    });
+    addUser(issuerServer, 'paul', 'paul password 1', ['--groups', 'family']);
+    const added = issuerServer.cli(['app', 'add', 'forward-auth', '--url', notes, '--url', wiki, '--id', 'homeapps']);
+    expect(added.status, added.stderr).toBe(0);
+    const block = added.stdout.split('== nginx ==')[1]!.split('== Caddy ==')[0]!
+      .replace('http://127.0.0.1:8096', `http://127.0.0.1:${echo.port}`)
+      // nginx reaches Accouch on loopback; the name is the browser's.
+      .replace(`http://id.home.test:${port}/`, `http://127.0.0.1:${port}/`);
+    proxy = await startNginx(nginxPort, block.replace(/^#.*$/m, ''));
+    named = await launchChromium(['--host-resolver-rules=MAP *.home.test 127.0.0.1']);
+  });
+
+  afterAll(async () => {
+    await named?.close();
+    await proxy?.stop();
+    await stopCleanly(issuerServer);
+  });
+
+  it('one sign-in covers every app on the domain, through one cookie on home.test and no code round trip', async () => {
+    const context = await named.newContext();
+    const page = await context.newPage();
+    const visited: string[] = [];
+    page.on('request', (req) => visited.push(req.url()));
+    await page.goto(`${notes}/today`);
+    expect(new URL(page.url()).host).toBe(new URL(issuerServer.issuer).host);
+    await signInWithPassword(page, 'paul', 'paul password 1');
+    await page.waitForURL(`${notes}/today`);
+    expect((await echoed(page)).headers['remote-user']).toBe('paul');
+    const cookie = (await context.cookies()).find((c) => c.name === 'accouch_fa')!;
+    expect(cookie.domain).toBe('.home.test');
+    expect(visited.some((url) => url.includes('/.accouch-auth/callback'))).toBe(false);
+    // The other app needs no sign-in of its own.
+    await page.goto(`${wiki}/start`);
+    expect(page.url()).toBe(`${wiki}/start`);
+    expect((await echoed(page)).headers['remote-user']).toBe('paul');
+    await context.close();
   });
 });
