@@ -3,10 +3,12 @@ import { recordAudit } from '../store/audit.js';
 import type { Db } from '../store/db.js';
 import { findUserById, findUserByUsername, type User } from '../store/users.js';
 import { verifyPassword } from './password.js';
-import { beginAttempt, finishAttempt, throttleKeys } from './throttle.js';
+import type { Network } from './network.js';
+import { beginAttempt, finishAttempt, throttleKeys, type Attempt } from './throttle.js';
 
 export type PasswordLoginResult =
-  | { ok: true; user: User }
+  /** `attempt`: still counted against the account until the sign-in completes, or forgiven (throttle.ts). */
+  | { ok: true; user: User; attempt: Attempt }
   | { ok: false; reason: 'invalid' }
   | { ok: false; reason: 'throttled'; retryAfter: number; locked: boolean };
 
@@ -15,8 +17,8 @@ export type PasswordLoginResult =
  * but leaves the account's count alone: only a completed sign-in clears it, so guessing a second factor
  * between correct passwords still runs into the lock.
  */
-export async function verifyPasswordLogin(db: Db, input: { username: string; password: string; ip?: string; clientId?: string }): Promise<PasswordLoginResult> {
-  const [accountKey, ...addressKeys] = throttleKeys(input.username, input.ip);
+export async function verifyPasswordLogin(db: Db, input: { username: string; password: string; ip?: string; clientId?: string; network?: Network }): Promise<PasswordLoginResult> {
+  const [accountKey, ...addressKeys] = throttleKeys(input.username, input.ip, input.network);
   const begun = await beginAttempt(db, [accountKey!, ...addressKeys]);
   if (!begun.allowed) return { ok: false, reason: 'throttled', retryAfter: begun.retryAfter, locked: begun.locked };
 
@@ -28,7 +30,7 @@ export async function verifyPasswordLogin(db: Db, input: { username: string; pas
     return { ok: false, reason: 'invalid' };
   }
   await finishAttempt(db, { ...begun.attempt, keys: addressKeys }, true);
-  return { ok: true, user };
+  return { ok: true, user, attempt: { ...begun.attempt, keys: [accountKey!] } };
 }
 
 /** Looks a user up for the pages (display name on the consent page). */

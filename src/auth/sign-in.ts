@@ -91,3 +91,8 @@ export async function completeSignIn(
 export async function recordFailedStep(db: Db, input: { userId?: string | null; factor: string; network: 'home' | 'outside'; ip?: string; clientId?: string }): Promise<void> {
   await recordAudit(db, { event: 'login.failure', actor: input.userId ?? null, ip: input.ip, detail: { factor: input.factor, network: input.network, client: input.clientId } });
 }
+
+/** Records a step whose secret was right but which the policy refused (not a failed guess). */
+export async function recordRefusedStep(db: Db, input: { userId: string; factor: string; network: 'home' | 'outside'; ip?: string; clientId?: string }): Promise<void> {
+  await recordAudit(db, { event: 'login.refused', actor: input.userId, ip: input.ip, detail: { factor: input.factor, network: input.network, client: input.clientId, reason: 'policy' } });
+}

@@ -144,6 +144,12 @@ export function createInteractionSteps({ provider, db, render, log, settings, co
     return p.interactionResult(ctx.req, ctx.res, { login: { accountId: user.id, amr: decision.amr, acr: decision.acr, ts, remember: true } }, { mergeWithLastSubmission: false });
   }
 
+  /** Whether this sign-in can never finish here: the user is disabled or lacks the factors the policy needs. */
+  async function cannotFinish(step: StepContext, pending: PendingSignIn): Promise<boolean> {
+    const user = await activeUser(db, pending.userId);
+    return !user || decide(pending, await factorsOf(db, user), step.required.allowed ? step.required.acr : 'phr').status === 'impossible';
+  }
+
   /** The sign-in page for the current state of the interaction. */
   async function renderLogin(ctx: Context, step: StepContext, extra: { error?: string; status?: number; selected?: User; username?: string } = {}) {
     const upstreams = (await settings.upstreams()).map(({ id, displayName, type }) => ({ id, displayName, type }));
@@ -232,7 +238,7 @@ export function createInteractionSteps({ provider, db, render, log, settings, co
     return true;
   }
 
-  return { load, proceed, renderLogin, grantConsent, showPage, deny, refuseDenied, mayName, household, log, count, networkOf: settings.networkOf };
+  return { load, proceed, cannotFinish, renderLogin, grantConsent, showPage, deny, refuseDenied, mayName, household, log, count, networkOf: settings.networkOf };
 }
 
 export type InteractionSteps = ReturnType<typeof createInteractionSteps>;

@@ -9,8 +9,8 @@ import { beginAuthentication, finishAuthentication, type WebauthnSettings } from
 import type { UsedFactor } from '../auth/policy.js';
 import { useRecoveryCode } from '../auth/recovery.js';
 import type { SecretBox } from '../auth/secret-key.js';
-import { activeUser, recordFailedStep } from '../auth/sign-in.js';
-import { beginAttempt, finishAttempt, throttleKeys } from '../auth/throttle.js';
+import { activeUser, recordFailedStep, recordRefusedStep } from '../auth/sign-in.js';
+import { beginAttempt, finishAttempt, forgiveAttempt, throttleKeys } from '../auth/throttle.js';
 import { verifyTotp } from '../auth/totp.js';
 import { AppError } from '../errors.js';
 import type { Db } from '../store/db.js';
@@ -26,6 +26,10 @@ export interface SignInStepDeps {
 type Mode = 'passkey' | 'second';
 
 const noMatch = 'That username and password do not match.';
+// Where a password alone can never finish the sign-in, a right password that the policy refuses and a wrong
+// one get this same answer: otherwise the refusal would tell a stranger outside that the password was right.
+const noMatchOrNotEnough = 'That did not work. Either the username and password do not match, or a password alone is not enough here: '
+  + 'sign in with a passkey, or with a password on an account that has an authenticator app or security key.';
 
 export function signInStepRoutes({ steps, db, box, webauthn }: SignInStepDeps): Router {
   const router = new Router();
@@ -46,7 +50,7 @@ export function signInStepRoutes({ steps, db, box, webauthn }: SignInStepDeps): 
   function throttled(ctx: Context, step: StepContext, retryAfter: number, locked: boolean) {
     ctx.set('retry-after', String(retryAfter));
     const error = locked
-      ? 'This account is locked after too many failed attempts. Ask the owner of this Accouch to reset it.'
+      ? 'Too many failed attempts: signing in to this account with a password from here is paused for a while. A passkey still works, and the owner can lift the pause from the console.'
       : `Too many attempts. Wait ${retryAfter} seconds and try again.`;
     return steps.renderLogin(ctx, step, { error, status: 429 });
   }
@@ -58,7 +62,7 @@ export function signInStepRoutes({ steps, db, box, webauthn }: SignInStepDeps): 
     if (!step.pending) return go(ctx, interactionPage(ctx));
     if (await steps.refuseDenied(ctx, step)) return;
     const user = await activeUser(db, step.pending.userId);
-    const keys = throttleKeys(user?.username ?? step.pending.userId, step.ip);
+    const keys = throttleKeys(user?.username ?? step.pending.userId, step.ip, step.network);
     const begun = await beginAttempt(db, keys);
     if (!begun.allowed) {
       steps.count(step, 'throttled', factor);
@@ -85,16 +89,27 @@ export function signInStepRoutes({ steps, db, box, webauthn }: SignInStepDeps): 
     const username = typeof body.username === 'string' ? body.username.slice(0, 256) : '';
     const password = typeof body.password === 'string' ? body.password : '';
     const selected = username ? await steps.household.byUsername(username) : undefined;
-    const result = await verifyPasswordLogin(db, { username, password, ip: step.ip, clientId: step.client?.clientId });
+    const result = await verifyPasswordLogin(db, { username, password, ip: step.ip, clientId: step.client?.clientId, network: step.network });
+    // The lock screen stays on the person who was shown; "Other user" stays on the form.
+    const keep = body.from === 'lock' && selected && steps.mayName(ctx, selected.id) ? { selected } : { username };
+    const passwordMayDo = step.required.allowed && step.required.acr === '1fa';
+    const noGo = () => steps.renderLogin(ctx, { ...step, pending: undefined }, { ...keep, error: passwordMayDo ? noMatch : noMatchOrNotEnough, status: 401 });
     if (!result.ok) {
       ctx.state.log?.info({ event: 'login.failure', reason: result.reason, network: step.network }, 'sign-in failed');
       steps.count(step, result.reason === 'throttled' ? 'throttled' : 'failure', 'password');
       if (result.reason === 'throttled') return throttled(ctx, step, result.retryAfter, result.locked);
-      // The lock screen stays on the person who was shown; "Other user" stays on the form.
-      const keep = body.from === 'lock' && selected && steps.mayName(ctx, selected.id) ? { selected } : { username };
-      return steps.renderLogin(ctx, { ...step, pending: undefined }, { ...keep, error: noMatch, status: 401 });
+      return noGo();
     }
-    go(ctx, await steps.proceed(ctx, step, { userId: result.user.id, factors: [{ factor: 'password' }] }));
+    const pending = { userId: result.user.id, factors: [{ factor: 'password' } as UsedFactor] };
+    if (await steps.cannotFinish(step, pending)) {
+      // Refused by policy, not a guess: not counted, and answered exactly like a wrong password.
+      await forgiveAttempt(db, result.attempt);
+      await recordRefusedStep(db, { userId: result.user.id, factor: 'password', network: step.network, ip: step.ip, clientId: step.client?.clientId });
+      ctx.state.log?.info({ event: 'login.refused', reason: 'policy', network: step.network }, 'sign-in refused by policy');
+      steps.count(step, 'denied', 'password');
+      return noGo();
+    }
+    go(ctx, await steps.proceed(ctx, step, pending));
   });
 
   router.post('/interaction/:uid/webauthn/options', json, async (ctx) => {
