@@ -149,6 +149,18 @@ async function signInOnPage(page: Page, username: string, password: string) {
   await page.click('button[type=submit]:has-text("Sign in")');
 }
 
+/** On the device page showing the code: confirm, sign in as alice; then kubectl (waiting meanwhile) lists the namespaces. */
+async function confirmDeviceAsAlice(page: Page, run: KubectlRun) {
+  await page.click('button:has-text("Yes, connect it")');
+  await signInOnPage(page, 'alice', 'alice password');
+  await page.waitForSelector('h1:has-text("Device connected")');
+  await page.context().close();
+  const result = await run.done;
+  expect(result.code, result.stderr).toBe(0);
+  expect(result.stdout).toContain('accouch-home');
+  return result;
+}
+
 describe('kubectl with Accouch\'s credential plugin', () => {
   let alice: Laptop;
 
@@ -245,14 +257,7 @@ describe('kubectl with --device', () => {
     await page.fill('[name=user_code]', userCode!);
     await page.click('button:has-text("Continue")');
     await page.waitForSelector(`text=${userCode}`);
-    await page.click('button:has-text("Yes, connect it")');
-    await signInOnPage(page, 'alice', 'alice password');
-    await page.waitForSelector('h1:has-text("Device connected")');
-    await context.close();
-
-    const result = await run.done;
-    expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout).toContain('accouch-home');
+    const result = await confirmDeviceAsAlice(page, run);
     expect(result.stderr).not.toMatch(signInUrl);
     expect(readFileSync(bob.opened, 'utf8')).toBe(''); // the device flow is for machines without a browser
     expect(apiserver.requests.at(-1)!.user?.username).toBe('accouch:alice');
@@ -317,13 +322,7 @@ describe('kubectl with kubelogin (--plugin kubelogin)', () => {
     const context = await newBrowserContext(); // the phone: no session there
     const page = await context.newPage();
     await page.goto(url);
-    await page.click('button:has-text("Yes, connect it")');
-    await signInOnPage(page, 'alice', 'alice password');
-    await page.waitForSelector('h1:has-text("Device connected")');
-    await context.close();
-    const result = await run.done;
-    expect(result.code, result.stderr).toBe(0);
-    expect(result.stdout).toContain('accouch-home');
+    await confirmDeviceAsAlice(page, run);
     expect(apiserver.requests.at(-1)!.user?.username).toBe('accouch:alice');
   });
 });
