@@ -13,7 +13,7 @@ import { createSetupLink, setupNeeded } from './auth/setup.js';
 import { declaredClients } from './integrations/presets.js';
 import { ensureSigningKeys, keyRetention, loadCookieKeys, loadJwks, rotateSigningKeys } from './oidc/keys.js';
 import { deleteConfigClientsExcept, upsertConfigClient } from './store/clients.js';
-import { describeDatabase, openDatabase, type Db } from './store/db.js';
+import { describeDatabase, openDatabase, requestWritesOf, type Db } from './store/db.js';
 import { keysVersion } from './store/keys.js';
 import { migrateToLatest } from './store/migrate.js';
 import { purgeExpiredPayloads } from './store/oidc-payloads.js';
@@ -107,7 +107,7 @@ async function serve(): Promise<void> {
   const app = createApp({
     issuer: config.issuer, base, trustProxy: config.trustProxy, db, log, render, provider: () => provider, cookieKeys, box, webauthn, classifier,
     globalPolicy: config.policy, showUserList: config.login.showUserList, rotateKeys: () => rotateSigningKeys(db), upstreams,
-    metrics, metricsRoute: metrics && config.metrics.token ? metricsModule!.metricsEndpoint(metrics, config.metrics.token) : undefined,
+    metrics, writes: requestWritesOf(db), metricsRoute: metrics && config.metrics.token ? metricsModule!.metricsEndpoint(metrics, config.metrics.token) : undefined,
   });
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen({ port: config.port, host: config.host }, () => resolve(s)).once('error', reject);

@@ -6,7 +6,9 @@ import Koa from 'koa';
 import type Provider from 'oidc-provider';
 import type { Logger } from '../log.js';
 import type { Db } from '../store/db.js';
+import type { RequestWrites } from '../store/sqlite-writer.js';
 import { handleErrors } from './errors.js';
+import { settleWrites } from './settle.js';
 import { healthRoutes } from './health.js';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
@@ -54,6 +56,8 @@ export interface AppDeps {
   metrics?: Metrics | undefined;
   /** `/metrics` on this listener, behind its bearer token (metricsEndpoint), when `metrics.token` is set. */
   metricsRoute?: Koa.Middleware | undefined;
+  /** Makes each request's writes durable before it answers (store/db.ts requestWritesOf); none: every write waits. */
+  writes?: RequestWrites | undefined;
 }
 
 // The browser half of WebAuthn, served as a static file (no CDN).
@@ -87,6 +91,13 @@ export function createApp(deps: AppDeps): Koa {
   });
 
   app.use(handleErrors(render));
+
+  // One commit per request at most: writes are acknowledged as executed and on disk before the answer leaves.
+  if (deps.writes) {
+    app.use(settleWrites(deps.writes, (accepts, message) => accepts === 'json'
+      ? { type: 'application/json', body: JSON.stringify({ error: 'unavailable', message }) }
+      : { type: 'text/html; charset=utf-8', body: render('error', { title: 'Cannot save right now', description: message }) }));
+  }
 
   app.use(async (ctx, next) => {
     // The issuer decides the host: a forged Host or X-Forwarded-Host never reaches URLs we build.
