@@ -62,8 +62,8 @@ async function listenForMetrics(handler: RequestListener, port: number, host: st
 
 async function serve(): Promise<void> {
   // Loaded here so CLI commands start fast without the server's dependencies.
-  const [{ createApp }, { createRenderer }, { createProvider }] = await Promise.all([
-    import('./http/app.js'), import('./http/views.js'), import('./oidc/provider.js'),
+  const [{ createApp }, { createRenderer }, { createProvider }, { createListener }] = await Promise.all([
+    import('./http/app.js'), import('./http/views.js'), import('./oidc/provider.js'), import('./http/listener.js'),
   ]);
   const config = loadConfig({ env: process.env });
   const log = createLogger(config.logLevel);
@@ -109,9 +109,8 @@ async function serve(): Promise<void> {
     globalPolicy: config.policy, showUserList: config.login.showUserList, rotateKeys: () => rotateSigningKeys(db), upstreams,
     metrics, writes: requestWritesOf(db), metricsRoute: metrics && config.metrics.token ? metricsModule!.metricsEndpoint(metrics, config.metrics.token) : undefined,
   });
-  const server: Server = await new Promise((resolve, reject) => {
-    const s = app.listen({ port: config.port, host: config.host }, () => resolve(s)).once('error', reject);
-  });
+  const server: Server = createListener(app.callback(), config.timeouts, log);
+  await new Promise<void>((resolve, reject) => server.listen({ port: config.port, host: config.host }, resolve).once('error', reject));
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   log.info({ issuer: config.issuer, port, database: describeDatabase(config) }, 'accouch listening');
