@@ -13,7 +13,8 @@ import { createSetupLink, setupNeeded } from './auth/setup.js';
 import { declaredClients } from './integrations/presets.js';
 import { ensureSigningKeys, keyRetention, loadCookieKeys, loadJwks, rotateSigningKeys } from './oidc/keys.js';
 import { deleteConfigClientsExcept, upsertConfigClient } from './store/clients.js';
-import { describeDatabase, openDatabase, requestWritesOf, type Db } from './store/db.js';
+import { databaseFile, describeDatabase, openDatabase, requestWritesOf, type Db } from './store/db.js';
+import { checkSqliteFile } from './store/sqlite-file.js';
 import { keysVersion } from './store/keys.js';
 import { migrateToLatest } from './store/migrate.js';
 import { purgeExpiredPayloads } from './store/oidc-payloads.js';
@@ -67,6 +68,7 @@ async function serve(): Promise<void> {
   ]);
   const config = loadConfig({ env: process.env });
   const log = createLogger(config.logLevel);
+  if (!config.databaseUrl) checkSqliteFile(databaseFile(config.dataDir));
   const db = openDatabase(config, { onPoolError: (error) => log.warn({ err: error }, 'an idle database connection failed; the next query opens a new one') });
   const applied = await migrateToLatest(db);
   if (applied.length) log.info({ applied }, 'database migrated');

@@ -111,7 +111,7 @@ export function createApp(deps: AppDeps): Koa {
   });
 
   // Probes stay at the root whatever the issuer's path, where kubelet looks for them.
-  const health = healthRoutes(db);
+  const health = healthRoutes(db, deps.writes && (() => deps.writes!.writable()));
   app.use(health.routes());
   // On the public listener only behind the bearer token; without one, /metrics is on its own port or off.
   if (deps.metricsRoute) app.use(deps.metricsRoute);

@@ -28,7 +28,7 @@ export function createListener(handler: RequestListener, timeouts: Timeouts, log
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
     const code = error.code ?? 'unknown';
     // A client that went away is no event; one that sent garbage or stalled is, but not an error of ours.
-    if (code !== 'ECONNRESET' && code !== 'EPIPE') httpLog.info({ event: 'http.rejected', code, reason: error.message }, 'request rejected before routing');
+    if (code !== 'ECONNRESET' && code !== 'EPIPE') httpLog.info({ event: 'http.rejected', error: code, reason: error.message }, 'request rejected before routing');
     if (socket.writable && !(socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent) {
       const status = answers[code] ?? '400 Bad Request';
       socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-type: text/plain\r\ncontent-length: ${status.length - 4}\r\n\r\n${status.slice(4)}`);

@@ -19,11 +19,21 @@ export const databaseFile = (dataDir: string) => join(dataDir, 'accouch.sqlite')
 
 const requestWrites = new WeakMap<Kysely<any>, RequestWrites>();
 
-/** Engines that make each write durable before answering it (PostgreSQL) have nothing to settle. */
-const immediateWrites: RequestWrites = { run: (work) => work(), settle: async () => undefined, failure: () => undefined };
-
-/** How requests on `db` make their writes durable before they answer (see sqlite-writer.ts). */
-export const requestWritesOf = (db: Kysely<any>): RequestWrites => requestWrites.get(db) ?? immediateWrites;
+/**
+ * How requests on `db` make their writes durable before they answer (see sqlite-writer.ts). PostgreSQL makes each
+ * write durable before answering it: nothing to settle; it cannot write while it is a standby in recovery.
+ */
+export function requestWritesOf(db: Kysely<any>): RequestWrites {
+  return requestWrites.get(db) ?? {
+    run: (work) => work(),
+    settle: async () => undefined,
+    failure: () => undefined,
+    async writable() {
+      const { rows } = await sql<{ standby: boolean }>`select pg_is_in_recovery() as standby`.execute(db);
+      if (rows[0]?.standby) throw new Error('the PostgreSQL server is a standby: it cannot take writes');
+    },
+  };
+}
 
 /**
  * Opens (creating if needed) `<dataDir>/accouch.sqlite` in WAL mode with synchronous=FULL: reads on this thread,

@@ -10,6 +10,7 @@ export type WriterCall =
   | { op: 'run'; sql: string; params: unknown[]; tx: number; durable: boolean }
   | { op: 'begin' | 'commit' | 'rollback'; tx: number; durable: boolean }
   | { op: 'sync'; group: number; tx?: undefined }
+  | { op: 'probe'; tx?: undefined }
   | { op: 'close'; tx?: undefined };
 export type WriterRequest = WriterCall & { id: number };
 
@@ -52,6 +53,7 @@ let deferred: WriterReply[] = []; // replies that go out once the current group 
 const queue: WriterRequest[] = [];
 let idleCommit: NodeJS.Timeout | undefined;
 let closing: WriterRequest | undefined;
+let lastFailure: WriterReply['error']; // of the last group, until one commits again
 
 const post = (reply: WriterReply) => port.postMessage(reply);
 const errorOf = (error: unknown): WriterReply['error'] => ({
@@ -72,6 +74,7 @@ function failGroup(error: unknown): void {
   activeTx = 0;
   const reason = errorOf(error);
   failed.set(group, reason);
+  lastFailure = reason;
   if (failed.size > 1000) failed.delete(failed.keys().next().value!);
   committed = group;
   for (const reply of deferred) post({ id: reply.id, group: reply.group, error: reason });
@@ -88,6 +91,7 @@ function commit(): void {
   }
   open = false;
   committed = group;
+  lastFailure = undefined;
   for (const reply of deferred) post(reply);
   deferred = [];
 }
@@ -137,6 +141,20 @@ function handle(request: WriterRequest): void {
       }
       case 'close':
         closing = request;
+        return;
+      case 'probe':
+        // Can this connection take the write lock, and, after a failed commit, write again?
+        if (!open) {
+          db.exec('BEGIN IMMEDIATE');
+          if (lastFailure) {
+            db.pragma(`user_version = ${Number(db.pragma('user_version', { simple: true }))}`);
+            db.exec('COMMIT');
+            lastFailure = undefined;
+          } else {
+            db.exec('ROLLBACK');
+          }
+        }
+        post(lastFailure ? { id, group, error: lastFailure } : { id, group });
         return;
     }
   } catch (error) {

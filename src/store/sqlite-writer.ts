@@ -3,6 +3,8 @@
 // (sqlite-writer-thread.ts), which commits them in groups. Inside a request scope (RequestWrites.run) a write
 // is acknowledged once executed and the request settles once, before it answers: one fsync per request at most.
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { statfs } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import SQLite from 'better-sqlite3';
 import {
@@ -20,6 +22,8 @@ export interface RequestWrites {
   settle(): Promise<void>;
   /** The storage failure a write of the current request met (disk full, I/O error), if any. */
   failure(): AppError | undefined;
+  /** Resolves if the database can take writes now; rejects with why not (for /readyz). */
+  writable(): Promise<void>;
 }
 
 interface Scope {
@@ -39,6 +43,9 @@ export function storageFailure(cause: unknown): AppError {
     : 'The server cannot save anything right now: its database cannot be written. Nothing was changed; try again later.',
   { cause, expose: true });
 }
+
+/** Below this much free space a commit may fail half-way through growing the log: not ready. */
+const minFreeBytes = 256 * 1024;
 
 const isStorageCode = (code: string | undefined) => code !== undefined && storageCodes.test(code);
 
@@ -161,14 +168,15 @@ class WriterDriver implements Driver {
   async releaseConnection(): Promise<void> {}
 
   async destroy(): Promise<void> {
+    // The reader first: the last connection to close checkpoints the log and removes it, and that takes a writer.
+    this.#statements.clear();
+    this.#reader?.close();
     const worker = this.#worker;
     if (worker) {
       await this.call({ op: 'close' });
       await worker.terminate();
     }
     this.#worker = undefined;
-    this.#statements.clear();
-    this.#reader?.close();
   }
 }
 
@@ -249,6 +257,11 @@ export function createWriterDialect(file: string): { dialect: Dialect; writes: R
       }
     },
     failure: () => scopes.getStore()?.failure,
+    async writable() {
+      const { bavail, bsize } = await statfs(dirname(file));
+      if (bavail * bsize < minFreeBytes) throw storageFailure(Object.assign(new Error('no space left on the device'), { code: 'SQLITE_FULL' }));
+      await driver.call({ op: 'probe' });
+    },
   };
   return { dialect: new WriterDialect(driver), writes };
 }
