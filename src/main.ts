@@ -6,7 +6,7 @@ import { createServer, type RequestListener, type Server } from 'node:http';
 import type Provider from 'oidc-provider';
 import { createCli, runCli } from './cli/index.js';
 import { accountClientId, clientSchema, issuerPath, loadConfig, type Config } from './config.js';
-import { createLogger, type Logger } from './log.js';
+import { createBufferedLogger, createLogger, type Logger } from './log.js';
 import { createNetworkClassifier } from './auth/network.js';
 import { createSecretBox, loadSecretKey } from './auth/secret-key.js';
 import { createSetupLink, setupNeeded } from './auth/setup.js';
@@ -109,7 +109,7 @@ async function serve(): Promise<void> {
   const app = createApp({
     issuer: config.issuer, base, trustProxy: config.trustProxy, db, log, render, provider: () => provider, cookieKeys, box, webauthn, classifier,
     globalPolicy: config.policy, showUserList: config.login.showUserList, rotateKeys: () => rotateSigningKeys(db), upstreams,
-    metrics, writes: requestWritesOf(db), metricsRoute: metrics && config.metrics.token ? metricsModule!.metricsEndpoint(metrics, config.metrics.token) : undefined,
+    metrics, writes: requestWritesOf(db), accessLog: createBufferedLogger(config.logLevel), metricsRoute: metrics && config.metrics.token ? metricsModule!.metricsEndpoint(metrics, config.metrics.token) : undefined,
   });
   const server: Server = createListener(app.callback(), config.timeouts, log);
   await new Promise<void>((resolve, reject) => server.listen({ port: config.port, host: config.host }, resolve).once('error', reject));

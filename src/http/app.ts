@@ -56,6 +56,8 @@ export interface AppDeps {
   metrics?: Metrics | undefined;
   /** `/metrics` on this listener, behind its bearer token (metricsEndpoint), when `metrics.token` is set. */
   metricsRoute?: Koa.Middleware | undefined;
+  /** Where the one line per request goes (default: `log`); main gives it a buffered destination. */
+  accessLog?: Logger | undefined;
   /** Makes each request's writes durable before it answers (store/db.ts requestWritesOf); none: every write waits. */
   writes?: RequestWrites | undefined;
 }
@@ -75,6 +77,7 @@ export function createApp(deps: AppDeps): Koa {
   const issuerUrl = new URL(issuer);
   const callbacks = new WeakMap<Provider, ReturnType<Provider['callback']>>();
   const httpLog = log.child({ mod: 'http' });
+  const accessLog = deps.accessLog ? deps.accessLog.child({ mod: 'http' }) : httpLog;
 
   if (deps.metrics) app.use(deps.metrics.timeRequests);
   app.use(async (ctx, next) => {
@@ -85,7 +88,7 @@ export function createApp(deps: AppDeps): Koa {
     const started = performance.now();
     ctx.res.once('finish', () => {
       // The path only: query strings carry codes and state.
-      ctx.state.log.info({ method: ctx.method, path: ctx.path, status: ctx.res.statusCode, ms: Math.round(performance.now() - started) }, 'request');
+      accessLog.info({ reqId, method: ctx.method, path: ctx.path, status: ctx.res.statusCode, ms: Math.round(performance.now() - started) }, 'request');
     });
     await next();
   });
