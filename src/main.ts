@@ -119,10 +119,6 @@ async function serve(): Promise<void> {
   const metricsServer = metrics && config.metrics.port !== undefined
     ? await listenForMetrics(metricsModule!.createMetricsApp(metrics, config.metrics.token).callback(), config.metrics.port, config.metrics.host, log)
     : undefined;
-  if (await setupNeeded(db)) {
-    const token = await createSetupLink(db, box);
-    console.log(`\nAccouch is running at ${config.issuer} (port ${port}). Nobody can sign in yet: open this one-time link\nwithin an hour to create the owner's account (\`npx accouch setup-link\` prints a fresh one):\n\n  ${config.issuer.replace(/\/$/, '')}/setup?token=${token}\n`);
-  }
   // Background jobs: idempotent, so two replicas running them at once is harmless.
   const keyWatch = setInterval(async () => {
     try {
@@ -135,7 +131,10 @@ async function serve(): Promise<void> {
       log.error({ err: error }, 'key reload failed');
     }
   }, 5_000);
-  const purgeExpired = async () => {
+  // One commit for the whole purge (writes.run + settle), and a shutdown waits for a purge under way.
+  const writes = requestWritesOf(db);
+  let purging: Promise<void> = Promise.resolve();
+  const purgeExpired = () => (purging = writes.run(async () => {
     try {
       const now = Math.floor(Date.now() / 1000);
       const purged = await purgeExpiredPayloads(db, now);
@@ -145,11 +144,12 @@ async function serve(): Promise<void> {
       await deleteExpiredFederationStates(db, now);
       // A sign-in's context lives as long as anything minted from it can (its grant, session, tokens).
       await purgeSignIns(db, now - Math.max(config.ttl.grant, config.ttl.session, config.ttl.refreshToken) - 86400);
+      await writes.settle();
       if (purged) log.debug({ purged }, 'purged expired artefacts');
     } catch (error) {
       log.error({ err: error }, 'purge failed');
     }
-  };
+  }));
   void purgeExpired();
   const purge = setInterval(purgeExpired, 10 * 60_000);
   keyWatch.unref();
@@ -161,6 +161,7 @@ async function serve(): Promise<void> {
     clearInterval(purge);
     metricsServer?.close();
     server.close(async () => {
+      await purging;
       await db.destroy();
       log.info('stopped');
       process.exit(0);
@@ -171,6 +172,11 @@ async function serve(): Promise<void> {
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
+  // After the signal handlers: creating the link writes, and a SIGTERM meanwhile must still drain and close.
+  if (await setupNeeded(db)) {
+    const token = await createSetupLink(db, box);
+    console.log(`\nAccouch is running at ${config.issuer} (port ${port}). Nobody can sign in yet: open this one-time link\nwithin an hour to create the owner's account (\`npx accouch setup-link\` prints a fresh one):\n\n  ${config.issuer.replace(/\/$/, '')}/setup?token=${token}\n`);
+  }
 }
 
 await runCli(createCli({ serve, version }), process.argv);

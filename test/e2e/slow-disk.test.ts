@@ -40,6 +40,7 @@ sqliteOnly(() => {
       // Warm both paths once, so that the race below is between the disk and the event loop only.
       await token(-1);
       expect((await fetch(`${server.issuer}/jwks`)).status).toBe(200);
+      order.length = 0;
 
       const tokens = Array.from({ length: 6 }, (_, i) => token(i));
       // Two JWKS requests one after the other, sent after the token requests: a server that sat in fsync would
