@@ -147,22 +147,12 @@ class WriterDriver implements Driver {
     await c.send({ op: 'begin', tx: c.tx });
   }
 
-  async commitTransaction(connection: DatabaseConnection): Promise<void> {
-    const c = connection as WriterConnection;
-    try {
-      await c.send({ op: 'commit', tx: c.tx });
-    } finally {
-      c.tx = 0;
-    }
+  commitTransaction(connection: DatabaseConnection): Promise<void> {
+    return (connection as WriterConnection).end('commit');
   }
 
-  async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
-    const c = connection as WriterConnection;
-    try {
-      await c.send({ op: 'rollback', tx: c.tx });
-    } finally {
-      c.tx = 0;
-    }
+  rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    return (connection as WriterConnection).end('rollback');
   }
 
   async releaseConnection(): Promise<void> {}
@@ -198,6 +188,15 @@ class WriterConnection implements DatabaseConnection {
     } catch (error) {
       if (scope && error instanceof AppError && error.code === 'unavailable') scope.failure ??= error;
       throw error;
+    }
+  }
+
+  /** Ends this connection's transaction either way; the connection is back to plain statements after. */
+  async end(op: 'commit' | 'rollback'): Promise<void> {
+    try {
+      await this.send({ op, tx: this.tx });
+    } finally {
+      this.tx = 0;
     }
   }
 
