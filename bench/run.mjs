@@ -10,6 +10,7 @@ import { measure } from './lib/load.mjs';
 import { freePort, memoryOf, runNode, sampleRss, stopAll, stopProcess } from './lib/processes.mjs';
 import { monotonicUs, summariseProfile } from './lib/profile.mjs';
 import { evaluateTargets, renderResults, renderTable } from './lib/report.mjs';
+import { slowDiskRun } from './lib/slow-disk.mjs';
 import * as s from './lib/scenarios.mjs';
 import {
   accouchSystem, bareSystem, mintFor, prepareInteractions, prepareTokens, startAccouch, startBare, writeBareJwks,
@@ -340,6 +341,10 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
 let exitCode = 0;
 try {
   const main = await mainRun();
+  R.slowDisk = await slowDiskRun({
+    tmp, dataDir: main.mainDir, port: main.accPort, logDir, client: main.client, users: settings.users, authenticator: main.authenticator,
+    sessions: settings.sessions, timing, progress,
+  });
   if (settings.scaling) R.scaling = await scalingRun();
   const targets = evaluateTargets(R);
   const misses = targets.filter((x) => !x.pass);

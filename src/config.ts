@@ -295,6 +295,11 @@ export const configSchema = z.strictObject({
     deviceCode: seconds(600).describe('device code lifetime'),
     clientCredentials: seconds(600).describe('client_credentials token lifetime'),
   }).prefault({}).describe('token and session lifetimes in seconds'),
+  timeouts: z.strictObject({
+    headers: seconds(10).describe('a client must send the request line and headers within this time, or gets 408'),
+    request: seconds(30).describe('a client must send the whole request, body included, within this time, or gets 408'),
+    keepAlive: seconds(5).describe('an idle keep-alive connection is closed after this time'),
+  }).prefault({}).describe('HTTP server timeouts in seconds: a slow or stalled client cannot hold a connection'),
   metrics: z.strictObject({
     port: number().pipe(z.number().int().min(0).max(65535)).optional()
       .describe('serve /metrics on a listener of its own at this port (0: any free port); off unless this or metrics.token is set'),

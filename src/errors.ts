@@ -8,7 +8,8 @@ export type ErrorCode =
   | 'conflict'
   | 'expired'
   | 'upstream'
-  | 'internal';
+  | 'internal'
+  | 'unavailable';
 
 const statusFor: Record<ErrorCode, number> = {
   bad_request: 400,
@@ -19,6 +20,7 @@ const statusFor: Record<ErrorCode, number> = {
   expired: 410,
   upstream: 502,
   internal: 500,
+  unavailable: 503,
 };
 
 export class AppError extends Error {

@@ -7,14 +7,15 @@ import type Provider from 'oidc-provider';
 import { createCli, runCli } from './cli/index.js';
 import { accountClientId, clientSchema, forwardAuthClientId, issuerPath, loadConfig, type Config } from './config.js';
 import { reconcileConfigForwardAuthApps } from './auth/forward-auth/apps.js';
-import { createLogger, type Logger } from './log.js';
+import { createBufferedLogger, createLogger, type Logger } from './log.js';
 import { createNetworkClassifier } from './auth/network.js';
 import { createSecretBox, loadSecretKey } from './auth/secret-key.js';
 import { createSetupLink, setupNeeded } from './auth/setup.js';
 import { declaredClients } from './integrations/presets.js';
 import { ensureSigningKeys, keyRetention, loadCookieKeys, loadJwks, rotateSigningKeys } from './oidc/keys.js';
 import { deleteConfigClientsExcept, upsertConfigClient } from './store/clients.js';
-import { describeDatabase, openDatabase, type Db } from './store/db.js';
+import { databaseFile, describeDatabase, openDatabase, requestWritesOf, type Db } from './store/db.js';
+import { checkSqliteFile } from './store/sqlite-file.js';
 import { keysVersion } from './store/keys.js';
 import { migrateToLatest } from './store/migrate.js';
 import { purgeExpiredPayloads } from './store/oidc-payloads.js';
@@ -75,11 +76,12 @@ async function listenForMetrics(handler: RequestListener, port: number, host: st
 
 async function serve(): Promise<void> {
   // Loaded here so CLI commands start fast without the server's dependencies.
-  const [{ createApp }, { createRenderer }, { createProvider }, { createInteractions }] = await Promise.all([
-    import('./http/app.js'), import('./http/views.js'), import('./oidc/provider.js'), import('./oidc/interactions.js'),
+  const [{ createApp }, { createRenderer }, { createProvider }, { createInteractions }, { createListener }] = await Promise.all([
+    import('./http/app.js'), import('./http/views.js'), import('./oidc/provider.js'), import('./oidc/interactions.js'), import('./http/listener.js'),
   ]);
   const config = loadConfig({ env: process.env });
   const log = createLogger(config.logLevel);
+  if (!config.databaseUrl) checkSqliteFile(databaseFile(config.dataDir));
   const db = openDatabase(config, { onPoolError: (error) => log.warn({ err: error }, 'an idle database connection failed; the next query opens a new one') });
   const applied = await migrateToLatest(db);
   if (applied.length) log.info({ applied }, 'database migrated');
@@ -121,11 +123,10 @@ async function serve(): Promise<void> {
   const app = createApp({
     issuer: config.issuer, base, trustProxy: config.trustProxy, db, log, render, provider: () => provider, interactions, cookieKeys, box, webauthn, classifier,
     globalPolicy: config.policy, showUserList: config.login.showUserList, rotateKeys: () => rotateSigningKeys(db), upstreams,
-    metrics, metricsRoute: metrics && config.metrics.token ? metricsModule!.metricsEndpoint(metrics, config.metrics.token) : undefined,
+    metrics, writes: requestWritesOf(db), accessLog: createBufferedLogger(config.logLevel), metricsRoute: metrics && config.metrics.token ? metricsModule!.metricsEndpoint(metrics, config.metrics.token) : undefined,
   });
-  const server: Server = await new Promise((resolve, reject) => {
-    const s = app.listen({ port: config.port, host: config.host }, () => resolve(s)).once('error', reject);
-  });
+  const server: Server = createListener(app.callback(), config.timeouts, log);
+  await new Promise<void>((resolve, reject) => server.listen({ port: config.port, host: config.host }, resolve).once('error', reject));
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   log.info({ issuer: config.issuer, port, database: describeDatabase(config) }, 'accouch listening');
@@ -134,10 +135,6 @@ async function serve(): Promise<void> {
     : undefined;
   // Loaded only when on: @kubernetes/client-node is large, and most households run without a cluster.
   const operator = config.kubernetes.enabled ? (await import('./cluster/operator.js')).startOperator({ config, db, log }) : undefined;
-  if (await setupNeeded(db)) {
-    const token = await createSetupLink(db, box);
-    console.log(`\nAccouch is running at ${config.issuer} (port ${port}). Nobody can sign in yet: open this one-time link\nwithin an hour to create the owner's account (\`npx accouch setup-link\` prints a fresh one):\n\n  ${config.issuer.replace(/\/$/, '')}/setup?token=${token}\n`);
-  }
   // Background jobs: idempotent, so two replicas running them at once is harmless.
   const keyWatch = setInterval(async () => {
     try {
@@ -150,7 +147,10 @@ async function serve(): Promise<void> {
       log.error({ err: error }, 'key reload failed');
     }
   }, 5_000);
-  const purgeExpired = async () => {
+  // One commit for the whole purge (writes.run + settle), and a shutdown waits for a purge under way.
+  const writes = requestWritesOf(db);
+  let purging: Promise<void> = Promise.resolve();
+  const purgeExpired = () => (purging = writes.run(async () => {
     try {
       const now = Math.floor(Date.now() / 1000);
       const purged = await purgeExpiredPayloads(db, now);
@@ -160,11 +160,12 @@ async function serve(): Promise<void> {
       await deleteExpiredFederationStates(db, now);
       // A sign-in's context lives as long as anything minted from it can (its grant, session, tokens).
       await purgeSignIns(db, now - Math.max(config.ttl.grant, config.ttl.session, config.ttl.refreshToken) - 86400);
+      await writes.settle();
       if (purged) log.debug({ purged }, 'purged expired artefacts');
     } catch (error) {
       log.error({ err: error }, 'purge failed');
     }
-  };
+  }));
   void purgeExpired();
   const purge = setInterval(purgeExpired, 10 * 60_000);
   keyWatch.unref();
@@ -178,6 +179,7 @@ async function serve(): Promise<void> {
     const operatorStopped = operator?.stop();
     server.close(async () => {
       await operatorStopped;
+      await purging;
       await db.destroy();
       log.info('stopped');
       process.exit(0);
@@ -188,6 +190,11 @@ async function serve(): Promise<void> {
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
+  // After the signal handlers: creating the link writes, and a SIGTERM meanwhile must still drain and close.
+  if (await setupNeeded(db)) {
+    const token = await createSetupLink(db, box);
+    console.log(`\nAccouch is running at ${config.issuer} (port ${port}). Nobody can sign in yet: open this one-time link\nwithin an hour to create the owner's account (\`npx accouch setup-link\` prints a fresh one):\n\n  ${config.issuer.replace(/\/$/, '')}/setup?token=${token}\n`);
+  }
 }
 
 await runCli(createCli({ serve, version }), process.argv);

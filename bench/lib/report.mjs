@@ -1,5 +1,7 @@
 // Turns a bench run into the targets of issue 7 (each a ratio with PASS/MISS and by how much) and into
 // bench/results.md: machine, Node version, date, every figure, the baselines and the ratios.
+import { renderSlowDisk, slowDiskTargets } from './slow-disk.mjs';
+
 const ACC = 'Accouch';
 const BARE = 'bare oidc-provider';
 const REFRESH = 'token: refresh_token';
@@ -45,6 +47,7 @@ export function evaluateTargets(R) {
   for (const n of [REFRESH, CODE, CC]) {
     t.push(target(`p99 latency, ${n} (${acc(n).connections} connections)`, `${f1(acc(n).latency.p99)} ms`, acc(n).latency.p99, '≤', 50, 'ms'));
   }
+  t.push(...slowDiskTargets(R.slowDisk, target));
   if (R.scaling) {
     const [small, large] = R.scaling;
     for (const n of [REFRESH, CODE]) {
@@ -247,6 +250,7 @@ above): ${R.minting.map((m) => `${m.system} ${f0(m.perSecond)}/s`).join(', ')}.\
   server-side challenge, then the signed assertion; the software authenticator signs in the load generator).
   @simplewebauthn/server's \`verifyAuthenticationResponse\` alone reaches ${f0(c.webauthnPerSecond)}/s in-process on one core.
 
+${renderSlowDisk(R.slowDisk)}
 ## Targets
 
 ${targetTable(targets)}

@@ -8,7 +8,9 @@ import type Provider from 'oidc-provider';
 import type { Interactions } from '../oidc/interactions.js';
 import type { Logger } from '../log.js';
 import type { Db } from '../store/db.js';
+import type { RequestWrites } from '../store/sqlite-writer.js';
 import { handleErrors } from './errors.js';
+import { settleWrites } from './settle.js';
 import { healthRoutes } from './health.js';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
@@ -62,6 +64,10 @@ export interface AppDeps {
   metrics?: Metrics | undefined;
   /** `/metrics` on this listener, behind its bearer token (metricsEndpoint), when `metrics.token` is set. */
   metricsRoute?: Koa.Middleware | undefined;
+  /** Where the one line per request goes (default: `log`); main gives it a buffered destination. */
+  accessLog?: Logger | undefined;
+  /** Makes each request's writes durable before it answers (store/db.ts requestWritesOf); none: every write waits. */
+  writes?: RequestWrites | undefined;
 }
 
 // The browser half of WebAuthn, served as a static file (no CDN).
@@ -82,6 +88,7 @@ export function createApp(deps: AppDeps): Koa {
   const issuerUrl = new URL(issuer);
   const callbacks = new WeakMap<Provider, ReturnType<Provider['callback']>>();
   const httpLog = log.child({ mod: 'http' });
+  const accessLog = deps.accessLog ? deps.accessLog.child({ mod: 'http' }) : httpLog;
 
   if (deps.metrics) app.use(deps.metrics.timeRequests);
   app.use(async (ctx, next) => {
@@ -92,12 +99,19 @@ export function createApp(deps: AppDeps): Koa {
     const started = performance.now();
     ctx.res.once('finish', () => {
       // The path only: query strings carry codes and state.
-      ctx.state.log.info({ method: ctx.method, path: ctx.path, status: ctx.res.statusCode, ms: Math.round(performance.now() - started) }, 'request');
+      accessLog.info({ reqId, method: ctx.method, path: ctx.path, status: ctx.res.statusCode, ms: Math.round(performance.now() - started) }, 'request');
     });
     await next();
   });
 
   app.use(handleErrors(render));
+
+  // One commit per request at most: writes are acknowledged as executed and on disk before the answer leaves.
+  if (deps.writes) {
+    app.use(settleWrites(deps.writes, (accepts, message) => accepts === 'json'
+      ? { type: 'application/json', body: JSON.stringify({ error: 'unavailable', message }) }
+      : { type: 'text/html; charset=utf-8', body: render('error', { title: 'Cannot save right now', description: message }) }));
+  }
 
   app.use(async (ctx, next) => {
     // The issuer decides the host: a forged Host or X-Forwarded-Host never reaches URLs we build. Forward-auth
@@ -113,7 +127,7 @@ export function createApp(deps: AppDeps): Koa {
   });
 
   // Probes stay at the root whatever the issuer's path, where kubelet looks for them.
-  const health = healthRoutes(db);
+  const health = healthRoutes(db, deps.writes && (() => deps.writes!.writable()));
   app.use(health.routes());
   // On the public listener only behind the bearer token; without one, /metrics is on its own port or off.
   if (deps.metricsRoute) app.use(deps.metricsRoute);

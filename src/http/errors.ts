@@ -1,8 +1,42 @@
 // The one error middleware: exposed 4xx keep their message, anything else is logged and shown as a generic 500.
-// HTML or JSON by what the client accepts; never a stack trace.
+// HTML or JSON by what the client accepts; never a stack trace. Input that body parsers and the like refuse
+// (malformed JSON, prototype keys, too large, aborted) is the client's fault: a 4xx, logged at info, no stack.
 import type { Middleware } from 'koa';
 import { AppError } from '../errors.js';
 import type { Render } from './views.js';
+
+interface Raised {
+  status?: number;
+  statusCode?: number;
+  expose?: boolean;
+  type?: string;
+  code?: string;
+  name?: string;
+  message?: string;
+}
+
+/** A 4xx that a library raised (raw-body, co-body, multer, koa's ctx.throw), in words a person can act on. */
+export function clientErrorOf(error: unknown): { status: number; message: string } | undefined {
+  if (error instanceof AppError || typeof error !== 'object' || error === null) return undefined;
+  const e = error as Raised;
+  const status = e.status ?? e.statusCode;
+  if (e.name === 'MulterError') {
+    return e.code?.startsWith('LIMIT_') && /SIZE|COUNT/.test(e.code)
+      ? { status: 413, message: 'The upload is too large.' }
+      : { status: 400, message: 'The upload could not be read.' };
+  }
+  if (e.type === 'entity.too.large' || status === 413) return { status: 413, message: 'The request body is too large.' };
+  if (error instanceof SyntaxError && status === 400) {
+    return /prototype/i.test(e.message ?? '')
+      ? { status: 400, message: 'The request body contains a forbidden key (__proto__, constructor or prototype).' }
+      : { status: 400, message: 'The request body is not valid JSON.' };
+  }
+  if (e.type === 'request.aborted' || e.code === 'ECONNRESET') return { status: 400, message: 'The request was cut short.' };
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return { status, message: e.expose && e.message ? e.message : 'The request could not be read.' };
+  }
+  return undefined;
+}
 
 export function handleErrors(render: Render): Middleware {
   return async (ctx, next) => {
@@ -10,9 +44,12 @@ export function handleErrors(render: Render): Middleware {
       await next();
     } catch (error) {
       const appError = error instanceof AppError ? error : undefined;
-      const status = appError?.status ?? ((error as { status?: number; expose?: boolean }).expose ? (error as { status: number }).status : 500);
-      const message = status < 500 && (appError?.expose ?? true) ? (error as Error).message : 'Something went wrong on our side. Try again in a moment.';
-      if (status >= 500) ctx.state.log?.error({ err: error }, 'request failed');
+      const client = clientErrorOf(error);
+      const status = appError?.status ?? client?.status ?? 500;
+      const message = client?.message
+        ?? (appError?.expose ?? status < 500 ? (error as Error).message : 'Something went wrong on our side. Try again in a moment.');
+      if (client) ctx.state.log?.info({ event: 'http.rejected', status, reason: (error as Error).message }, 'request refused');
+      else if (status >= 500) ctx.state.log?.error({ err: error }, 'request failed');
       ctx.status = status;
       ctx.set('cache-control', 'no-store');
       if (ctx.accepts('html', 'json') === 'json') {

@@ -50,6 +50,37 @@ const page = (ctx: KoaContextWithOIDC, html: string) => {
   ctx.body = html;
 };
 
+/**
+ * oidc-provider 9 saves, after a device-flow request its error handler already answered (GET /device/auth, a
+ * malformed POST /device), a session that request touched but never stored, and that save throws: koa would
+ * then replace the 4xx with a bare 500. The answer the error handler chose stands.
+ */
+async function keepRejection(ctx: { status: number; body: unknown }, next: () => Promise<unknown>): Promise<void> {
+  try {
+    await next();
+  } catch (error) {
+    if (!(error instanceof TypeError) || !error.message.includes('previously persisted Sessions')) throw error;
+    if (ctx.status < 400 || ctx.status >= 500) {
+      ctx.status = 400;
+      ctx.body = { error: 'invalid_request', error_description: 'the request could not be processed' };
+    }
+  }
+}
+
+/** Endpoints that only take POST (CORS preflights aside): any other method is a 405, not a route lookup. */
+const postOnlyPaths = new Set(['/token', '/device/auth', '/token/introspection', '/token/revocation']);
+
+async function postOnly(ctx: { path: string; method: string; status: number; body: unknown; set(name: string, value: string): void }, next: () => Promise<unknown>): Promise<void> {
+  if (!postOnlyPaths.has(ctx.path) || ctx.method === 'POST' || ctx.method === 'OPTIONS') {
+    await next();
+    return;
+  }
+  ctx.status = 405;
+  ctx.set('allow', 'POST');
+  ctx.set('cache-control', 'no-store');
+  ctx.body = { error: 'invalid_request', error_description: `${ctx.method} is not allowed here: use POST` };
+}
+
 export function createProvider({ config, db, log, jwks, cookieKeys, render, classifier, onTokensIssued }: ProviderDeps): Provider {
   const base = issuerPath(config.issuer);
   const StoreAdapter = createAdapterClass(db);
@@ -156,6 +187,8 @@ export function createProvider({ config, db, log, jwks, cookieKeys, render, clas
 
   const provider = new Provider(config.issuer, configuration);
   provider.proxy = config.trustProxy;
+  provider.use(keepRejection);
+  provider.use(postOnly);
 
   const oidcLog = log.child({ mod: 'oidc' });
   provider.on('server_error', (ctx, err) => oidcLog.error({ err, path: ctx.path }, 'oidc-provider server error'));

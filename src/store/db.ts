@@ -4,10 +4,11 @@ import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, PostgresAdapter, PostgresDialect, sql, SqliteDialect, type RawBuilder } from 'kysely';
+import { Kysely, PostgresAdapter, PostgresDialect, sql, type RawBuilder } from 'kysely';
 import type PG from 'pg';
 import type { Config } from '../config.js';
 import type { Database } from './schema.js';
+import { createWriterDialect, type RequestWrites } from './sqlite-writer.js';
 
 export type Db = Kysely<Database>;
 
@@ -16,31 +17,28 @@ export type DatabaseConfig = Pick<Config, 'dataDir' | 'databaseUrl'>;
 
 export const databaseFile = (dataDir: string) => join(dataDir, 'accouch.sqlite');
 
+const requestWrites = new WeakMap<Kysely<any>, RequestWrites>();
+
 /**
- * kysely prepares every query anew; the same few dozen SQL texts run on every request, so prepared
- * statements are kept by text (better-sqlite3 statements are reusable). Bounded, oldest dropped first.
+ * How requests on `db` make their writes durable before they answer (see sqlite-writer.ts). PostgreSQL makes each
+ * write durable before answering it: nothing to settle; it cannot write while it is a standby in recovery.
  */
-function withStatementCache(sqlite: SQLite.Database, limit = 500): SQLite.Database {
-  const cache = new Map<string, SQLite.Statement>();
-  const prepare = sqlite.prepare.bind(sqlite);
-  return Object.assign(Object.create(sqlite) as SQLite.Database, {
-    prepare(source: string) {
-      let statement = cache.get(source);
-      if (!statement) {
-        statement = prepare(source);
-        if (cache.size >= limit) cache.delete(cache.keys().next().value!);
-        cache.set(source, statement);
-      }
-      return statement;
+export function requestWritesOf(db: Kysely<any>): RequestWrites {
+  return requestWrites.get(db) ?? {
+    run: (work) => work(),
+    settle: async () => undefined,
+    failure: () => undefined,
+    async writable() {
+      const { rows } = await sql<{ standby: boolean }>`select pg_is_in_recovery() as standby`.execute(db);
+      if (rows[0]?.standby) throw new Error('the PostgreSQL server is a standby: it cannot take writes');
     },
-    close() {
-      cache.clear();
-      return sqlite.close();
-    },
-  });
+  };
 }
 
-/** Opens (creating if needed) `<dataDir>/accouch.sqlite` in WAL mode with synchronous=FULL. */
+/**
+ * Opens (creating if needed) `<dataDir>/accouch.sqlite` in WAL mode with synchronous=FULL: reads on this thread,
+ * writes on the writer thread (sqlite-writer.ts), so the event loop never waits for an fsync.
+ */
 function openSqlite(dataDir: string): Db {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   // Password hashes and private keys: readable by this user only, whatever the umask or an existing dir's mode
@@ -48,12 +46,17 @@ function openSqlite(dataDir: string): Db {
   const file = databaseFile(dataDir);
   closeSync(openSync(file, 'a', 0o600));
   chmodSync(file, 0o600);
-  const sqlite = new SQLite(file);
-  sqlite.pragma('journal_mode = WAL');
-  sqlite.pragma('synchronous = FULL');
-  sqlite.pragma('foreign_keys = ON');
-  sqlite.pragma('busy_timeout = 5000');
-  return new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+  // WAL is a property of the file: set here once, so the read connection and the writer agree from the start.
+  const sqlite = new SQLite(file, { timeout: 5000 });
+  try {
+    sqlite.pragma('journal_mode = WAL');
+  } finally {
+    sqlite.close();
+  }
+  const { dialect, writes } = createWriterDialect(file);
+  const db = new Kysely<Database>({ dialect });
+  requestWrites.set(db, writes);
+  return db;
 }
 
 const int8 = 20;

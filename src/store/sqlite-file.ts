@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, readSync, renameSync, rmSync, statSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { badRequest, conflict } from '../errors.js';
+import { AppError, badRequest, conflict } from '../errors.js';
 
 /** Table added to a backup copy: what travels with the data but lives outside it (the secret key). */
 const extrasTable = 'accouch_backup';
@@ -162,5 +162,33 @@ export async function restoreSqlite(source: string, target: string): Promise<voi
   } catch (error) {
     rmSync(temp, { force: true });
     throw error;
+  }
+}
+
+/**
+ * Refuses to serve a damaged database: `PRAGMA quick_check` on a read-only connection (nothing is written, not
+ * even the WAL mode), before anything opens it for writing. A missing file is fine: it is created on first boot.
+ */
+export function checkSqliteFile(file: string): void {
+  if (!statSync(file, { throwIfNoEntry: false })) return;
+  // A read-only connection to a WAL database creates empty -wal and -shm files: those it made, it removes.
+  const created = ['-wal', '-shm'].filter((suffix) => !statSync(`${file}${suffix}`, { throwIfNoEntry: false }));
+  let problems: string[];
+  try {
+    const db = new SQLite(file, { readonly: true, fileMustExist: true });
+    try {
+      problems = (db.pragma('quick_check(5)') as Array<{ quick_check: string }>).map((r) => r.quick_check).filter((r) => r !== 'ok');
+    } finally {
+      db.close();
+    }
+  } catch (error) {
+    problems = [(error as Error).message];
+  }
+  if (created.includes('-wal') && !statSync(`${file}-wal`, { throwIfNoEntry: false })?.size) {
+    for (const suffix of created) rmSync(`${file}${suffix}`, { force: true });
+  }
+  if (problems.length) {
+    throw new AppError('unavailable', `${file} is damaged (PRAGMA quick_check: ${problems.join('; ')}). Accouch did not start and changed nothing: `
+      + 'restore the last backup (accouch restore) or recover the file with sqlite3\'s .recover command.', { expose: true });
   }
 }

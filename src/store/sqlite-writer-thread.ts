@@ -1,0 +1,205 @@
+// The SQLite writer thread: the one connection that writes, so that no fsync ever runs on the server's event loop.
+// Statements are executed in arrival order inside one open transaction (a "group"); the group commits, with one
+// fsync, as soon as somebody waits for durability, so concurrent requests share a commit (group commit).
+// Self-contained (no project imports): it is loaded by path from src/ in tests and from dist/ in production.
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import SQLite from 'better-sqlite3';
+
+/** A message from the main thread. `tx` 0 is no explicit transaction; `durable` asks for the reply after the commit. */
+export type WriterCall =
+  | { op: 'run'; sql: string; params: unknown[]; tx: number; durable: boolean }
+  | { op: 'begin' | 'commit' | 'rollback'; tx: number; durable: boolean }
+  | { op: 'sync'; group: number; tx?: undefined }
+  | { op: 'probe'; tx?: undefined }
+  | { op: 'close'; tx?: undefined };
+export type WriterRequest = WriterCall & { id: number };
+
+/** The answer to one request; `group` is the transaction group the statement ran in. */
+export interface WriterReply {
+  id: number;
+  group: number;
+  wrote?: boolean;
+  rows?: unknown[];
+  changes?: number;
+  lastInsertRowid?: number | bigint;
+  error?: { message: string; code?: string | undefined };
+}
+
+const port = parentPort!;
+const { file } = workerData as { file: string };
+const db = new SQLite(file);
+db.pragma('journal_mode = WAL');
+db.pragma('synchronous = FULL');
+db.pragma('foreign_keys = ON');
+db.pragma('busy_timeout = 5000');
+
+const statements = new Map<string, SQLite.Statement>();
+function prepare(source: string): SQLite.Statement {
+  let statement = statements.get(source);
+  if (!statement) {
+    statement = db.prepare(source);
+    if (statements.size >= 500) statements.delete(statements.keys().next().value!);
+    statements.set(source, statement);
+  }
+  return statement;
+}
+
+let group = 0; // the current (or last) group
+let open = false; // whether group's transaction is open
+let committed = 0; // every group up to this one is settled (committed or failed)
+const failed = new Map<number, WriterReply['error']>();
+let activeTx = 0; // an explicit transaction runs alone: other requests wait until it ends
+let deferred: WriterReply[] = []; // replies that go out once the current group is on disk
+const queue: WriterRequest[] = [];
+let idleCommit: NodeJS.Timeout | undefined;
+let closing: WriterRequest | undefined;
+let lastFailure: WriterReply['error']; // of the last group, until one commits again
+
+const post = (reply: WriterReply) => port.postMessage(reply);
+const errorOf = (error: unknown): WriterReply['error'] => ({
+  message: (error as Error).message ?? String(error), code: (error as { code?: string }).code,
+});
+
+function openGroup(): void {
+  if (open) return;
+  db.exec('BEGIN IMMEDIATE');
+  open = true;
+  group += 1;
+}
+
+/** The group's transaction is gone (SQLite rolled it back: disk full, I/O error): everything waiting on it fails. */
+function failGroup(error: unknown): void {
+  if (db.inTransaction) db.exec('ROLLBACK');
+  open = false;
+  activeTx = 0;
+  const reason = errorOf(error);
+  failed.set(group, reason);
+  lastFailure = reason;
+  if (failed.size > 1000) failed.delete(failed.keys().next().value!);
+  committed = group;
+  for (const reply of deferred) post({ id: reply.id, group: reply.group, error: reason });
+  deferred = [];
+}
+
+function commit(): void {
+  if (!open) return;
+  try {
+    db.exec('COMMIT');
+  } catch (error) {
+    failGroup(error);
+    return;
+  }
+  open = false;
+  committed = group;
+  lastFailure = undefined;
+  for (const reply of deferred) post(reply);
+  deferred = [];
+}
+
+function handle(request: WriterRequest): void {
+  const { id } = request;
+  try {
+    switch (request.op) {
+      case 'run': {
+        openGroup();
+        const statement = prepare(request.sql);
+        const wrote = !statement.readonly;
+        const reply: WriterReply = statement.reader
+          ? { id, group, wrote, rows: statement.all(request.params) }
+          : { id, group, wrote, ...statement.run(request.params) };
+        if (request.durable && wrote && !request.tx) deferred.push(reply);
+        else post(reply);
+        return;
+      }
+      case 'begin':
+        openGroup();
+        db.exec(`SAVEPOINT t${request.tx}`);
+        activeTx = request.tx;
+        post({ id, group });
+        return;
+      case 'commit':
+        activeTx = 0;
+        db.exec(`RELEASE t${request.tx}`);
+        if (request.durable) deferred.push({ id, group, wrote: true });
+        else post({ id, group, wrote: true });
+        return;
+      case 'rollback':
+        activeTx = 0;
+        // The savepoint is gone if the whole group failed meanwhile: nothing is left to undo then.
+        if (open && db.inTransaction) {
+          db.exec(`ROLLBACK TO t${request.tx}`);
+          db.exec(`RELEASE t${request.tx}`);
+        }
+        post({ id, group });
+        return;
+      case 'sync': {
+        const reason = failed.get(request.group);
+        if (reason) post({ id, group: request.group, error: reason });
+        else if (request.group <= committed || !open) post({ id, group: request.group });
+        else deferred.push({ id, group: request.group });
+        return;
+      }
+      case 'close':
+        closing = request;
+        return;
+      case 'probe':
+        // Can this connection take the write lock, and, after a failed commit, write again?
+        if (!open) {
+          db.exec('BEGIN IMMEDIATE');
+          if (lastFailure) {
+            db.pragma(`user_version = ${Number(db.pragma('user_version', { simple: true }))}`);
+            db.exec('COMMIT');
+            lastFailure = undefined;
+          } else {
+            db.exec('ROLLBACK');
+          }
+        }
+        post(lastFailure ? { id, group, error: lastFailure } : { id, group });
+        return;
+    }
+  } catch (error) {
+    post({ id, group, error: errorOf(error) });
+    // A statement error leaves the transaction open (SQLite undoes that statement only); some errors end it.
+    if (open && !db.inTransaction) failGroup(error);
+  }
+}
+
+function next(): WriterRequest | undefined {
+  for (let message = receiveMessageOnPort(port); message; message = receiveMessageOnPort(port)) queue.push(message.message as WriterRequest);
+  const index = activeTx ? queue.findIndex((r) => r.tx === activeTx) : 0;
+  return index < 0 ? undefined : queue.splice(index, 1)[0];
+}
+
+function drain(): void {
+  scheduled = false;
+  for (;;) {
+    for (let request = next(); request; request = next()) handle(request);
+    if (!open || activeTx) break;
+    if (deferred.length || closing) {
+      commit();
+      continue; // what arrived during the fsync is the next group
+    }
+    // Writes nobody waits for yet (a request still running): committed when it settles, or soon anyway.
+    clearTimeout(idleCommit);
+    idleCommit = setTimeout(() => {
+      if (!activeTx) commit();
+    }, 25);
+    break;
+  }
+  if (closing && !open && !activeTx) {
+    clearTimeout(idleCommit);
+    db.close();
+    post({ id: closing.id, group });
+    port.close();
+  }
+}
+
+let scheduled = false;
+port.on('message', (request: WriterRequest) => {
+  queue.push(request);
+  if (!scheduled) {
+    scheduled = true;
+    setImmediate(drain);
+  }
+});
+port.postMessage({ id: 0, group: 0 } satisfies WriterReply);

@@ -1,0 +1,266 @@
+// The kysely dialect of the embedded database: reads run on this thread's read-only connection (WAL lets them
+// go on while a commit waits for the disk), writes and transactions go to the writer thread
+// (sqlite-writer-thread.ts), which commits them in groups. Inside a request scope (RequestWrites.run) a write
+// is acknowledged once executed and the request settles once, before it answers: one fsync per request at most.
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { statfs } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import SQLite from 'better-sqlite3';
+import {
+  CompiledQuery, SqliteAdapter, SqliteIntrospector, SqliteQueryCompiler,
+  type DatabaseConnection, type Dialect, type Driver, type Kysely, type QueryResult,
+} from 'kysely';
+import { AppError } from '../errors.js';
+import type { WriterCall, WriterReply } from './sqlite-writer-thread.js';
+
+/** How the HTTP layer makes a request's writes durable before its answer. */
+export interface RequestWrites {
+  /** Runs `work` as one request: its writes are acknowledged once executed, their commit awaited by settle(). */
+  run<T>(work: () => Promise<T>): Promise<T>;
+  /** Resolves once every write of the current request is on disk; rejects (503 `unavailable`) if one was lost. */
+  settle(): Promise<void>;
+  /** The storage failure a write of the current request met (disk full, I/O error), if any. */
+  failure(): AppError | undefined;
+  /** Resolves if the database can take writes now; rejects with why not (for /readyz). */
+  writable(): Promise<void>;
+}
+
+interface Scope {
+  group: number;
+  dirty: boolean;
+  failure?: AppError | undefined;
+}
+
+/** SQLite result codes that say the disk, not the statement, is at fault. */
+const storageCodes = /^SQLITE_(FULL|IOERR|READONLY|CANTOPEN|NOTADB|CORRUPT)/;
+
+/** A write that could not be made durable: a 503 with a message the user can act on. */
+export function storageFailure(cause: unknown): AppError {
+  const full = /FULL/.test((cause as { code?: string }).code ?? '');
+  return new AppError('unavailable', full
+    ? 'The server cannot save anything right now: its disk is full. Nothing was changed; try again once space is freed.'
+    : 'The server cannot save anything right now: its database cannot be written. Nothing was changed; try again later.',
+  { cause, expose: true });
+}
+
+/** Below this much free space a commit may fail half-way through growing the log: not ready. */
+const minFreeBytes = 256 * 1024;
+
+const isStorageCode = (code: string | undefined) => code !== undefined && storageCodes.test(code);
+
+/** Rows cloned from the writer thread carry Uint8Array where better-sqlite3 gives Buffer. */
+function toBuffers(rows: unknown[]): unknown[] {
+  for (const row of rows as Array<Record<string, unknown>>) {
+    for (const key in row) {
+      const value = row[key];
+      if (value instanceof Uint8Array && !Buffer.isBuffer(value)) row[key] = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+    }
+  }
+  return rows;
+}
+
+class WriterDriver implements Driver {
+  readonly scopes = new AsyncLocalStorage<Scope>();
+  #reader: SQLite.Database | undefined;
+  #statements = new Map<string, SQLite.Statement>();
+  #worker: Worker | undefined;
+  #pending = new Map<number, { resolve: (reply: WriterReply) => void; reject: (error: Error) => void }>();
+  #nextId = 1;
+  #nextTx = 1;
+
+  constructor(readonly file: string) {}
+
+  async init(): Promise<void> {
+    const worker = new Worker(new URL(`./sqlite-writer-thread.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url), {
+      workerData: { file: this.file },
+    });
+    await new Promise<void>((resolve, reject) => {
+      worker.once('message', () => resolve());
+      worker.once('error', reject);
+    });
+    worker.on('message', (reply: WriterReply) => this.#answer(reply));
+    worker.on('error', (error) => this.#failAll(error));
+    worker.on('exit', () => this.#failAll(new Error('the database writer thread stopped')));
+    worker.unref();
+    this.#worker = worker;
+    // Opened after the writer so that the file is in WAL mode; query_only makes a write that strays here fail loudly.
+    this.#reader = new SQLite(this.file, { fileMustExist: true });
+    this.#reader.pragma('query_only = ON');
+    // The writer's settings, so that a PRAGMA read here tells how the database is run.
+    for (const setting of ['synchronous = FULL', 'foreign_keys = ON', 'busy_timeout = 5000']) this.#reader.pragma(setting);
+  }
+
+  #answer(reply: WriterReply): void {
+    const pending = this.#pending.get(reply.id);
+    if (!pending) return;
+    this.#pending.delete(reply.id);
+    if (!this.#pending.size) this.#worker?.unref();
+    if (reply.error) {
+      const error = Object.assign(new Error(reply.error.message), { code: reply.error.code });
+      pending.reject(isStorageCode(reply.error.code) ? storageFailure(error) : error);
+    } else {
+      pending.resolve(reply);
+    }
+  }
+
+  #failAll(error: Error): void {
+    for (const { reject } of this.#pending.values()) reject(error);
+    this.#pending.clear();
+    this.#worker = undefined;
+  }
+
+  /** Sends a request to the writer thread; the thread keeps the process alive only while an answer is awaited. */
+  call(request: WriterCall): Promise<WriterReply> {
+    const worker = this.#worker;
+    if (!worker) return Promise.reject(new Error('the database is closed'));
+    const id = this.#nextId++;
+    if (!this.#pending.size) worker.ref();
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      worker.postMessage({ ...request, id });
+    });
+  }
+
+  /** A prepared statement on the read connection, or undefined when it would write (or cannot be prepared yet). */
+  readStatement(source: string): SQLite.Statement | undefined {
+    let statement = this.#statements.get(source);
+    if (!statement) {
+      try {
+        statement = this.#reader!.prepare(source);
+      } catch {
+        return undefined; // e.g. a table a migration creates on the writer: the writer prepares it, or says why not
+      }
+      if (this.#statements.size >= 500) this.#statements.delete(this.#statements.keys().next().value!);
+      this.#statements.set(source, statement);
+    }
+    return statement.readonly ? statement : undefined;
+  }
+
+  async acquireConnection(): Promise<DatabaseConnection> {
+    return new WriterConnection(this);
+  }
+
+  async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    const c = connection as WriterConnection;
+    c.tx = this.#nextTx++;
+    await c.send({ op: 'begin', tx: c.tx });
+  }
+
+  commitTransaction(connection: DatabaseConnection): Promise<void> {
+    return (connection as WriterConnection).end('commit');
+  }
+
+  rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    return (connection as WriterConnection).end('rollback');
+  }
+
+  async releaseConnection(): Promise<void> {}
+
+  async destroy(): Promise<void> {
+    // The reader first: the last connection to close checkpoints the log and removes it, and that takes a writer.
+    this.#statements.clear();
+    this.#reader?.close();
+    const worker = this.#worker;
+    if (worker) {
+      await this.call({ op: 'close' });
+      await worker.terminate();
+    }
+    this.#worker = undefined;
+  }
+}
+
+class WriterConnection implements DatabaseConnection {
+  tx = 0;
+
+  constructor(readonly driver: WriterDriver) {}
+
+  /** Sends a write or transaction step; in a request scope it is not waited on until the request settles. */
+  async send(request: { op: 'run'; sql: string; params: unknown[] } | { op: 'begin' | 'commit' | 'rollback'; tx: number }): Promise<WriterReply> {
+    const scope = this.driver.scopes.getStore();
+    try {
+      const reply = await this.driver.call({ ...request, tx: this.tx, durable: !scope });
+      if (scope && reply.wrote) {
+        scope.group = Math.max(scope.group, reply.group);
+        scope.dirty = true;
+      }
+      return reply;
+    } catch (error) {
+      if (scope && error instanceof AppError && error.code === 'unavailable') scope.failure ??= error;
+      throw error;
+    }
+  }
+
+  /** Ends this connection's transaction either way; the connection is back to plain statements after. */
+  async end(op: 'commit' | 'rollback'): Promise<void> {
+    try {
+      await this.send({ op, tx: this.tx });
+    } finally {
+      this.tx = 0;
+    }
+  }
+
+  async executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
+    const { sql, parameters } = compiled;
+    // A request reads its own writes on the writer until they are committed; everything else reads here.
+    const local = !this.tx && !this.driver.scopes.getStore()?.dirty ? this.driver.readStatement(sql) : undefined;
+    if (local) return { rows: (local.reader ? local.all(parameters) : (local.run(parameters), [])) as R[] };
+    const reply = await this.send({ op: 'run', sql, params: parameters as unknown[] });
+    if (reply.rows) return { rows: toBuffers(reply.rows) as R[] };
+    return {
+      rows: [],
+      numAffectedRows: reply.changes === undefined ? undefined : BigInt(reply.changes),
+      insertId: reply.lastInsertRowid === undefined ? undefined : BigInt(reply.lastInsertRowid),
+    };
+  }
+
+  async *streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
+    throw new Error('streaming queries are not supported on SQLite');
+  }
+}
+
+class WriterDialect implements Dialect {
+  constructor(readonly driver: WriterDriver) {}
+  createDriver(): Driver {
+    return this.driver;
+  }
+  createQueryCompiler() {
+    return new SqliteQueryCompiler();
+  }
+  createAdapter() {
+    return new SqliteAdapter();
+  }
+  createIntrospector(db: Kysely<any>) {
+    return new SqliteIntrospector(db);
+  }
+}
+
+/** The dialect over `file` (created and in WAL mode already) and the request scopes of its writes. */
+export function createWriterDialect(file: string): { dialect: Dialect; writes: RequestWrites } {
+  const driver = new WriterDriver(file);
+  const { scopes } = driver;
+  const writes: RequestWrites = {
+    run: (work) => scopes.run({ group: 0, dirty: false }, work),
+    async settle() {
+      const scope = scopes.getStore();
+      if (!scope) return;
+      if (scope.failure) throw scope.failure;
+      if (!scope.dirty) return;
+      const { group } = scope;
+      try {
+        await driver.call({ op: 'sync', group });
+        scope.dirty = scope.group > group; // a write made meanwhile waits for the next settle
+      } catch (error) {
+        scope.failure = error instanceof AppError ? error : storageFailure(error);
+        throw scope.failure;
+      }
+    },
+    failure: () => scopes.getStore()?.failure,
+    async writable() {
+      const { bavail, bsize } = await statfs(dirname(file));
+      if (bavail * bsize < minFreeBytes) throw storageFailure(Object.assign(new Error('no space left on the device'), { code: 'SQLITE_FULL' }));
+      await driver.call({ op: 'probe' });
+    },
+  };
+  return { dialect: new WriterDialect(driver), writes };
+}
