@@ -91,6 +91,9 @@ export async function startServer(options: { dataDir?: string; port?: number; en
     ACCOUCH_PORT: String(port),
     ACCOUCH_DATA_DIR: dataDir,
     ACCOUCH_LOG_LEVEL: 'info',
+    // The tests' CLI calls block this process (spawnSync, up to 30 s under load): an idle connection to the server
+    // must outlive them, or fetch reuses a socket the server has just closed ("other side closed").
+    ACCOUCH_TIMEOUTS_KEEP_ALIVE: '60',
     ...(options.env?.ACCOUCH_DATABASE_URL || options.engine === 'SQLite' ? {} : await databaseEnv(dataDir)),
     ...options.env,
   };
