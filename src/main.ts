@@ -9,7 +9,7 @@ import { accountClientId, clientSchema, issuerPath, loadConfig, type Config } fr
 import { createLogger, type Logger } from './log.js';
 import { createNetworkClassifier } from './auth/network.js';
 import { createSecretBox, loadSecretKey } from './auth/secret-key.js';
-import { createSetupLink, setupNeeded } from './auth/setup.js';
+import { issueEnrolLink, setupNeeded } from './auth/enrol.js';
 import { declaredClients } from './integrations/presets.js';
 import { ensureSigningKeys, keyRetention, loadCookieKeys, loadJwks, rotateSigningKeys } from './oidc/keys.js';
 import { deleteConfigClientsExcept, upsertConfigClient } from './store/clients.js';
@@ -119,8 +119,9 @@ async function serve(): Promise<void> {
     ? await listenForMetrics(metricsModule!.createMetricsApp(metrics, config.metrics.token).callback(), config.metrics.port, config.metrics.host, log)
     : undefined;
   if (await setupNeeded(db)) {
-    const token = await createSetupLink(db, box);
-    console.log(`\nAccouch is running at ${config.issuer} (port ${port}). Nobody can sign in yet: open this one-time link\nwithin an hour to create the owner's account (\`npx accouch setup-link\` prints a fresh one):\n\n  ${config.issuer.replace(/\/$/, '')}/setup?token=${token}\n`);
+    // A new link at every start; the earlier ones (in old logs) stop working.
+    const { token, revoked } = await issueEnrolLink(db, box, { purpose: 'setup', actor: 'server' });
+    console.log(`\nAccouch is running at ${config.issuer} (port ${port}). Nobody can sign in yet: open this one-time link\nwithin an hour to create the owner's account (\`npx accouch setup-link\` prints a fresh one${revoked ? '; earlier links no longer work' : ''}):\n\n  ${config.issuer.replace(/\/$/, '')}/setup?token=${token}\n`);
   }
   // Background jobs: idempotent, so two replicas running them at once is harmless.
   const keyWatch = setInterval(async () => {

@@ -12,7 +12,7 @@ import { badRequest, type AppError } from '../errors.js';
 import { when } from './account.js';
 import type { AdminKit } from './admin.js';
 
-const statusWords = { active: 'Active', disabled: 'Disabled', invited: 'Invited' } as const;
+const statusWords = { active: 'Active', disabled: 'Disabled' } as const;
 
 export function userRoutes(router: Router, kit: AdminKit): void {
   const { deps, form, requireAdmin, fresh, actor, admin, body, go, show, orShow } = kit;

@@ -8,7 +8,7 @@ import type { Context, Middleware } from 'koa';
 import type { Actor } from '../auth/account.js';
 import { accountClientId } from '../auth/account.js';
 import {
-  addApp, auditPage, findApp, isAdmin, listAdminUsers, listApps, listHouseholdSessions, newClientSecret, removeApp, rotateAppSecret,
+  addApp, auditPage, countOpenInvitations, findApp, isAdmin, listAdminUsers, listApps, listHouseholdSessions, newClientSecret, removeApp, rotateAppSecret,
   updateAppRedirects,
 } from '../auth/admin.js';
 import type { UpstreamRegistry } from '../auth/federation/registry.js';
@@ -127,11 +127,11 @@ export function adminRoutes(deps: AdminDeps): Router {
 
   // ---- overview --------------------------------------------------------------------------------------------
   const overview = async (ctx: Context) => {
-    const [apps, users, sessions, recent] = await Promise.all([listApps(db), listAdminUsers(db), listHouseholdSessions(db), auditPage(db, {})]);
+    const [apps, users, sessions, recent, invited] = await Promise.all([listApps(db), listAdminUsers(db), listHouseholdSessions(db), auditPage(db, {}), countOpenInvitations(db)]);
     show(ctx, 'admin', 'overview', {
       counts: {
         apps: apps.length, users: users.filter((u) => u.status === 'active').length,
-        invited: users.filter((u) => u.status === 'invited').length, sessions: sessions.length,
+        invited, sessions: sessions.length,
       },
       recent: recent.entries.slice(0, 10).map(auditRow),
     });

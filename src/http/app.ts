@@ -22,9 +22,8 @@ import { createFederation, federationRoutes } from './federation.js';
 import { adminRoutes } from './admin.js';
 import { avatarRoutes } from './avatars.js';
 import { createInteractionSteps, interactionRoutes } from './interaction.js';
-import { inviteRoutes } from './invite.js';
+import { enrolRoutes } from './enrol.js';
 import type { Metrics } from './metrics.js';
-import { setupRoutes } from './setup.js';
 import { signInStepRoutes } from './sign-in-steps.js';
 import { serveStatic } from './static.js';
 import { viewsDir, type Render } from './views.js';
@@ -115,8 +114,7 @@ export function createApp(deps: AppDeps): Koa {
   for (const router of [
     interactionRoutes(steps), signInStepRoutes({ steps, db, box: deps.box, webauthn: deps.webauthn }), federationRoutes(federation), avatarRoutes(db),
     accountRoutes({ ...deps, federation }),
-    setupRoutes({ db, box: deps.box, render, webauthn: deps.webauthn, base }),
-    adminRoutes(deps), inviteRoutes({ db, box: deps.box, render, webauthn: deps.webauthn, base }),
+    adminRoutes(deps), enrolRoutes({ db, box: deps.box, render, webauthn: deps.webauthn, base, issuer }),
   ]) {
     if (base) router.prefix(base);
     app.use(router.routes());
