@@ -173,6 +173,7 @@ export async function claimEnrolLink(db: Db, box: SecretBox, link: EnrolLink, br
 /** The person the link is for: the reset's or device link's user, or the profile entered so far. */
 export async function personOf(db: Db, link: EnrolLink): Promise<(Pick<User, 'id' | 'username' | 'name' | 'email' | 'avatarEtag'> & { pendingPicture?: PendingProfile['picture'] }) | undefined> {
   if (!purposes[link.purpose].creates) return link.userId ? findUserById(db, link.userId) : undefined;
+  if (link.state.userId) return findUserById(db, link.state.userId); // created with the credential
   const p = link.state.profile;
   return p && { id: p.id, username: p.username, name: p.name, email: p.email, avatarEtag: null, pendingPicture: p.picture };
 }

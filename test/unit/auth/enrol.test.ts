@@ -61,6 +61,7 @@ describe(`setup (${testEngine})`, () => {
     const id = link.state.profile!.id;
     await saveEnrolCredential(db, box, link, { kind: 'passkey', credential: passkey('cred', id) });
     expect(await findUserById(db, id)).toMatchObject({ username: 'ada', groups: ['admins'], emailVerified: true, disabled: false });
+    expect(await personOf(db, link)).toMatchObject({ id, username: 'ada' }); // now the stored user
     expect(await setupNeeded(db)).toBe(false);
 
     // The codes were made with the credential, once; reading them again gives the same ones.
