@@ -19,6 +19,7 @@ const postgresE2eTests = [
   'test/e2e/sessions-device.test.ts',
   'test/e2e/sign-in-factors.test.ts',
   'test/e2e/sign-in-passkey.test.ts',
+  'test/e2e/enrol.test.ts', // claims and the one-owner transaction on both engines
   'test/e2e/lifecycle.test.ts',
   'test/e2e/replicas.test.ts',
   'test/e2e/backup.test.ts', // export from SQLite, import into PostgreSQL

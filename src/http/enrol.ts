@@ -147,7 +147,7 @@ export function enrolRoutes({ db, box, render, webauthn, base, issuer }: EnrolDe
       const secret = newTotpSecret();
       const qr = Buffer.from(await totpQrSvg(totpUri({ issuer: webauthn.rpName, account: person.username, secret }))).toString('base64');
       return html(ctx, render('enrol-password', {
-        ...common, heading: words.passwordTitle, totpRequired: words.totpRequired, person: shown, secret: secret.replace(/(.{4})/g, '$1 ').trim(),
+        ...common, heading: words.passwordTitle, totpRequired: words.totpRequired, person: shown, secret,
         offer: sealTotpOffer(box, link, secret), qr, minLength: minPasswordLength,
       }), status);
     }
