@@ -10,7 +10,7 @@ import { Agent } from './support/agent.js';
 import { expectAccessible } from './support/axe.js';
 import { ensureChromium, launchChromium } from './support/chromium.js';
 import { startServer, stopCleanly, type RunningServer } from './support/server.js';
-import { addVirtualAuthenticator } from './support/webauthn.js';
+import { addVirtualAuthenticator, type VirtualAuthenticator } from './support/webauthn.js';
 
 const jsQR = ((jsqrModule as unknown as { default?: typeof jsqrModule }).default ?? jsqrModule);
 
@@ -32,11 +32,10 @@ async function scanQr(page: Page): Promise<string> {
 }
 
 /** A new browser (its own cookies) with a platform passkey store, as a phone or a tablet. */
-async function device(): Promise<{ context: BrowserContext; page: Page }> {
+async function device(): Promise<{ context: BrowserContext; page: Page; authenticator: VirtualAuthenticator }> {
   const context = await browser.newContext(phoneViewport);
   const page = await context.newPage();
-  await addVirtualAuthenticator(page);
-  return { context, page };
+  return { context, page, authenticator: await addVirtualAuthenticator(page) };
 }
 
 async function signInWithPasskey(page: Page, name: string) {
@@ -141,6 +140,12 @@ describe('invitations for the family', () => {
     await phone.page.fill('#name', 'Gus Example');
     await phone.page.fill('#username', 'gus');
     await phone.page.click('button:has-text("Continue")');
+    // The fingerprint fails halfway: a clear message, nobody created, and the link still works.
+    await phone.authenticator.setUserVerified(false);
+    await phone.page.click('button:has-text("Create passkey")');
+    await phone.page.waitForSelector('#webauthn-error:not([hidden])');
+    expect(server.cli(['user', 'list']).stdout).not.toContain('gus');
+    await phone.authenticator.setUserVerified(true);
     await phone.page.click('button:has-text("Create passkey")');
     await phone.page.waitForSelector('h1:has-text("Save your recovery codes")');
 
@@ -178,6 +183,16 @@ describe('invitations for the family', () => {
     expect(refused.status).toBe(409);
     expect(await refused.text()).toContain('in use on another device');
     expect(server.cli(['user', 'list']).stdout).not.toContain('twin');
+
+    // Malformed links and codes: a clear page, never a 500.
+    for (const bad of ['/invite?token=nonsense-nonsense-nonsense', '/invite', '/reset?token=%00', `/add-passkey?token=${token}`]) {
+      const res = await fetch(url(bad));
+      expect(res.status, bad).toBe(404);
+      expect(await res.text(), bad).toContain('not valid');
+    }
+    const wrongCode = await new Agent().post(url('/join'), { code: 'AAAA-AAAA' });
+    expect(wrongCode.status).toBe(400);
+    expect(await wrongCode.text()).toContain('That code is not valid');
   });
 });
 
