@@ -71,7 +71,8 @@ const linkGone = () => notFound('This link is not valid any more: it has expired
 // Short codes: digits and capitals without 0, 1, I, L, O; 8 of them (about 40 bits), typed as XXXX-XXXX.
 const codeAlphabet = '23456789ABCDEFGHJKMNPQRSTUVWXYZ';
 const normalizeCode = (input: string) => input.toUpperCase().replace(/[\s-]+/g, '');
-const isShortCode = (input: string) => new RegExp(`^[${codeAlphabet}]{8}$`).test(normalizeCode(input));
+/** Whether a token is a typed short code (about 40 bits: guesses are throttled by address, see http/enrol.ts). */
+export const isShortCode = (input: string) => new RegExp(`^[${codeAlphabet}]{8}$`).test(normalizeCode(input));
 const hashOf = (box: SecretBox, token: string) => box.mac('link', isShortCode(token) ? `code:${normalizeCode(token)}` : token);
 
 export interface IssuedLink { token: string; code: string; expiresAt: number; revoked: number }

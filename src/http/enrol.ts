@@ -9,7 +9,7 @@ import type { Context, Next } from 'koa';
 import { maxAvatarBytes } from '../auth/avatar.js';
 import { deviceName } from '../auth/device-name.js';
 import {
-  chooseEnrolMethod, claimEnrolLink, claimState, codesToShow, finishEnrol, openEnrolLink, openTotpOffer, personOf, purposeOfCode, purposes,
+  chooseEnrolMethod, claimEnrolLink, claimState, codesToShow, finishEnrol, isShortCode, openEnrolLink, openTotpOffer, personOf, purposeOfCode, purposes,
   saveEnrolCredential, saveEnrolProfile, sealTotpOffer, type EnrolLink, type EnrolPurpose,
 } from '../auth/enrol.js';
 import { present } from '../auth/household.js';
@@ -17,6 +17,7 @@ import { beginRegistration, verifyRegistration, type WebauthnSettings } from '..
 import { checkPasswordRules, hashPassword, minPasswordLength } from '../auth/password.js';
 import { maxNameLength } from '../auth/profile.js';
 import type { SecretBox } from '../auth/secret-key.js';
+import { recordFailure, secondsUntilAllowed, throttleKeys } from '../auth/throttle.js';
 import { matchNewTotpCode, newTotpSecret, totpQrSvg, totpUri } from '../auth/totp.js';
 import { AppError, badRequest } from '../errors.js';
 import type { Db } from '../store/db.js';
@@ -105,10 +106,30 @@ export function enrolRoutes({ db, box, render, webauthn, base, issuer }: EnrolDe
     html(ctx, render('message', { title: 'This link is in use on another device', message }), 409);
   }
 
+  /**
+   * The link a token names. A short code is guessable in a way a link is not: wrong ones count against the
+   * client's address, as failed sign-ins do, and a throttled address gets a 429 page.
+   */
+  const guessKeys = (ctx: Context) => throttleKeys('', ctx.ip).slice(1);
+  async function find(ctx: Context, purpose: EnrolPurpose, token: string): Promise<EnrolLink | 'throttled' | undefined> {
+    const keys = isShortCode(token) ? guessKeys(ctx) : [];
+    if (keys.length && (await secondsUntilAllowed(db, keys)) > 0) return 'throttled';
+    const link = await openEnrolLink(db, box, purpose, token);
+    if (!link && keys.length) await recordFailure(db, keys);
+    return link;
+  }
+
+  function tooMany(ctx: Context) {
+    const message = 'Too many wrong codes from this network. Wait a few minutes, or open the link (or scan the QR code) instead.';
+    if (ctx.accepts('html', 'json') === 'json') throw badRequest(message);
+    html(ctx, render('message', { title: 'Too many tries', message }), 429);
+  }
+
   /** The link for a GET: any browser may look, nobody changes anything. */
   async function look(ctx: Context, purpose: EnrolPurpose): Promise<{ link: EnrolLink; token: string } | undefined> {
     const token = tokenOf(ctx);
-    const link = await openEnrolLink(db, box, purpose, token);
+    const link = await find(ctx, purpose, token);
+    if (link === 'throttled') return void tooMany(ctx);
     if (!link) return void gone(ctx, purpose);
     if (claimState(box, link, browserOf(ctx)) === 'other') return void inUse(ctx, purpose);
     return { link, token };
@@ -117,7 +138,8 @@ export function enrolRoutes({ db, box, render, webauthn, base, issuer }: EnrolDe
   /** The link for a POST: claimed by this browser if free, refused if another holds it. */
   async function hold(ctx: Context, purpose: EnrolPurpose): Promise<{ link: EnrolLink; token: string } | undefined> {
     const token = tokenOf(ctx);
-    const link = await openEnrolLink(db, box, purpose, token);
+    const link = await find(ctx, purpose, token);
+    if (link === 'throttled') return void tooMany(ctx);
     if (!link) return void gone(ctx, purpose);
     if ((await claimEnrolLink(db, box, link, ensureBrowser(ctx))) !== 'mine') return void inUse(ctx, purpose);
     return { link, token };
@@ -264,7 +286,10 @@ export function enrolRoutes({ db, box, render, webauthn, base, issuer }: EnrolDe
 
   router.get('/join', (ctx) => html(ctx, render('join', { title: 'Enter your code' })));
   router.post('/join', form, async (ctx) => {
-    const found = await purposeOfCode(db, box, body(ctx).code);
+    const typed = String(body(ctx).code ?? '');
+    if ((await secondsUntilAllowed(db, guessKeys(ctx))) > 0) return tooMany(ctx);
+    const found = await purposeOfCode(db, box, typed);
+    if (!found) await recordFailure(db, guessKeys(ctx));
     if (!found) {
       return html(ctx, render('join', { title: 'Enter your code', code: String(body(ctx).code ?? '').slice(0, 20), error: 'That code is not valid: check it, or ask for a new one.' }), 400);
     }

@@ -228,3 +228,15 @@ describe('a passkey on another device', () => {
     for (const event of ['passkey.device_link_created', 'passkey.device_link_used', 'user.invited', 'user.invite_accepted']) expect(audit).toContain(event);
   });
 });
+
+// Last: it locks this address out for a minute.
+describe('short codes', () => {
+  it('guessing codes at /join is throttled by address: after twenty wrong ones, a 429 page', async () => {
+    const guesser = new Agent();
+    let status = 0;
+    for (let i = 0; i < 25 && status !== 429; i++) status = (await guesser.post(url('/join'), { code: `ZZZZ-${String(2222 + i).replace(/[01]/g, '9')}` })).status;
+    expect(status).toBe(429);
+    const page = await (await guesser.post(url('/join'), { code: 'ZZZZ-ZZZZ' })).text();
+    expect(page).toContain('Too many wrong codes');
+  });
+});
