@@ -74,6 +74,15 @@ describe(`setup (${testEngine})`, () => {
     expect(await events(db)).toEqual(['setup.link_created', 'setup.link_created', 'passkey.registered', 'setup.credential_saved', 'setup.completed']);
   });
 
+  test('replicas starting together leave one open setup link', async () => {
+    const db = await openTestDb();
+    await warm(db);
+    const issued = await Promise.all(Array.from({ length: 4 }, () => issueEnrolLink(db, box, { purpose: 'setup', actor: 'server' })));
+    const open = await Promise.all(issued.map((l) => openEnrolLink(db, box, 'setup', l.token)));
+    expect(open.filter(Boolean)).toHaveLength(1);
+    expect(await setupInProgress(db)).toHaveLength(1);
+  });
+
   test('ten concurrent finishes across two setup links make exactly one owner', async () => {
     const db = await openTestDb();
     const a = await issueEnrolLink(db, box, { purpose: 'setup' });
