@@ -1,4 +1,4 @@
-// `accouch client add|list|remove`: apps registered from the command line (config-declared ones are read-only here).
+// `accouch client add|list|remove`: apps registered from the command line (config- and cluster-declared ones are read-only here).
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
 import { clientSchema, refreshPolicies } from '../config.js';
@@ -86,6 +86,7 @@ export function registerClientCommands(program: Command): void {
     .action(async (id: string) => withDatabase(async ({ db }) => {
       const found = await findClient(db, id);
       if (!found) throw notFound(`no client "${id}"`);
+      if (found.source === 'cluster') throw forbidden(`client "${id}" comes from an AccouchClient resource in the cluster: delete the resource (kubectl delete accouchclient)`);
       if (found.source === 'config') throw forbidden(`client "${id}" is declared in the configuration file: remove it there`);
       await deleteClient(db, id);
       await recordAudit(db, { event: 'client.removed', actor: 'cli', detail: { client: id } });

@@ -17,7 +17,7 @@ import type { UpstreamRegistry } from '../auth/federation/registry.js';
 import type { SecretBox } from '../auth/secret-key.js';
 import { AppError, badRequest } from '../errors.js';
 import type { Db } from '../store/db.js';
-import { createAccountAuth, type AccountAuth, type AccountState } from './account-auth.js';
+import type { AccountAuth, AccountState } from './account-auth.js';
 import { factorRoutes } from './account-factors.js';
 import { linkRoutes } from './account-links.js';
 import type { Federation } from './federation.js';
@@ -37,6 +37,8 @@ export interface AccountDeps {
   classifier: NetworkClassifier;
   upstreams: UpstreamRegistry;
   federation: Federation;
+  /** Who is signed in, and the access decision for the account pages (built once in app.ts). */
+  accountAuth: AccountAuth;
 }
 
 /** What every account handler has at hand. */
@@ -94,7 +96,7 @@ export const when = (ts: number | null) => (ts ? { text: dateFormat.format(ts * 
 export function accountRoutes(deps: AccountDeps): Router {
   const { db, render, provider, base } = deps;
   const router = new Router();
-  const auth = createAccountAuth({ db, render, issuer: deps.issuer, base, clientId: accountClientId });
+  const auth = deps.accountAuth;
   const { requireAccount, sameOrigin } = auth;
   const form = bodyParser({ enableTypes: ['form'], formLimit: '16kb' });
   const json = bodyParser({ enableTypes: ['json'], jsonLimit: '64kb' });
@@ -170,7 +172,7 @@ export function accountRoutes(deps: AccountDeps): Router {
     }
   };
   const fresh = (page: string | ((ctx: Context) => string)): Middleware => async (ctx, next) => {
-    if (auth.requireFresh(ctx, `${base}/account${typeof page === 'string' ? page : page(ctx)}`)) await next();
+    if (await auth.requireFresh(ctx, `${base}/account${typeof page === 'string' ? page : page(ctx)}`)) await next();
   };
 
   /** The uploaded picture's bytes (multipart field `picture`, at most 1 MB). */

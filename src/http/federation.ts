@@ -117,8 +117,9 @@ export function createFederation({ issuer, base, db, render, steps, upstreams, a
 
   async function finishLink(ctx: Context, upstream: Upstream, sessionId: string, userId: string | null, identity: Parameters<typeof linkUpstreamIdentity>[3] | undefined, failure?: AppError) {
     const back = { link: `${base}/account#linked-accounts`, linkText: 'Back to your account' };
-    const account = await accountAuth.current(ctx);
-    if (!account || account.session.sessionId !== sessionId || account.user.id !== userId) {
+    // The same decision as every account page: a session too weak for this network links nothing.
+    const { access, account } = await accountAuth.access(ctx);
+    if (access.decision !== 'allow' || !account || account.session.sessionId !== sessionId || account.user.id !== userId) {
       return problem(ctx, 400, { title: 'Start again', message: 'You are no longer signed in as the person who started linking. Nothing was linked.', ...back });
     }
     if (failure || !identity) {

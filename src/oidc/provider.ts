@@ -40,7 +40,7 @@ function loginPolicy(config: Config, classifier: NetworkClassifier) {
       network: classifier.ofRequest(ctx.req).network,
       globalPolicy: config.policy,
       clientPolicy: client?.['accouch_policy'] as Partial<Record<'home' | 'outside', Strength>> | undefined,
-      acrValues: typeof params?.acr_values === 'string' ? params.acr_values.split(' ') : undefined,
+      acrValues: typeof params?.acr_values === 'string' ? params.acr_values : undefined,
     });
     if (!required.allowed) return interactionPolicy.Check.REQUEST_PROMPT;
     return satisfies(session.acr as Acr | undefined, required.acr) ? interactionPolicy.Check.NO_NEED_TO_PROMPT : interactionPolicy.Check.REQUEST_PROMPT;
