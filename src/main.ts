@@ -75,8 +75,8 @@ async function listenForMetrics(handler: RequestListener, port: number, host: st
 
 async function serve(): Promise<void> {
   // Loaded here so CLI commands start fast without the server's dependencies.
-  const [{ createApp }, { createRenderer }, { createProvider }] = await Promise.all([
-    import('./http/app.js'), import('./http/views.js'), import('./oidc/provider.js'),
+  const [{ createApp }, { createRenderer }, { createProvider }, { createInteractions }] = await Promise.all([
+    import('./http/app.js'), import('./http/views.js'), import('./oidc/provider.js'), import('./oidc/interactions.js'),
   ]);
   const config = loadConfig({ env: process.env });
   const log = createLogger(config.logLevel);
@@ -117,8 +117,9 @@ async function serve(): Promise<void> {
   const known = new Set((await upstreams.list()).map((u) => u.id));
   const orphaned = (await listLinkedUpstreamIds(db)).filter((id) => !known.has(id));
   if (orphaned.length) log.warn({ event: 'config.warning', upstreams: orphaned }, 'accounts are linked to sign-in services that are no longer configured');
+  const interactions = createInteractions({ provider: () => provider, classifier, globalPolicy: config.policy });
   const app = createApp({
-    issuer: config.issuer, base, trustProxy: config.trustProxy, db, log, render, provider: () => provider, cookieKeys, box, webauthn, classifier,
+    issuer: config.issuer, base, trustProxy: config.trustProxy, db, log, render, provider: () => provider, interactions, cookieKeys, box, webauthn, classifier,
     globalPolicy: config.policy, showUserList: config.login.showUserList, rotateKeys: () => rotateSigningKeys(db), upstreams,
     metrics, metricsRoute: metrics && config.metrics.token ? metricsModule!.metricsEndpoint(metrics, config.metrics.token) : undefined,
   });

@@ -16,6 +16,7 @@ import { sessionHandle } from './account.js';
 import { issueEnrolLink, purposes, type IssuedLink } from './enrol.js';
 import { endEverySession } from './sessions.js';
 import type { SecretBox } from './secret-key.js';
+import { accountLocks, unlockAccount } from './throttle.js';
 
 export const adminGroup = 'admins';
 export const isAdmin = (user: Pick<User, 'groups'>) => user.groups.includes(adminGroup);
@@ -154,6 +155,21 @@ export async function setUserDisabled(db: Db, actor: Actor, userId: string, disa
   await updateProfile(db, userId, { disabled });
   const sessionsEnded = disabled ? await endEverySession(db, userId) : 0;
   await audit(db, actor, disabled ? 'user.disabled' : 'user.enabled', { user: userId, username: user.username, ...(disabled ? { sessionsEnded } : {}) });
+}
+
+/** Password sign-in locks of a user after too many failures (throttle.ts), per network, for the console. */
+export async function passwordLocksOf(db: Db, userId: string, now = epoch()) {
+  const user = await findUserById(db, userId);
+  if (!user) throw notFound('That user does not exist (any more).');
+  return accountLocks(db, user.username, now);
+}
+
+/** Lifts the password sign-in locks of a user (before their time runs out); in the audit log. */
+export async function liftPasswordLock(db: Db, actor: Actor, userId: string): Promise<void> {
+  const user = await findUserById(db, userId);
+  if (!user) throw notFound('That user does not exist (any more).');
+  await unlockAccount(db, user.username);
+  await audit(db, actor, 'login.unlocked', { user: userId, username: user.username });
 }
 
 /** Replaces a user's groups; an admin cannot take `admins` away from themselves. */

@@ -8,7 +8,7 @@ import type { Context, Middleware, Next } from 'koa';
 import { findAccountSession, type AccountSession } from '../auth/account-session.js';
 import type { NetworkClassifier } from '../auth/network.js';
 import type { Acr, Strength } from '../auth/policy.js';
-import { activeUser } from '../auth/sign-in.js';
+import { activeUser } from '../auth/sign-in/factors.js';
 import { decideAccess, type Access } from '../auth/sign-in/access.js';
 import { AppError } from '../errors.js';
 import type { Db } from '../store/db.js';

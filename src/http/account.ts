@@ -4,7 +4,7 @@ import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import multer from '@koa/multer';
 import type { Context, Middleware } from 'koa';
-import type Provider from 'oidc-provider';
+import type { Interactions } from '../oidc/interactions.js';
 import {
   accountClientId, endOwnSession, hasWayIn, ownConnectedApps, ownSessions, removeOwnAvatar, revokeOwnApp, securityOverview, setOwnAvatar, updateOwnProfile,
   type Actor,
@@ -31,7 +31,7 @@ export interface AccountDeps {
   base: string;
   db: Db;
   render: Render;
-  provider: () => Provider;
+  interactions: Interactions;
   box: SecretBox;
   webauthn: WebauthnSettings;
   classifier: NetworkClassifier;
@@ -94,7 +94,7 @@ const dateFormat = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeS
 export const when = (ts: number | null) => (ts ? { text: dateFormat.format(ts * 1000), iso: new Date(ts * 1000).toISOString() } : null);
 
 export function accountRoutes(deps: AccountDeps): Router {
-  const { db, render, provider, base } = deps;
+  const { db, render, base } = deps;
   const router = new Router();
   const auth = deps.accountAuth;
   const { requireAccount, sameOrigin } = auth;
@@ -114,10 +114,7 @@ export function accountRoutes(deps: AccountDeps): Router {
     ctx.redirect(`${base}/account${path}${done ? `?done=${done}` : ''}`);
   }
 
-  const clientName = async (clientId: string) => {
-    const client = await provider().Client.find(clientId).catch(() => undefined);
-    return client?.clientName ?? clientId;
-  };
+  const clientName = (clientId: string) => deps.interactions.clientName(clientId);
 
   async function showAccount(ctx: Context, extra: { error?: string; status?: number } = {}) {
     const { user, session } = account(ctx);

@@ -46,6 +46,7 @@ export const adminNotices = {
   'groups-saved': 'Groups saved. Apps see them at the next sign-in.',
   disabled: 'The user is disabled and signed out everywhere.',
   enabled: 'The user can sign in again.',
+  unlocked: 'Password sign-in is open again for this user.',
   'session-revoked': 'That session is signed out, and the apps it signed in to lost their access.',
   'upstream-added': 'Sign-in service added. The sign-in page now offers it.',
   'upstream-removed': 'Sign-in service removed. Accounts linked to it can no longer use it.',

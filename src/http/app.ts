@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import Koa from 'koa';
 import type Provider from 'oidc-provider';
+import type { Interactions } from '../oidc/interactions.js';
 import type { Logger } from '../log.js';
 import type { Db } from '../store/db.js';
 import { handleErrors } from './errors.js';
@@ -42,6 +43,8 @@ export interface AppDeps {
   render: Render;
   /** The current provider; replaced after a key rotation. */
   provider: () => Provider;
+  /** Reads and finishes sign-in interactions (oidc/interactions.ts): the only door to oidc-provider's interaction API. */
+  interactions: Interactions;
   /** Keys for our own signed cookies (the remembered user): the provider's cookie keys. */
   cookieKeys: string[];
   box: SecretBox;
@@ -112,7 +115,7 @@ export function createApp(deps: AppDeps): Koa {
   app.use(serveStatic(join(viewsDir, 'static'), `${base}/static`, { 'webauthn-browser.js': webauthnBrowser }));
   const networkOf = (ctx: Koa.Context) => classifier.ofRequest(ctx.req);
   const steps = createInteractionSteps({
-    provider, db, render, log, settings: { globalPolicy: deps.globalPolicy, showUserList: deps.showUserList, networkOf, upstreams: () => deps.upstreams.list() },
+    interactions: deps.interactions, db, render, log, settings: { showUserList: deps.showUserList, networkOf, upstreams: () => deps.upstreams.list() },
     countSignIn: deps.metrics ? (outcome) => deps.metrics!.signIn(outcome) : undefined,
   });
   const accountAuth = createAccountAuth({ db, render, issuer, base, clientId: accountClientId, classifier, globalPolicy: deps.globalPolicy });

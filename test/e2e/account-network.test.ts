@@ -86,11 +86,12 @@ describe('the account page', () => {
     expect(json.status).toBe(403);
     expect((await json.json()).error).toMatch(/sign in again/);
 
-    // Paul has nothing but a password: the sign-in asked for from outside cannot be met.
-    const refused = await openSignedIn(paul.agent, '/account', 'paul', 'paul password 1');
-    expect(refused.url.pathname).toBe('/account/callback');
-    expect(refused.res.status).toBe(400);
-    expect(refused.html).toContain('outside the home network');
+    // Paul has nothing but a password: the sign-in asked for from outside cannot be met, and says so in the
+    // words a wrong password gets too.
+    const { res: signInPage } = await paul.agent.follow(url('/account'), origin);
+    const refused = await paul.agent.post(new URL(formAction(await signInPage.text(), '/password'), origin), { username: 'paul', password: 'paul password 1' });
+    expect(refused.status).toBe(401);
+    expect(await refused.text()).toContain('a password alone is not enough here');
 
     // Back home, the session is as it was and the profile unchanged.
     paul.moveTo(atHome);
@@ -146,5 +147,54 @@ describe('the owner console', () => {
 
     olive.moveTo(atHome);
     expect((await olive.agent.get(url('/admin/users'))).status).toBe(200);
+  });
+});
+
+describe('guessing passwords from outside', () => {
+  /** The sign-in page of a fresh interaction for the account pages, and its password form's address. */
+  async function signInPage(agent: Agent) {
+    const { res, url: at } = await agent.follow(url('/account'), origin);
+    const html = await res.text();
+    expect(html).toContain('name="password"');
+    return { at, action: new URL(formAction(html, '/password'), origin) };
+  }
+  /** The answer to a password, with the interaction's own id taken out (it differs per sign-in). */
+  async function answer(agent: Agent, action: URL, username: string, password: string) {
+    const res = await agent.post(action, { username, password });
+    const uid = action.pathname.split('/')[2]!;
+    return { status: res.status, html: (await res.text()).replaceAll(uid, '<uid>') };
+  }
+
+  it('answers a right password the outside policy refuses exactly like a wrong one, and does not count it', async () => {
+    addUser(server, 'quinn', 'quinn password 1');
+    const stranger = browserAt(outside).agent;
+    const { action } = await signInPage(stranger);
+    const wrong = await answer(stranger, action, 'quinn', 'not the password');
+    const right = await answer(stranger, action, 'quinn', 'quinn password 1');
+    expect(right.status).toBe(401);
+    expect(right).toEqual(wrong);
+    expect(right.html).toContain('a password alone is not enough here');
+
+    // Many right-but-refused answers never bring a lock closer (five wrong ones would).
+    for (let i = 0; i < 7; i++) expect((await answer(stranger, action, 'quinn', 'quinn password 1')).status).toBe(401);
+    const log = auditLog();
+    expect(log).toContain('login.refused');
+    // At home the same password signs Quinn in at once.
+    const home = await openSignedIn(browserAt(atHome).agent, '/account', 'quinn', 'quinn password 1');
+    expect(home.res.status).toBe(200);
+  });
+
+  it('slows guesses from outside without locking the member out at home', async () => {
+    addUser(server, 'uma', 'uma password 1');
+    const stranger = browserAt(outside).agent;
+    const { action } = await signInPage(stranger);
+    const statuses: number[] = [];
+    for (let i = 0; i < 7; i++) statuses.push((await answer(stranger, action, 'uma', `guess ${i}`)).status);
+    expect(statuses.slice(0, 5)).toEqual([401, 401, 401, 401, 401]);
+    expect(statuses).toContain(429);
+
+    const home = await openSignedIn(browserAt(atHome).agent, '/account', 'uma', 'uma password 1');
+    expect(home.res.status).toBe(200);
+    expect(home.html).toContain('Uma Example');
   });
 });

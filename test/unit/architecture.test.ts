@@ -73,8 +73,10 @@ function layerOf(path: string): Layer | undefined {
 const allowed: Record<Layer, string[]> = {
   main: ['*'],
   cli: ['store', 'auth', 'oidc/keys.ts', 'integrations', 'config', 'log', 'errors'],
-  http: ['auth', 'errors', 'integrations', 'type:store', 'type:log'], // integrations: presets' pure setup text for the owner console
-  oidc: ['store', 'auth/policy.ts', 'type:auth/network.ts', 'errors', 'config', 'log'], // the classifier arrives as an argument
+  // integrations: presets' pure setup text for the owner console; oidc/interactions.ts: the port's types only
+  http: ['auth', 'errors', 'integrations', 'type:store', 'type:log', 'type:oidc/interactions.ts'],
+  // the classifier arrives as an argument; interactions.ts hands out the sign-in's plain types
+  oidc: ['store', 'auth/policy.ts', 'type:auth/network.ts', 'type:auth/sign-in/types.ts', 'errors', 'config', 'log'],
   auth: ['store', 'errors', 'config'],
   store: ['errors', 'type:config'],
   integrations: ['config', 'errors', 'type:store'],
