@@ -7,7 +7,7 @@ import { defineConfig } from 'vitest/config';
 const storeUnitTests = [
   'test/unit/store/**/*.test.ts',
   'test/unit/oidc/{adapter,clients,keys}.test.ts',
-  'test/unit/auth/{account,admin,federation,recovery,throttle,totp}.test.ts',
+  'test/unit/auth/{account,admin,enrol,federation,recovery,throttle,totp}.test.ts',
 ];
 
 /**
@@ -19,6 +19,7 @@ const postgresE2eTests = [
   'test/e2e/sessions-device.test.ts',
   'test/e2e/sign-in-factors.test.ts',
   'test/e2e/sign-in-passkey.test.ts',
+  'test/e2e/enrol.test.ts', // claims and the one-owner transaction on both engines
   'test/e2e/lifecycle.test.ts',
   'test/e2e/replicas.test.ts',
   'test/e2e/backup.test.ts', // export from SQLite, import into PostgreSQL

@@ -10,7 +10,7 @@ import { reconcileConfigForwardAuthApps } from './auth/forward-auth/apps.js';
 import { createBufferedLogger, createLogger, type Logger } from './log.js';
 import { createNetworkClassifier } from './auth/network.js';
 import { createSecretBox, loadSecretKey } from './auth/secret-key.js';
-import { createSetupLink, setupNeeded } from './auth/setup.js';
+import { issueEnrolLink, setupNeeded } from './auth/enrol.js';
 import { declaredClients } from './integrations/presets.js';
 import { ensureSigningKeys, keyRetention, loadCookieKeys, loadJwks, rotateSigningKeys } from './oidc/keys.js';
 import { deleteConfigClientsExcept, upsertConfigClient } from './store/clients.js';
@@ -192,8 +192,9 @@ async function serve(): Promise<void> {
   process.once('SIGINT', stop);
   // After the signal handlers: creating the link writes, and a SIGTERM meanwhile must still drain and close.
   if (await setupNeeded(db)) {
-    const token = await createSetupLink(db, box);
-    console.log(`\nAccouch is running at ${config.issuer} (port ${port}). Nobody can sign in yet: open this one-time link\nwithin an hour to create the owner's account (\`npx accouch setup-link\` prints a fresh one):\n\n  ${config.issuer.replace(/\/$/, '')}/setup?token=${token}\n`);
+    // A new link at every start; the earlier ones (in old logs) stop working.
+    const { token, revoked } = await issueEnrolLink(db, box, { purpose: 'setup', actor: 'server' });
+    console.log(`\nAccouch is running at ${config.issuer} (port ${port}). Nobody can sign in yet: open this one-time link\nwithin an hour to create the owner's account (\`npx accouch setup-link\` prints a fresh one${revoked ? '; earlier links no longer work' : ''}):\n\n  ${config.issuer.replace(/\/$/, '')}/setup?token=${token}\n`);
   }
 }
 

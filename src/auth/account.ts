@@ -12,6 +12,7 @@ import { listFederatedIdentities } from '../store/federation.js';
 import { findUserById, lockUser, setPasswordHash, updateProfile, type User } from '../store/users.js';
 import { endSession, listSessions, revokeConnectedApp, listConnectedApps } from './account-session.js';
 import { avatarContentType } from './avatar.js';
+import { parseProfile } from './profile.js';
 import { hashPassword } from './password.js';
 import { generateRecoveryCodes, recoveryStatus } from './recovery.js';
 import type { SecretBox } from './secret-key.js';
@@ -55,24 +56,18 @@ export async function ownCredential(db: Db, userId: string, id: string): Promise
   return credential;
 }
 
-const maxName = 80;
-const emailPattern = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 /** Changes the display name and email; a changed email is no longer verified. Returns the fields changed. */
 export async function updateOwnProfile(db: Db, actor: Actor, input: { name: unknown; email: unknown }): Promise<string[]> {
   const user = await findUserById(db, actor.userId);
   if (!user) throw notFound('This account no longer exists.');
-  const name = typeof input.name === 'string' ? input.name.trim().replace(/\s+/g, ' ') : '';
-  const email = typeof input.email === 'string' ? input.email.trim() : '';
-  if (!name) throw badRequest('Enter the name to show.');
-  if ([...name].length > maxName) throw badRequest(`The name can have at most ${maxName} characters.`);
-  if (email && (email.length > 254 || !emailPattern.test(email))) throw badRequest('That email address does not look right. Check it and try again.');
+  const { name, email } = parseProfile(input, ['name', 'email']);
   const changed: string[] = [];
   if (name !== user.name) changed.push('name');
-  if ((email || null) !== user.email) changed.push('email');
+  if (email !== user.email) changed.push('email');
   if (!changed.length) return changed;
   await updateProfile(db, user.id, {
-    name, ...(changed.includes('email') ? { email: email || null, emailVerified: false } : {}),
+    name, ...(changed.includes('email') ? { email, emailVerified: false } : {}),
   });
   await audit(db, actor, 'profile.updated', { fields: changed });
   return changed;

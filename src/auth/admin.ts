@@ -3,25 +3,26 @@
 import { randomBytes } from 'node:crypto';
 import { accountClientId, clientSchema, type ClientConfig } from '../config.js';
 import { badRequest, conflict, forbidden, notFound } from '../errors.js';
-import { deleteClientPayloads, listAuditPage, listPendingLinks, listSignedInPayloads, retireLinks, updateCliClient, type AuditFilter } from '../store/admin.js';
+import { deleteClientPayloads, listAuditPage, listPendingLinks, listSignedInPayloads, updateCliClient, type AuditFilter } from '../store/admin.js';
 import { recordAudit } from '../store/audit.js';
 import { deleteClient, findClient, insertClient, listClients, type StoredClient } from '../store/clients.js';
 import type { Db } from '../store/db.js';
 import { epoch } from '../store/db.js';
 import { listSigningKeys } from '../store/keys.js';
-import { deletePayload, deletePayloadsByGrant, listAccountPayloads } from '../store/oidc-payloads.js';
+import { deletePayload, deletePayloadsByGrant } from '../store/oidc-payloads.js';
 import { findUserById, findUserByUsername, listUsers, setGroups, updateProfile, type User } from '../store/users.js';
 import type { Actor } from './account.js';
 import { sessionHandle } from './account.js';
-import { createLink } from './links.js';
+import { issueEnrolLink, purposes, type IssuedLink } from './enrol.js';
+import { endEverySession } from './sessions.js';
 import type { SecretBox } from './secret-key.js';
 import { accountLocks, unlockAccount } from './throttle.js';
 
 export const adminGroup = 'admins';
 export const isAdmin = (user: Pick<User, 'groups'>) => user.groups.includes(adminGroup);
 
-export const inviteTtl = 7 * 86400;
-export const resetTtl = 86400;
+export { endEverySession };
+export const inviteTtl = purposes.invite.ttl;
 
 const audit = (db: Db, actor: Actor, event: string, detail: Record<string, unknown> = {}) =>
   recordAudit(db, { event, actor: actor.userId, ip: actor.ip ?? null, detail });
@@ -120,15 +121,16 @@ export async function removeClientAndTokens(db: Db, id: string, by: { actor: str
 
 // ---- users -------------------------------------------------------------------------------------------------
 
-export type UserStatus = 'active' | 'disabled' | 'invited';
+export type UserStatus = 'active' | 'disabled';
 export interface AdminUser { user: User; status: UserStatus }
 
-/** The household with each person's status; an invitee who has not finished yet is "invited". */
+/** The household with each person's status (an invitee appears once their way in is saved). */
 export async function listAdminUsers(db: Db): Promise<AdminUser[]> {
-  const [users, invites] = await Promise.all([listUsers(db), listPendingLinks(db, 'invite')]);
-  const invited = new Set(invites.map((l) => l.state.userId).filter((id) => typeof id === 'string'));
-  return users.map((user) => ({ user, status: invited.has(user.id) && user.disabled ? 'invited' : user.disabled ? 'disabled' : 'active' }));
+  return (await listUsers(db)).map((user) => ({ user, status: user.disabled ? 'disabled' : 'active' }));
 }
+
+/** How many invitations are out, unused and unexpired. */
+export const countOpenInvitations = async (db: Db) => (await listPendingLinks(db, 'invite')).length;
 
 export async function findAdminUser(db: Db, id: string): Promise<AdminUser> {
   const found = (await listAdminUsers(db)).find((u) => u.user.id === id);
@@ -147,23 +149,11 @@ export function parseGroups(text: unknown): string[] {
   return groups;
 }
 
-/** An invitation link (7 days, single use) into these groups; returns the raw token to send. */
-export async function inviteUser(db: Db, box: SecretBox, actor: Actor, groupsText: unknown, now = epoch()): Promise<{ token: string; expiresAt: number; groups: string[] }> {
+/** An invitation link (7 days, single use, with a short code) into these groups; returns the raw token to send. */
+export async function inviteUser(db: Db, box: SecretBox, actor: Actor, groupsText: unknown, now = epoch()): Promise<IssuedLink & { groups: string[] }> {
   const groups = parseGroups(groupsText);
-  const token = await createLink(db, box, { purpose: 'invite', ttl: inviteTtl, state: { groups, invitedBy: actor.userId } }, now);
-  await audit(db, actor, 'user.invited', { groups });
-  return { token, expiresAt: now + inviteTtl, groups };
-}
-
-/** Ends every session of a user and revokes every grant (so their refresh tokens stop working); returns how many sessions. */
-export async function endEverySession(db: Db, userId: string): Promise<number> {
-  const [sessions, grants] = await Promise.all([listAccountPayloads(db, userId, 'Session'), listAccountPayloads(db, userId, 'Grant')]);
-  for (const grant of grants) {
-    await deletePayloadsByGrant(db, grant.id);
-    await deletePayload(db, 'Grant', grant.id);
-  }
-  for (const session of sessions) await deletePayload(db, 'Session', session.id);
-  return sessions.length;
+  const link = await issueEnrolLink(db, box, { purpose: 'invite', state: { groups, invitedBy: actor.userId }, actor: actor.userId, ip: actor.ip, detail: { groups } }, now);
+  return { ...link, groups };
 }
 
 /** Disables (sessions end, sign-in refused) or enables a user; never the admin themselves. */
@@ -208,15 +198,13 @@ export async function setUserGroups(db: Db, actor: Actor, userId: string, groups
 
 /**
  * A reset link (24 hours, single use) for a user who lost their way in; an older unused one stops working.
- * What the link replaces is in auth/invite.ts (replaceFactors).
+ * What the link replaces is in auth/enrol.ts (replaceFactors).
  */
-export async function createResetLink(db: Db, box: SecretBox, actor: Actor, userId: string, now = epoch()): Promise<{ token: string; expiresAt: number; user: User }> {
+export async function createResetLink(db: Db, box: SecretBox, actor: Actor, userId: string, now = epoch()): Promise<IssuedLink & { user: User }> {
   const user = await findUserById(db, userId);
   if (!user) throw notFound('That user does not exist (any more).');
-  await retireLinks(db, 'reset', userId, now);
-  const token = await createLink(db, box, { purpose: 'reset', userId, ttl: resetTtl }, now);
-  await audit(db, actor, 'user.reset_link_created', { user: userId, username: user.username });
-  return { token, expiresAt: now + resetTtl, user };
+  const link = await issueEnrolLink(db, box, { purpose: 'reset', userId, actor: actor.userId, ip: actor.ip, detail: { username: user.username } }, now);
+  return { ...link, user };
 }
 
 // ---- sessions ----------------------------------------------------------------------------------------------

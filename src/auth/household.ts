@@ -48,5 +48,4 @@ export function listHousehold(db: Db) {
 /** A user's uploaded picture, for the /avatars route. */
 export const avatarOf = (db: Db, userId: string) => findAvatar(db, userId);
 
-/** What a username may look like: it ends up in kube-apiserver user names and Gitea logins. */
-export const usernamePattern = /^[a-z0-9][a-z0-9._-]{0,63}$/i;
+export { usernamePattern } from './profile.js';

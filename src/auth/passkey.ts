@@ -60,6 +60,20 @@ export async function finishRegistration(
   db: Db, settings: WebauthnSettings,
   input: { userId: string; binding: string; kind: CredentialKind; name: string; response: RegistrationResponseJSON }, now = epoch(),
 ): Promise<StoredCredential> {
+  const stored = await verifyRegistration(db, settings, input, now);
+  await insertCredential(db, stored);
+  await recordAudit(db, { event: input.kind === 'passkey' ? 'passkey.registered' : 'security_key.registered', actor: input.userId, detail: { credential: stored.id, name: stored.name } });
+  return stored;
+}
+
+/**
+ * Verifies a registration (the challenge is used up) and returns the credential to store, not stored yet: for a
+ * caller that writes it in one transaction with more. `aaguid` names the authenticator's make, if it says.
+ */
+export async function verifyRegistration(
+  db: Db, settings: WebauthnSettings,
+  input: { userId: string; binding: string; kind: CredentialKind; name: string; response: RegistrationResponseJSON }, now = epoch(),
+): Promise<StoredCredential & { aaguid: string }> {
   const challenge = await takeChallenge(db, `registration:${input.binding}`);
   if (!challenge || challenge.expires_at <= now || challenge.user_id !== input.userId) throw failed();
   const verification = await (await webauthn()).verifyRegistrationResponse({
@@ -70,22 +84,20 @@ export async function finishRegistration(
     requireUserVerification: input.kind === 'passkey',
   }).catch(() => undefined);
   if (!verification?.verified || !verification.registrationInfo) throw failed();
-  const { credential, credentialBackedUp } = verification.registrationInfo;
-  const stored: StoredCredential = {
+  const { credential, credentialBackedUp, aaguid } = verification.registrationInfo;
+  return {
     id: credential.id,
     userId: input.userId,
     publicKey: Buffer.from(credential.publicKey).toString('base64url'),
     counter: credential.counter,
-    transports: credential.transports ?? input.response.response.transports ?? [],
+    transports: credential.transports ?? input.response.response?.transports ?? [],
     kind: input.kind,
     name: input.name.trim().slice(0, 64) || (input.kind === 'passkey' ? 'Passkey' : 'Security key'),
     backedUp: credentialBackedUp,
     createdAt: now,
     lastUsedAt: null,
+    aaguid,
   };
-  await insertCredential(db, stored);
-  await recordAudit(db, { event: input.kind === 'passkey' ? 'passkey.registered' : 'security_key.registered', actor: input.userId, detail: { credential: stored.id, name: stored.name } });
-  return stored;
 }
 
 /**

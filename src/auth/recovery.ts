@@ -29,10 +29,16 @@ function newCode(): string {
  * old set. The codes are returned once, to show; only their hashes are kept.
  */
 export async function generateRecoveryCodes(db: Db, box: SecretBox, userId: string): Promise<string[]> {
+  const { codes, hashes } = newRecoveryCodes(box);
+  await replaceRecoveryCodes(db, userId, hashes);
+  return codes;
+}
+
+/** A new set of ten codes to show and their hashes to store (by the caller, e.g. in its own transaction). */
+export function newRecoveryCodes(box: SecretBox): { codes: string[]; hashes: string[] } {
   const codes = new Set<string>();
   while (codes.size < codeCount) codes.add(newCode());
-  await replaceRecoveryCodes(db, userId, [...codes].map((code) => box.mac(purpose, code)));
-  return [...codes].map((code) => `${code.slice(0, 5)}-${code.slice(5)}`);
+  return { codes: [...codes].map((code) => `${code.slice(0, 5)}-${code.slice(5)}`), hashes: [...codes].map((code) => box.mac(purpose, code)) };
 }
 
 /** Uses a recovery code: true once per code, false for a used, unknown or malformed one. */

@@ -44,6 +44,9 @@ async function matchStep(secret: string, code: string, now: number, afterStep: n
   return result.valid && 'timeStep' in result ? result.timeStep : undefined;
 }
 
+/** The time step a code from a newly shown secret matches (undefined: it does not), for enrolling in a caller's transaction. */
+export const matchNewTotpCode = (secret: string, code: string, now = epoch()) => matchStep(secret, code, now, 0);
+
 /**
  * Enrols `secret` (from {@link newTotpSecret}) for a user once `code` proves their app has it, replacing any
  * earlier enrolment. Returns false, storing nothing, if the code is wrong. The confirming code cannot be

@@ -1,7 +1,7 @@
 // `accouch setup-link` and `accouch audit`: first boot and the security log, from the command line.
 import type { Command } from 'commander';
 import { createSecretBox, loadSecretKey } from '../auth/secret-key.js';
-import { createSetupLink, setupNeeded } from '../auth/setup.js';
+import { issueEnrolLink, setupInProgress, setupNeeded } from '../auth/enrol.js';
 import { AppError } from '../errors.js';
 import { listAudit } from '../store/audit.js';
 import { printTable, withDatabase } from './context.js';
@@ -10,11 +10,18 @@ const iso = (epoch: number) => new Date(epoch * 1000).toISOString().replace('.00
 
 export function registerSetupCommands(program: Command): void {
   program.command('setup-link')
-    .description('print a fresh one-time link (valid 1 hour) to create the owner account on first boot')
+    .description('print a fresh one-time link (valid 1 hour) to create the owner account on first boot; earlier links stop working')
     .action(async () => withDatabase(async ({ db, config }) => {
       if (!(await setupNeeded(db))) throw new AppError('conflict', 'Accouch is already set up: the owner can invite people from the account pages');
+      // Who is part-way through on an earlier link, so nobody revokes a setup they did not know was going on.
+      for (const open of await setupInProgress(db)) {
+        if (!open.claimed) continue;
+        const who = open.username ? `${open.name} (${open.username})` : 'someone who has not entered a profile yet';
+        console.error(`note: ${who} was setting up on an earlier link (valid until ${iso(open.expiresAt)}); that link no longer works`);
+      }
       const box = createSecretBox(loadSecretKey({ secretKey: config.secretKey, dataDir: config.dataDir }));
-      console.log(`${config.issuer.replace(/\/$/, '')}/setup?token=${await createSetupLink(db, box)}`);
+      const { token } = await issueEnrolLink(db, box, { purpose: 'setup', actor: 'cli' });
+      console.log(`${config.issuer.replace(/\/$/, '')}/setup?token=${token}`);
     }));
 
   program.command('audit')

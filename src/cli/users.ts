@@ -1,9 +1,9 @@
 // `accouch user add|list|passwd`: household users from the command line.
 import type { Command } from 'commander';
-import { usernamePattern } from '../auth/household.js';
+import { parseProfile } from '../auth/profile.js';
 import { hashPassword } from '../auth/password.js';
 import { unlockAccount } from '../auth/throttle.js';
-import { badRequest, notFound } from '../errors.js';
+import { notFound } from '../errors.js';
 import { createUser, findUserByUsername, listUsers, setPasswordHash } from '../store/users.js';
 import { recordAudit } from '../store/audit.js';
 import { printTable, readPassword, readStdin, withDatabase } from './context.js';
@@ -19,13 +19,13 @@ export function registerUserCommands(program: Command): void {
     .option('--groups <groups>', 'comma-separated groups, e.g. admins,family')
     .option('--password-stdin', 'read the password from standard input')
     .action(async (username: string, opts: { name: string; email?: string; groups?: string; passwordStdin?: boolean }) => {
-      if (!usernamePattern.test(username)) throw badRequest('username: letters, digits, ".", "_" and "-", at most 64');
-      if (opts.email !== undefined && !/^[^\s@]+@[^\s@]+$/.test(opts.email)) throw badRequest(`invalid email "${opts.email}"`);
+      // The same profile rules as setup, invitations and the account page.
+      const profile = parseProfile({ username, name: opts.name, email: opts.email }, ['username', 'name', 'email']);
       const groups = (opts.groups ?? '').split(',').map((g) => g.trim()).filter(Boolean);
       const password = opts.passwordStdin ? await readStdin() : undefined;
       const passwordHash = password === undefined ? null : await hashPassword(password);
       await withDatabase(async ({ db }) => {
-        const created = await createUser(db, { username, name: opts.name, email: opts.email, emailVerified: opts.email !== undefined, groups, passwordHash });
+        const created = await createUser(db, { ...profile, emailVerified: profile.email !== null, groups, passwordHash });
         await recordAudit(db, { event: 'user.created', actor: 'cli', detail: { user: created.id, username: created.username } });
         console.log(`added user ${created.username} (sub ${created.id})${passwordHash ? '' : '; no password yet: set one with `accouch user passwd`'}`);
       });

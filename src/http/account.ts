@@ -23,6 +23,8 @@ import { linkRoutes } from './account-links.js';
 import type { Federation } from './federation.js';
 import { html } from './interaction.js';
 import type { Render } from './views.js';
+import { deviceLinkRoutes } from './account-device.js';
+import { isAdmin } from '../auth/admin.js';
 
 export interface AccountDeps {
   issuer: string;
@@ -128,6 +130,7 @@ export function accountRoutes(deps: AccountDeps): Router {
       person: present(user),
       user: { username: user.username, name: user.name, email: user.email, emailVerified: user.emailVerified },
       hasPassword: Boolean(user.passwordHash),
+      isAdmin: isAdmin(user),
       passkeys: security.credentials.filter((c) => c.kind === 'passkey').map(credential),
       securityKeys: security.credentials.filter((c) => c.kind === 'security_key').map(credential),
       totp: security.totp,
@@ -217,5 +220,6 @@ export function accountRoutes(deps: AccountDeps): Router {
   const kit: AccountKit = { deps, auth, form, json, actor, account, go, showAccount, orShow, fresh };
   factorRoutes(router, kit);
   linkRoutes(router, kit);
+  deviceLinkRoutes(router, kit);
   return router;
 }

@@ -10,9 +10,10 @@ import { sessionHandle } from '../auth/account.js';
 import { present } from '../auth/household.js';
 import { badRequest, type AppError } from '../errors.js';
 import { when } from './account.js';
+import { shareLink, type SharedLink } from './link-share.js';
 import type { AdminKit } from './admin.js';
 
-const statusWords = { active: 'Active', disabled: 'Disabled', invited: 'Invited' } as const;
+const statusWords = { active: 'Active', disabled: 'Disabled' } as const;
 
 export function userRoutes(router: Router, kit: AdminKit): void {
   const { deps, form, requireAdmin, fresh, actor, admin, body, go, show, orShow } = kit;
@@ -33,16 +34,17 @@ export function userRoutes(router: Router, kit: AdminKit): void {
     }, error?.status);
   };
 
-  /** The page that shows a one-time link to pass on (invitation or reset). */
-  const showLink = (ctx: Context, data: { title: string; lead: string; url: string; expiresAt: number; back: string; backText: string }) =>
-    show(ctx, 'admin-link', 'users', { ...data, expires: when(data.expiresAt) });
+  /** The page that shows a one-time link to pass on (invitation or reset): URL, QR code and short code. */
+  const showLink = (ctx: Context, data: { title: string; lead: string; link: SharedLink; back: string; backText: string }) =>
+    show(ctx, 'admin-link', 'users', { ...data, expires: when(data.link.expiresAt) });
 
   const invite = async (ctx: Context) => {
-    const { token, expiresAt, groups } = await inviteUser(db, box, actor(ctx), body(ctx).groups);
+    const issued = await inviteUser(db, box, actor(ctx), body(ctx).groups);
+    const { groups } = issued;
     showLink(ctx, {
       title: 'Invitation link',
-      lead: `Send this link to the person you invite (a message, a QR code, a note). It works once${groups.length ? `, and puts them in ${groups.join(', ')}` : ''}. They choose their username and how they sign in.`,
-      url: `${root}/invite?token=${encodeURIComponent(token)}`, expiresAt, back: `${base}/admin/users`, backText: 'Back to users',
+      lead: `Let the person you invite scan the code with their phone, or send them the link. It works once${groups.length ? `, and puts them in ${groups.join(', ')}` : ''}. They choose their username and how they sign in.`,
+      link: await shareLink(root, 'invite', issued), back: `${base}/admin/users`, backText: 'Back to users',
     });
   };
 
@@ -79,11 +81,12 @@ export function userRoutes(router: Router, kit: AdminKit): void {
     go(ctx, userPage(ctx), 'unlocked');
   };
   const reset = async (ctx: Context) => {
-    const { token, expiresAt, user } = await createResetLink(db, box, actor(ctx), ctx.params.id!);
+    const issued = await createResetLink(db, box, actor(ctx), ctx.params.id!);
+    const { user } = issued;
     showLink(ctx, {
       title: `Reset link for ${user.name}`,
       lead: `Send this link to ${user.name} only. It works once, for 24 hours. Opening it lets them create a new passkey or password; when they do, their old passkeys, security keys, password, authenticator app and recovery codes stop working and they are signed out everywhere.`,
-      url: `${root}/reset?token=${encodeURIComponent(token)}`, expiresAt, back: `${base}/admin${userPage(ctx)}`, backText: `Back to ${user.name}`,
+      link: await shareLink(root, 'reset', issued), back: `${base}/admin${userPage(ctx)}`, backText: `Back to ${user.name}`,
     });
   };
 

@@ -7,7 +7,7 @@ import { bodyParser } from '@koa/bodyparser';
 import type { Context, Middleware } from 'koa';
 import type { Actor } from '../auth/account.js';
 import {
-  addApp, adminGroup, auditPage, findApp, listAdminUsers, listApps, listHouseholdSessions, newClientSecret, removeApp, rotateAppSecret,
+  addApp, adminGroup, auditPage, countOpenInvitations, findApp, listAdminUsers, listApps, listHouseholdSessions, newClientSecret, removeApp, rotateAppSecret,
   updateAppAuthMethod, updateAppRedirects,
 } from '../auth/admin.js';
 import type { UpstreamRegistry } from '../auth/federation/registry.js';
@@ -128,11 +128,11 @@ export function adminRoutes(deps: AdminDeps): Router {
 
   // ---- overview --------------------------------------------------------------------------------------------
   const overview = async (ctx: Context) => {
-    const [apps, users, sessions, recent] = await Promise.all([listApps(db), listAdminUsers(db), listHouseholdSessions(db), auditPage(db, {})]);
+    const [apps, users, sessions, recent, invited] = await Promise.all([listApps(db), listAdminUsers(db), listHouseholdSessions(db), auditPage(db, {}), countOpenInvitations(db)]);
     show(ctx, 'admin', 'overview', {
       counts: {
         apps: apps.length, users: users.filter((u) => u.status === 'active').length,
-        invited: users.filter((u) => u.status === 'invited').length, sessions: sessions.length,
+        invited, sessions: sessions.length,
       },
       recent: recent.entries.slice(0, 10).map(auditRow),
     });

@@ -30,9 +30,8 @@ import { forwardAuthRoutes } from './forward-auth.js';
 import { adminRoutes } from './admin.js';
 import { avatarRoutes } from './avatars.js';
 import { createInteractionSteps, interactionRoutes } from './interaction.js';
-import { inviteRoutes } from './invite.js';
+import { enrolRoutes } from './enrol.js';
 import type { Metrics } from './metrics.js';
-import { setupRoutes } from './setup.js';
 import { signInStepRoutes } from './sign-in-steps.js';
 import { serveStatic } from './static.js';
 import { viewsDir, type Render } from './views.js';
@@ -143,8 +142,7 @@ export function createApp(deps: AppDeps): Koa {
   for (const router of [
     interactionRoutes(steps), signInStepRoutes({ steps, db, box: deps.box, webauthn: deps.webauthn }), federationRoutes(federation), avatarRoutes(db),
     accountRoutes({ ...deps, federation, accountAuth }),
-    setupRoutes({ db, box: deps.box, render, webauthn: deps.webauthn, base }),
-    adminRoutes({ ...deps, accountAuth }), inviteRoutes({ db, box: deps.box, render, webauthn: deps.webauthn, base }),
+    adminRoutes({ ...deps, accountAuth }), enrolRoutes({ db, box: deps.box, render, webauthn: deps.webauthn, base, issuer }),
     forwardAuthRoutes({ forwardAuth, classifier, render, issuer, base, clientId: forwardAuthClientId }),
   ]) {
     if (base) router.prefix(base);

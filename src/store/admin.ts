@@ -44,13 +44,6 @@ export async function listPendingLinks(db: Db, purpose: LinkTokensTable['purpose
   return rows.map((r) => ({ id: r.id, userId: r.user_id, state: JSON.parse(r.state) as Record<string, unknown>, expiresAt: Number(r.expires_at), createdAt: Number(r.created_at) }));
 }
 
-/** Uses up a user's unused links of one purpose (an older reset link stops working when a new one is made). */
-export async function retireLinks(db: Db, purpose: LinkTokensTable['purpose'], userId: string, now = epoch()): Promise<number> {
-  const result = await db.updateTable('link_tokens').set({ used_at: now })
-    .where('purpose', '=', purpose).where('user_id', '=', userId).where('used_at', 'is', null).executeTakeFirst();
-  return Number(result.numUpdatedRows);
-}
-
 export interface AuditFilter {
   /** Events starting with this text ("client." or "user.invited"). */
   eventPrefix?: string;

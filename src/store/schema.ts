@@ -127,13 +127,18 @@ export interface AvatarsTable {
 export interface LinkTokensTable {
   id: string;
   token_hash: string;
-  purpose: 'setup' | 'invite' | 'reset';
+  /** device: "add a passkey on another device" from the account page */
+  purpose: 'setup' | 'invite' | 'reset' | 'device';
   user_id: string | null;
   /** JSON: what the link's holder has entered so far */
   state: string;
   expires_at: number;
   used_at: number | null;
   created_at: number;
+  /** Keyed hash of the browser that claimed the link by submitting on it first; null while unclaimed */
+  claim_hash?: string | null;
+  /** Keyed hash of the short code that can be typed instead of the link */
+  code_hash?: string | null;
 }
 
 export interface SignInsTable {

@@ -222,7 +222,7 @@ describe('users and sessions', () => {
     expect(await profile.text()).toContain('Join Accouch');
     const token = link.searchParams.get('token')!;
     const taken = await erin.post(url('/invite/profile'), { token, name: 'Erin', username: 'olive', email: '', method: 'password' });
-    expect(taken.status).toBe(400);
+    expect(taken.status).toBe(409);
     expect(await taken.text()).toContain('is taken');
     const saved = await erin.post(url('/invite/profile'), { token, name: 'Erin Example', username: 'erin', email: 'erin@home.example', method: 'password' });
     expect(saved.status).toBe(303);

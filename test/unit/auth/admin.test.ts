@@ -1,6 +1,6 @@
 // The owner console's rules: CLI apps change and config apps do not, a rotated secret replaces the old one,
-// admins cannot lock themselves out, disabling and session revocation take grants with them, invitation and reset
-// links enrol a way in (a reset removes every old factor), and the audit log filters and pages.
+// admins cannot lock themselves out, disabling and session revocation take grants with them, and the audit log
+// filters and pages (invitation and reset links: enrol.test.ts).
 import { randomBytes } from 'node:crypto';
 import { describe, expect, test } from 'vitest';
 import {
@@ -8,7 +8,6 @@ import {
   rotateKeys, setUserDisabled, setUserGroups, updateAppRedirects,
 } from '../../../src/auth/admin.js';
 import { sessionHandle } from '../../../src/auth/account.js';
-import { findEnrolLink, finishEnrol, offerEnrolTotp, passkeySaved, saveInvitee, savePassword } from '../../../src/auth/invite.js';
 import { hashPassword, verifyPassword } from '../../../src/auth/password.js';
 import { generateRecoveryCodes, recoveryStatus } from '../../../src/auth/recovery.js';
 import { createSecretBox } from '../../../src/auth/secret-key.js';
@@ -122,66 +121,6 @@ describe('sessions', () => {
     expect(await findPayload(db, 'RefreshToken', 'id', 'r1')).toBeUndefined();
     expect(await findPayload(db, 'RefreshToken', 'id', 'r2')).toBeDefined();
     expect(await findPayload(db, 'Session', 'id', 's2')).toBeDefined();
-  });
-});
-
-describe('invitation and reset links', () => {
-  test('an invitee becomes a user in the invited groups, enabled once they have a password', async () => {
-    const db = await openTestDb();
-    const me = await owner(db);
-    const { token } = await inviteUser(db, box, { userId: me.id }, 'family');
-    expect(await findEnrolLink(db, box, 'reset', token)).toBeUndefined();
-    let link = (await findEnrolLink(db, box, 'invite', token))!;
-    await expect(saveInvitee(db, link, { username: 'olive', name: 'X', method: 'password' })).rejects.toMatchObject({ code: 'conflict' });
-    const kim = await saveInvitee(db, link, { username: 'kim', name: 'Kim', email: 'kim@home.example', method: 'password' });
-    expect(kim).toMatchObject({ groups: ['family'], disabled: true, emailVerified: false });
-    expect((await listAdminUsers(db)).find((u) => u.user.id === kim.id)?.status).toBe('invited');
-
-    link = (await findEnrolLink(db, box, 'invite', token))!;
-    expect(await finishEnrol(db, link, 'invite')).toBeUndefined(); // no way in yet
-    expect(await savePassword(db, box, link, 'invite', 'kim password', '')).toBe(true);
-    link = (await findEnrolLink(db, box, 'invite', token))!;
-    expect(await finishEnrol(db, link, 'invite')).toBe(kim.id);
-    const saved = (await findUserById(db, kim.id))!;
-    expect(saved.disabled).toBe(false);
-    expect(await verifyPassword('kim password', saved.passwordHash)).toBe(true);
-    expect(await findEnrolLink(db, box, 'invite', token)).toBeUndefined(); // used up
-    expect(await events(db)).toEqual(['user.invited', 'user.invite_accepted']);
-  });
-
-  test('a reset removes every old factor, session and grant once the new way in is saved', async () => {
-    const db = await openTestDb();
-    const me = await owner(db);
-    const bob = await createUser(db, { username: 'bob', name: 'Bob', passwordHash: await hashPassword('old bob password') });
-    for (const [id, kind] of [['pk', 'passkey'], ['sk', 'security_key']] as const) {
-      await insertCredential(db, { id, userId: bob.id, publicKey: 'x', counter: 0, transports: [], kind, name: id, backedUp: false, createdAt: 1 });
-    }
-    await saveTotp(db, bob.id, box.encrypt('JBSWY3DPEHPK3PXPJBSWY3DP'), 1);
-    await generateRecoveryCodes(db, box, bob.id);
-    await upsertPayload(db, 'Session', 's1', { accountId: bob.id, loginTs: 10 }, null);
-    await upsertPayload(db, 'Grant', 'g1', { accountId: bob.id }, null);
-
-    const first = await createResetLink(db, box, { userId: me.id }, bob.id);
-    const { token } = await createResetLink(db, box, { userId: me.id }, bob.id);
-    expect(await findEnrolLink(db, box, 'reset', first.token)).toBeUndefined(); // the newer link replaces it
-    let link = (await findEnrolLink(db, box, 'reset', token))!;
-    expect(link.state.userId).toBe(bob.id);
-    // Opening the link changes nothing yet.
-    expect(await listCredentials(db, bob.id)).toHaveLength(2);
-
-    await insertCredential(db, { id: 'new', userId: bob.id, publicKey: 'y', counter: 0, transports: [], kind: 'passkey', name: 'new', backedUp: false, createdAt: 2 });
-    await offerEnrolTotp(db, box, link, 'JBSWY3DPEHPK3PXPJBSWY3DP');
-    await passkeySaved(db, link, 'reset', 'new');
-    expect((await listCredentials(db, bob.id)).map((c) => c.id)).toEqual(['new']);
-    const after = (await findUserById(db, bob.id))!;
-    expect(after.passwordHash).toBeNull();
-    expect(await hasTotp(db, bob.id)).toBe(false);
-    expect(await recoveryStatus(db, bob.id)).toEqual({ total: 0, unused: 0 });
-    expect(await findPayload(db, 'Session', 'id', 's1')).toBeUndefined();
-    expect(await findPayload(db, 'Grant', 'id', 'g1')).toBeUndefined();
-    link = (await findEnrolLink(db, box, 'reset', token))!;
-    expect(await finishEnrol(db, link, 'reset')).toBe(bob.id);
-    expect(await events(db)).toEqual(['user.reset_link_created', 'user.reset_link_created', 'user.factors_reset', 'user.reset_completed']);
   });
 });
 

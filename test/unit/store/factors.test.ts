@@ -19,7 +19,7 @@ async function withAlice(): Promise<{ db: Db; userId: string }> {
 
 const link = (over: Partial<LinkToken> = {}): LinkToken => ({
   id: 'link-1', token_hash: 'hash-1', purpose: 'invite', user_id: null, state: '{}',
-  expires_at: now + 3600, used_at: null, created_at: now, ...over,
+  expires_at: now + 3600, used_at: null, created_at: now, claim_hash: null, code_hash: null, ...over,
 });
 
 describe('TOTP rows', () => {
