@@ -3,13 +3,13 @@
 import { randomBytes } from 'node:crypto';
 import { accountClientId, clientSchema, type ClientConfig } from '../config.js';
 import { badRequest, conflict, forbidden, notFound } from '../errors.js';
-import { deleteClientPayloads, listAuditPage, listPendingLinks, listSignedInPayloads, retireLinks, updateCliClient, type AuditFilter } from '../store/admin.js';
+import { deleteClientPayloads, listAuditPage, listPendingLinks, retireLinks, updateCliClient, type AuditFilter } from '../store/admin.js';
 import { recordAudit } from '../store/audit.js';
 import { deleteClient, findClient, insertClient, listClients, type StoredClient } from '../store/clients.js';
 import type { Db } from '../store/db.js';
 import { epoch } from '../store/db.js';
 import { listSigningKeys } from '../store/keys.js';
-import { deletePayload, deletePayloadsByGrant, listAccountPayloads } from '../store/oidc-payloads.js';
+import { endEverySession, householdSessions, revokeSessionAndGrants } from '../oidc/sessions.js';
 import { findUserById, findUserByUsername, listUsers, setGroups, updateProfile, type User } from '../store/users.js';
 import type { Actor } from './account.js';
 import { sessionHandle } from './account.js';
@@ -135,17 +135,7 @@ export async function inviteUser(db: Db, box: SecretBox, actor: Actor, groupsTex
   return { token, expiresAt: now + inviteTtl, groups };
 }
 
-/** Ends every session of a user and revokes every grant (so their refresh tokens stop working); returns how many sessions. */
-export async function endEverySession(db: Db, userId: string): Promise<number> {
-  const [sessions, grants] = await Promise.all([listAccountPayloads(db, userId, 'Session'), listAccountPayloads(db, userId, 'Grant')]);
-  for (const grant of grants) {
-    await deletePayloadsByGrant(db, grant.id);
-    await deletePayload(db, 'Grant', grant.id);
-  }
-  for (const session of sessions) await deletePayload(db, 'Session', session.id);
-  return sessions.length;
-}
-
+/** Disables (sessions end, sign-in refused) or enables a user; never the admin themselves. */
 /** Disables (sessions end, sign-in refused) or enables a user; never the admin themselves. */
 export async function setUserDisabled(db: Db, actor: Actor, userId: string, disabled: boolean): Promise<void> {
   const user = await findUserById(db, userId);
@@ -203,33 +193,16 @@ export async function createResetLink(db: Db, box: SecretBox, actor: Actor, user
 
 export interface HouseholdSession { handle: string; userId: string; loginTs: number; apps: string[]; grants: string[] }
 
-const sessionOf = (s: { id: string; accountId: string; payload: Record<string, unknown> }) => {
-  const authorizations = (s.payload.authorizations ?? {}) as Record<string, { grantId?: string }>;
-  return {
-    id: s.id,
-    handle: sessionHandle(s.id),
-    userId: s.accountId,
-    loginTs: Number(s.payload.loginTs ?? 0),
-    apps: Object.keys(authorizations),
-    grants: Object.values(authorizations).map((a) => a.grantId).filter((g): g is string => typeof g === 'string'),
-  };
-};
-
 /** Every signed-in browser session of the household, newest sign-in first (named by handle, never by id). */
 export async function listHouseholdSessions(db: Db): Promise<HouseholdSession[]> {
-  const sessions = (await listSignedInPayloads(db, 'Session')).map(sessionOf).filter((s) => s.loginTs > 0);
-  return sessions.sort((a, b) => b.loginTs - a.loginTs).map(({ id: _id, ...rest }) => rest);
+  return (await householdSessions(db)).map(({ id, userId, loginTs, apps, grants }) => ({ handle: sessionHandle(id), userId, loginTs, apps, grants }));
 }
 
 /** Ends a session and revokes the grants it authorised: the apps' refresh tokens stop working too. */
 export async function revokeSession(db: Db, actor: Actor, handle: string): Promise<boolean> {
-  const session = (await listSignedInPayloads(db, 'Session')).map(sessionOf).find((s) => s.handle === handle);
+  const session = (await householdSessions(db)).find((s) => sessionHandle(s.id) === handle);
   if (!session) return false;
-  for (const grantId of session.grants) {
-    await deletePayloadsByGrant(db, grantId);
-    await deletePayload(db, 'Grant', grantId);
-  }
-  await deletePayload(db, 'Session', session.id);
+  await revokeSessionAndGrants(db, session);
   await audit(db, actor, 'session.revoked', { session: handle, user: session.userId, apps: session.apps });
   return true;
 }

@@ -8,7 +8,7 @@ import { deleteCredential, listCredentials } from '../store/credentials.js';
 import { deleteTotp, replaceRecoveryCodes } from '../store/factors.js';
 import { findUserById, setPasswordHash, updateProfile, type User } from '../store/users.js';
 import { badRequest, conflict } from '../errors.js';
-import { endEverySession } from './admin.js';
+import { endEverySession } from '../oidc/sessions.js';
 import { findValidLink, saveLinkState, useLink, type ValidLink } from './links.js';
 import { hashPassword } from './password.js';
 import type { SecretBox } from './secret-key.js';

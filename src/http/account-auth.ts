@@ -5,7 +5,7 @@
 // a session too weak there signs in again at the strength needed, a closed network gets a refusal page.
 import { createHash, randomBytes } from 'node:crypto';
 import type { Context, Middleware, Next } from 'koa';
-import { findAccountSession, type AccountSession } from '../auth/account-session.js';
+import { currentSession, type AccountSession } from '../auth/account.js';
 import type { NetworkClassifier } from '../auth/network.js';
 import type { Acr, Strength } from '../auth/policy.js';
 import { activeUser } from '../auth/sign-in/factors.js';
@@ -81,7 +81,7 @@ export function createAccountAuth({ db, render, issuer, base, clientId, classifi
 
   /** The signed-in session and its user; undefined if this browser is not signed in (or the user is disabled). */
   async function current(ctx: Context): Promise<AccountState | undefined> {
-    const session = await findAccountSession(db, ctx.cookies.get(sessionCookie, { signed: true }));
+    const session = await currentSession(db, ctx.cookies.get(sessionCookie, { signed: true }));
     const user = session && (await activeUser(db, session.userId));
     return session && user ? { session, user } : undefined;
   }

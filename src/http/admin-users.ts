@@ -9,8 +9,8 @@ import {
 import { sessionHandle } from '../auth/account.js';
 import { present } from '../auth/household.js';
 import { badRequest, type AppError } from '../errors.js';
-import { when } from './account.js';
-import type { AdminKit } from './admin.js';
+import { when } from './account-kit.js';
+import type { AdminKit } from './admin-kit.js';
 
 const statusWords = { active: 'Active', disabled: 'Disabled', invited: 'Invited' } as const;
 
