@@ -10,6 +10,7 @@ import type { Db } from '../store/db.js';
 import { epoch } from '../store/db.js';
 import { listFederatedIdentities } from '../store/federation.js';
 import { findUserById, lockUser, setPasswordHash, updateProfile, type User } from '../store/users.js';
+import { forgetConsent, listConsents } from '../store/consents.js';
 import { appsOf, endSession, findAccountSession, revokeConnectedApp, sessionsOf } from '../oidc/sessions.js';
 import { avatarContentType } from './avatar.js';
 import { hashPassword } from './password.js';
@@ -190,11 +191,23 @@ export const ownConnectedApps = appsOf;
 /** The browser session a session cookie names (the account pages' sign-in). */
 export const currentSession = findAccountSession;
 export type { AccountSession } from '../oidc/sessions.js';
+export { sessionCookie } from '../oidc/sessions.js';
 
-/** Revokes an app's access: its grant and every token issued under it. */
+/** Revokes an app's access: its grant, every token issued under it, and the remembered consent (it asks again). */
 export async function revokeOwnApp(db: Db, actor: Actor, grantId: string): Promise<boolean> {
   const app = (await appsOf(db, actor.userId)).find((a) => a.grantId === grantId);
   if (!app || !(await revokeConnectedApp(db, actor.userId, grantId))) return false;
+  await forgetConsent(db, actor.userId, app.clientId);
   await audit(db, actor, 'app.revoked', { client: app.clientId });
+  return true;
+}
+
+/** What the user allowed each app on a consent page, kept across sign-outs. */
+export const ownConsents = (db: Db, userId: string) => listConsents(db, userId);
+
+/** Forgets what the user allowed an app: its next sign-in asks again. False if nothing was remembered. */
+export async function forgetOwnConsent(db: Db, actor: Actor, clientId: string): Promise<boolean> {
+  if (!(await forgetConsent(db, actor.userId, clientId))) return false;
+  await audit(db, actor, 'consent.forgotten', { client: clientId });
   return true;
 }

@@ -62,6 +62,7 @@ export const notices = {
   'password-removed': 'Your password is removed. Sign in with your passkey from now on.',
   'session-ended': 'That session is signed out.',
   'app-revoked': 'That app no longer has access. It will ask you to sign in again.',
+  'consent-forgotten': 'That app will ask again before it gets access.',
   linked: 'Account linked. You can use it to sign in.',
   unlinked: 'Account unlinked.',
 } as const;

@@ -5,7 +5,7 @@ import { bodyParser } from '@koa/bodyparser';
 import multer from '@koa/multer';
 import type { Context, Middleware } from 'koa';
 import {
-  accountClientId, endOwnSession, hasWayIn, ownConnectedApps, ownSessions, removeOwnAvatar, revokeOwnApp, securityOverview, setOwnAvatar, updateOwnProfile,
+  accountClientId, endOwnSession, forgetOwnConsent, ownConsents, hasWayIn, ownConnectedApps, ownSessions, removeOwnAvatar, revokeOwnApp, securityOverview, setOwnAvatar, updateOwnProfile,
   type Actor,
 } from '../auth/account.js';
 import { maxAvatarBytes } from '../auth/avatar.js';
@@ -53,8 +53,8 @@ export function accountRoutes(deps: AccountDeps): Router {
 
   async function showAccount(ctx: Context, extra: { error?: string; status?: number } = {}) {
     const { user, session } = account(ctx);
-    const [security, sessions, grants, upstreams] = await Promise.all([
-      securityOverview(db, user.id), ownSessions(db, user.id, session.sessionId), ownConnectedApps(db, user.id), deps.upstreams.list(),
+    const [security, sessions, grants, upstreams, consents] = await Promise.all([
+      securityOverview(db, user.id), ownSessions(db, user.id, session.sessionId), ownConnectedApps(db, user.id), deps.upstreams.list(), ownConsents(db, user.id),
     ]);
     const names = new Map<string, string>();
     const nameOf = async (id: string) => names.get(id) ?? names.set(id, await clientName(id)).get(id)!;
@@ -86,6 +86,9 @@ export function accountRoutes(deps: AccountDeps): Router {
       }))),
       apps: await Promise.all(grants.filter((g) => g.clientId !== accountClientId).map(async (g) => ({
         grantId: g.grantId, name: await nameOf(g.clientId), scopes: g.scopes.map((s) => scopeLabels[s] ?? s),
+      }))),
+      consents: await Promise.all(consents.map(async (c) => ({
+        clientId: c.clientId, name: await nameOf(c.clientId), scopes: c.scopes.filter((s) => s !== 'openid').map((s) => scopeLabels[s] ?? s),
       }))),
       notice: extra.error ? undefined : done,
       error: extra.error,
@@ -137,6 +140,10 @@ export function accountRoutes(deps: AccountDeps): Router {
     if (!(await endOwnSession(db, actor(ctx), ctx.params.handle!, account(ctx).session.sessionId))) throw badRequest('That session has already ended.');
     go(ctx, '', 'session-ended');
   };
+  const forgetConsent = async (ctx: Context) => {
+    if (!(await forgetOwnConsent(db, actor(ctx), ctx.params.client!))) throw badRequest('Nothing was remembered for that app (any more).');
+    go(ctx, '', 'consent-forgotten');
+  };
   const revokeApp = async (ctx: Context) => {
     if (!(await revokeOwnApp(db, actor(ctx), ctx.params.grant!))) throw badRequest('That app had no access (any more).');
     go(ctx, '', 'app-revoked');
@@ -150,6 +157,7 @@ export function accountRoutes(deps: AccountDeps): Router {
   router.post('/account/picture/remove',             sameOrigin, requireAccount, form, removePicture);
   router.post('/account/sessions/:handle/end',       sameOrigin, requireAccount, form, orShow(endSession));
   router.post('/account/apps/:grant/revoke',         sameOrigin, requireAccount, form, orShow(revokeApp));
+  router.post('/account/consents/:client/forget',    sameOrigin, requireAccount, form, orShow(forgetConsent));
 
   const kit: AccountKit = { deps, auth, form, json, actor, account, go, showAccount, orShow, fresh };
   factorRoutes(router, kit);
