@@ -47,6 +47,7 @@ export async function findApp(db: Db, id: string): Promise<AppSummary> {
 /** A CLI-registered app, or a refusal naming where a configuration-declared one is changed. */
 async function changeableApp(db: Db, id: string): Promise<AppSummary> {
   const app = await findApp(db, id);
+  if (app.source === 'cluster') throw forbidden(`"${app.name}" comes from an AccouchClient resource in the cluster: change or delete it there.`);
   if (app.source !== 'cli') throw forbidden(`"${app.name}" is declared in the configuration file: change it there.`);
   return app;
 }
@@ -93,9 +94,18 @@ export async function rotateAppSecret(db: Db, actor: Actor, id: string): Promise
 /** Removes an app with every grant and token issued to it. */
 export async function removeApp(db: Db, actor: Actor, id: string): Promise<void> {
   await changeableApp(db, id);
-  await deleteClient(db, id);
+  await removeClientAndTokens(db, id, { actor: actor.userId, ip: actor.ip ?? null });
+}
+
+/**
+ * Deletes a client with every grant and token issued to it and audits it (actor: a user id, 'cli' or
+ * 'kubernetes'); false when there was no such client. Callers check first that the client may go.
+ */
+export async function removeClientAndTokens(db: Db, id: string, by: { actor: string; ip?: string | null }): Promise<boolean> {
+  const existed = await deleteClient(db, id);
   const tokens = await deleteClientPayloads(db, id);
-  await audit(db, actor, 'client.removed', { client: id, tokens });
+  if (existed) await recordAudit(db, { event: 'client.removed', actor: by.actor, ip: by.ip ?? null, detail: { client: id, tokens } });
+  return existed;
 }
 
 // ---- users -------------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-// `accouch client add|list|remove`: apps registered from the command line (config-declared ones are read-only here).
+// `accouch client add|list|remove`: apps registered from the command line (config- and cluster-declared ones are read-only here).
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
 import { removeApp } from '../auth/admin.js';

@@ -35,9 +35,10 @@ export const adminNotices = {
   'session-revoked': 'That session is signed out, and the apps it signed in to lost their access.',
   'upstream-added': 'Sign-in service added. The sign-in page now offers it.',
   'upstream-removed': 'Sign-in service removed. Accounts linked to it can no longer use it.',
+  'forward-auth-removed': 'The app is no longer protected by Accouch: take its forward-auth out of the proxy too.',
 } as const;
 
-export type Section = 'overview' | 'apps' | 'users' | 'upstreams' | 'sessions' | 'keys' | 'audit';
+export type Section = 'overview' | 'apps' | 'forward-auth' | 'users' | 'upstreams' | 'sessions' | 'keys' | 'audit';
 
 /** What every console handler has at hand. */
 export interface AdminKit {

@@ -19,6 +19,7 @@ import { adminNotices, type AdminDeps, type AdminKit, type Section } from './adm
 export { adminNotices, type AdminDeps, type AdminKit, type Section } from './admin-kit.js';
 import { auditRow, systemRoutes } from './admin-system.js';
 import { upstreamRoutes } from './admin-upstreams.js';
+import { forwardAuthAdminRoutes } from './admin-forward-auth.js';
 import { userRoutes } from './admin-users.js';
 import { html } from './interaction.js';
 
@@ -152,6 +153,7 @@ export function adminRoutes(deps: AdminDeps): Router {
 
   userRoutes(router, kit);
   upstreamRoutes(router, kit);
+  forwardAuthAdminRoutes(router, kit);
   systemRoutes(router, kit);
   return router;
 }

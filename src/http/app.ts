@@ -16,10 +16,14 @@ import type { WebauthnSettings } from '../auth/passkey.js';
 import type { Strength } from '../auth/policy.js';
 import type { SecretBox } from '../auth/secret-key.js';
 import { accountClientId } from '../auth/account.js';
+import { forwardAuthClientId } from '../auth/forward-auth/apps.js';
 import type { UpstreamRegistry } from '../auth/federation/registry.js';
 import { createAccountAuth } from './account-auth.js';
 import { accountRoutes } from './account.js';
 import { createFederation, federationRoutes } from './federation.js';
+import { createForwardAuthDirectory } from '../auth/forward-auth/apps.js';
+import { createForwardAuth } from '../auth/forward-auth/check.js';
+import { forwardAuthRoutes } from './forward-auth.js';
 import { adminRoutes } from './admin.js';
 import { avatarRoutes } from './avatars.js';
 import { createInteractionSteps, interactionRoutes } from './interaction.js';
@@ -92,7 +96,9 @@ export function createApp(deps: AppDeps): Koa {
   app.use(handleErrors(render));
 
   app.use(async (ctx, next) => {
-    // The issuer decides the host: a forged Host or X-Forwarded-Host never reaches URLs we build.
+    // The issuer decides the host: a forged Host or X-Forwarded-Host never reaches URLs we build. Forward-auth
+    // reads the app's host from it, only from a trusted proxy (http/forward-auth.ts).
+    ctx.state.forwardedHost = ctx.req.headers['x-forwarded-host'];
     ctx.req.headers.host = issuerUrl.host;
     delete ctx.req.headers['x-forwarded-host'];
     ctx.set('content-security-policy', csp);
@@ -114,12 +120,14 @@ export function createApp(deps: AppDeps): Koa {
     countSignIn: deps.metrics ? (outcome) => deps.metrics!.signIn(outcome) : undefined,
   });
   const accountAuth = createAccountAuth({ db, render, issuer, base, clientId: accountClientId, classifier, globalPolicy: deps.globalPolicy });
+  const forwardAuth = createForwardAuth({ db, directory: createForwardAuthDirectory(db), issuer, cookieKeys: deps.cookieKeys, globalPolicy: deps.globalPolicy });
   const federation = createFederation({ issuer, base, db, render, steps, upstreams: deps.upstreams, accountAuth });
   for (const router of [
     interactionRoutes(steps), signInStepRoutes({ steps, db, box: deps.box, webauthn: deps.webauthn }), federationRoutes(federation), avatarRoutes(db),
     accountRoutes({ ...deps, federation, accountAuth }),
     setupRoutes({ db, box: deps.box, render, webauthn: deps.webauthn, base }),
     adminRoutes({ ...deps, accountAuth }), inviteRoutes({ db, box: deps.box, render, webauthn: deps.webauthn, base }),
+    forwardAuthRoutes({ forwardAuth, classifier, render, issuer, base, clientId: forwardAuthClientId }),
   ]) {
     if (base) router.prefix(base);
     app.use(router.routes());

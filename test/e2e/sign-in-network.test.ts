@@ -13,7 +13,7 @@ import { launchChromium } from './support/chromium.js';
 import { reserveRpApp, startRpApp, type RpApp } from './support/rp-app.js';
 import { addUser, discover, signIn, startAuth } from './support/rp.js';
 import { freePort, startServer, type RunningServer, stopCleanly } from './support/server.js';
-import { addVirtualAuthenticator } from './support/webauthn.js';
+import { setUpOwnerWithPasskey } from './support/owner.js';
 
 let server: RunningServer;
 let app: RpApp;
@@ -50,17 +50,7 @@ beforeAll(async () => {
   browser = await launchChromium();
 
   // The owner sets up with a passkey (setup works from anywhere: it needs the one-time link).
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  await addVirtualAuthenticator(page);
-  await page.goto(server.output().match(/http:\/\/localhost:\d+\/setup\?token=[\w.~-]+/)![0]);
-  await page.fill('#name', 'Olivia Owner');
-  await page.fill('#username', 'olivia');
-  await page.click('button:has-text("Continue")');
-  await page.click('button:has-text("Create passkey")');
-  await page.click('button:has-text("I saved them: finish")');
-  await page.waitForURL((url) => url.pathname !== '/setup/finish' && url.pathname !== '/setup');
-  owner = { context, page };
+  owner = await setUpOwnerWithPasskey(browser, server);
   addUser(server, 'paul', 'paul password 1');
 });
 
