@@ -119,7 +119,7 @@ async function serve(): Promise<void> {
   const known = new Set((await upstreams.list()).map((u) => u.id));
   const orphaned = (await listLinkedUpstreamIds(db)).filter((id) => !known.has(id));
   if (orphaned.length) log.warn({ event: 'config.warning', upstreams: orphaned }, 'accounts are linked to sign-in services that are no longer configured');
-  const interactions = createInteractions({ provider: () => provider, classifier, globalPolicy: config.policy });
+  const interactions = createInteractions({ provider: () => provider, db, classifier, globalPolicy: config.policy });
   const app = createApp({
     issuer: config.issuer, base, trustProxy: config.trustProxy, db, log, render, provider: () => provider, interactions, cookieKeys, box, webauthn, classifier,
     globalPolicy: config.policy, showUserList: config.login.showUserList, rotateKeys: () => rotateSigningKeys(db), upstreams,

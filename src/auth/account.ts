@@ -10,7 +10,8 @@ import type { Db } from '../store/db.js';
 import { epoch } from '../store/db.js';
 import { listFederatedIdentities } from '../store/federation.js';
 import { findUserById, lockUser, setPasswordHash, updateProfile, type User } from '../store/users.js';
-import { endSession, listSessions, revokeConnectedApp, listConnectedApps } from './account-session.js';
+import { forgetConsent, listConsents } from '../store/consents.js';
+import { appsOf, endSession, findAccountSession, revokeConnectedApp, sessionsOf } from '../oidc/sessions.js';
 import { avatarContentType } from './avatar.js';
 import { parseProfile } from './profile.js';
 import { hashPassword } from './password.js';
@@ -133,7 +134,7 @@ export async function changeOwnPassword(db: Db, actor: Actor, password: string, 
   await setPasswordHash(db, actor.userId, hash);
   let ended = 0;
   if (options.endOtherSessions) {
-    for (const session of await listSessions(db, actor.userId, options.endOtherSessions)) {
+    for (const session of await sessionsOf(db, actor.userId, options.endOtherSessions)) {
       if (!session.current && (await endSession(db, actor.userId, session.id))) ended += 1;
     }
   }
@@ -167,12 +168,12 @@ export const sessionHandle = (sessionId: string) => createHash('sha256').update(
 
 /** The user's sessions, each with its handle instead of its id. */
 export async function ownSessions(db: Db, userId: string, currentId: string) {
-  return (await listSessions(db, userId, currentId)).map(({ id, ...rest }) => ({ ...rest, handle: sessionHandle(id) }));
+  return (await sessionsOf(db, userId, currentId)).map(({ id, ...rest }) => ({ ...rest, handle: sessionHandle(id) }));
 }
 
 /** Signs out one of the user's other sessions (named by handle); false if there is no such session. */
 export async function endOwnSession(db: Db, actor: Actor, handle: string, currentId: string): Promise<boolean> {
-  const session = (await listSessions(db, actor.userId, currentId)).find((s) => sessionHandle(s.id) === handle);
+  const session = (await sessionsOf(db, actor.userId, currentId)).find((s) => sessionHandle(s.id) === handle);
   if (!session) return false;
   if (session.current) throw badRequest('To end this session, use "Sign out".');
   if (!(await endSession(db, actor.userId, session.id))) return false;
@@ -180,12 +181,28 @@ export async function endOwnSession(db: Db, actor: Actor, handle: string, curren
   return true;
 }
 
-export const ownConnectedApps = listConnectedApps;
+export const ownConnectedApps = appsOf;
 
-/** Revokes an app's access: its grant and every token issued under it. */
+/** The browser session a session cookie names (the account pages' sign-in). */
+export const currentSession = findAccountSession;
+export type { AccountSession } from '../oidc/sessions.js';
+export { sessionCookie } from '../oidc/sessions.js';
+
+/** Revokes an app's access: its grant, every token issued under it, and the remembered consent (it asks again). */
 export async function revokeOwnApp(db: Db, actor: Actor, grantId: string): Promise<boolean> {
-  const app = (await listConnectedApps(db, actor.userId)).find((a) => a.grantId === grantId);
+  const app = (await appsOf(db, actor.userId)).find((a) => a.grantId === grantId);
   if (!app || !(await revokeConnectedApp(db, actor.userId, grantId))) return false;
+  await forgetConsent(db, actor.userId, app.clientId);
   await audit(db, actor, 'app.revoked', { client: app.clientId });
+  return true;
+}
+
+/** What the user allowed each app on a consent page, kept across sign-outs. */
+export const ownConsents = (db: Db, userId: string) => listConsents(db, userId);
+
+/** Forgets what the user allowed an app: its next sign-in asks again. False if nothing was remembered. */
+export async function forgetOwnConsent(db: Db, actor: Actor, clientId: string): Promise<boolean> {
+  if (!(await forgetConsent(db, actor.userId, clientId))) return false;
+  await audit(db, actor, 'consent.forgotten', { client: clientId });
   return true;
 }

@@ -3,18 +3,17 @@
 import { randomBytes } from 'node:crypto';
 import { accountClientId, clientSchema, type ClientConfig } from '../config.js';
 import { badRequest, conflict, forbidden, notFound } from '../errors.js';
-import { deleteClientPayloads, listAuditPage, listPendingLinks, listSignedInPayloads, updateCliClient, type AuditFilter } from '../store/admin.js';
+import { deleteClientPayloads, listAuditPage, listPendingLinks, updateCliClient, type AuditFilter } from '../store/admin.js';
 import { recordAudit } from '../store/audit.js';
 import { deleteClient, findClient, insertClient, listClients, type StoredClient } from '../store/clients.js';
 import type { Db } from '../store/db.js';
 import { epoch } from '../store/db.js';
 import { listSigningKeys } from '../store/keys.js';
-import { deletePayload, deletePayloadsByGrant } from '../store/oidc-payloads.js';
+import { endEverySession, householdSessions, revokeSessionAndGrants } from '../oidc/sessions.js';
 import { findUserById, findUserByUsername, listUsers, setGroups, updateProfile, type User } from '../store/users.js';
 import type { Actor } from './account.js';
 import { sessionHandle } from './account.js';
 import { issueEnrolLink, purposes, type IssuedLink } from './enrol.js';
-import { endEverySession } from './sessions.js';
 import type { SecretBox } from './secret-key.js';
 import { accountLocks, unlockAccount } from './throttle.js';
 
@@ -211,33 +210,16 @@ export async function createResetLink(db: Db, box: SecretBox, actor: Actor, user
 
 export interface HouseholdSession { handle: string; userId: string; loginTs: number; apps: string[]; grants: string[] }
 
-const sessionOf = (s: { id: string; accountId: string; payload: Record<string, unknown> }) => {
-  const authorizations = (s.payload.authorizations ?? {}) as Record<string, { grantId?: string }>;
-  return {
-    id: s.id,
-    handle: sessionHandle(s.id),
-    userId: s.accountId,
-    loginTs: Number(s.payload.loginTs ?? 0),
-    apps: Object.keys(authorizations),
-    grants: Object.values(authorizations).map((a) => a.grantId).filter((g): g is string => typeof g === 'string'),
-  };
-};
-
 /** Every signed-in browser session of the household, newest sign-in first (named by handle, never by id). */
 export async function listHouseholdSessions(db: Db): Promise<HouseholdSession[]> {
-  const sessions = (await listSignedInPayloads(db, 'Session')).map(sessionOf).filter((s) => s.loginTs > 0);
-  return sessions.sort((a, b) => b.loginTs - a.loginTs).map(({ id: _id, ...rest }) => rest);
+  return (await householdSessions(db)).map(({ id, userId, loginTs, apps, grants }) => ({ handle: sessionHandle(id), userId, loginTs, apps, grants }));
 }
 
 /** Ends a session and revokes the grants it authorised: the apps' refresh tokens stop working too. */
 export async function revokeSession(db: Db, actor: Actor, handle: string): Promise<boolean> {
-  const session = (await listSignedInPayloads(db, 'Session')).map(sessionOf).find((s) => s.handle === handle);
+  const session = (await householdSessions(db)).find((s) => sessionHandle(s.id) === handle);
   if (!session) return false;
-  for (const grantId of session.grants) {
-    await deletePayloadsByGrant(db, grantId);
-    await deletePayload(db, 'Grant', grantId);
-  }
-  await deletePayload(db, 'Session', session.id);
+  await revokeSessionAndGrants(db, session);
   await audit(db, actor, 'session.revoked', { session: handle, user: session.userId, apps: session.apps });
   return true;
 }

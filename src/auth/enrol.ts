@@ -12,7 +12,7 @@ import { countUsersWithAWayIn, deleteTotp, insertLinkToken, replaceRecoveryCodes
 import { claimLinkToken, findLinkByHash, findLinkById, listOpenLinks, retireUnusedLinks, updateLinkState, useLinkWithState } from '../store/links.js';
 import type { LinkTokensTable } from '../store/schema.js';
 import { createUser, findUserByEmail, findUserById, findUserByUsername, newUserId, setPasswordHash, type User } from '../store/users.js';
-import { endEverySession } from './sessions.js';
+import { endEverySession } from '../oidc/sessions.js';
 import { parseProfile } from './profile.js';
 import { newRecoveryCodes } from './recovery.js';
 import type { SecretBox } from './secret-key.js';

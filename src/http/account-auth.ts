@@ -5,7 +5,7 @@
 // a session too weak there signs in again at the strength needed, a closed network gets a refusal page.
 import { createHash, randomBytes } from 'node:crypto';
 import type { Context, Middleware, Next } from 'koa';
-import { findAccountSession, type AccountSession } from '../auth/account-session.js';
+import { currentSession, sessionCookie, type AccountSession } from '../auth/account.js';
 import type { NetworkClassifier } from '../auth/network.js';
 import type { Acr, Strength } from '../auth/policy.js';
 import { activeUser } from '../auth/sign-in/factors.js';
@@ -16,8 +16,6 @@ import type { User } from '../store/users.js';
 import { html } from './interaction.js';
 import type { Render } from './views.js';
 
-/** oidc-provider's session cookie (its `cookies.names.session` default), signed with the same keys as ours. */
-const sessionCookie = '_session';
 const stateCookie = 'accouch.account_signin';
 const stateTtl = 10 * 60_000;
 /** How old a sign-in may be for changing passkeys, authenticator app, password or recovery codes. */
@@ -81,7 +79,7 @@ export function createAccountAuth({ db, render, issuer, base, clientId, classifi
 
   /** The signed-in session and its user; undefined if this browser is not signed in (or the user is disabled). */
   async function current(ctx: Context): Promise<AccountState | undefined> {
-    const session = await findAccountSession(db, ctx.cookies.get(sessionCookie, { signed: true }));
+    const session = await currentSession(db, ctx.cookies.get(sessionCookie, { signed: true }));
     const user = session && (await activeUser(db, session.userId));
     return session && user ? { session, user } : undefined;
   }

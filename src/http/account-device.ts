@@ -3,7 +3,7 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { issueEnrolLink } from '../auth/enrol.js';
-import { when, type AccountKit } from './account.js';
+import { when, type AccountKit } from './account-kit.js';
 import { html } from './interaction.js';
 import { shareLink } from './link-share.js';
 

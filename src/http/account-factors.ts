@@ -11,7 +11,7 @@ import { beginRegistration, finishRegistration, type CredentialKind } from '../a
 import { minPasswordLength } from '../auth/password.js';
 import { newTotpSecret, totpQrSvg, totpUri } from '../auth/totp.js';
 import { AppError } from '../errors.js';
-import { when, type AccountKit } from './account.js';
+import { when, type AccountKit } from './account-kit.js';
 import { html } from './interaction.js';
 
 const totpCookie = 'accouch.totp_pending';

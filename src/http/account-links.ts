@@ -4,7 +4,7 @@ import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { unlinkUpstreamIdentity } from '../auth/federation/accounts.js';
 import { notFound } from '../errors.js';
-import type { AccountKit } from './account.js';
+import type { AccountKit } from './account-kit.js';
 
 export function linkRoutes(router: Router, kit: AccountKit): void {
   const { deps, form, actor, account, go, orShow, fresh } = kit;

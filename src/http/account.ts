@@ -4,81 +4,22 @@ import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import multer from '@koa/multer';
 import type { Context, Middleware } from 'koa';
-import type { Interactions } from '../oidc/interactions.js';
 import {
-  accountClientId, endOwnSession, hasWayIn, ownConnectedApps, ownSessions, removeOwnAvatar, revokeOwnApp, securityOverview, setOwnAvatar, updateOwnProfile,
+  accountClientId, endOwnSession, forgetOwnConsent, ownConsents, hasWayIn, ownConnectedApps, ownSessions, removeOwnAvatar, revokeOwnApp, securityOverview, setOwnAvatar, updateOwnProfile,
   type Actor,
 } from '../auth/account.js';
 import { maxAvatarBytes } from '../auth/avatar.js';
 import { present } from '../auth/household.js';
-import type { NetworkClassifier } from '../auth/network.js';
-import type { WebauthnSettings } from '../auth/passkey.js';
-import type { UpstreamRegistry } from '../auth/federation/registry.js';
-import type { SecretBox } from '../auth/secret-key.js';
 import { AppError, badRequest } from '../errors.js';
-import type { Db } from '../store/db.js';
-import type { AccountAuth, AccountState } from './account-auth.js';
+import type { AccountState } from './account-auth.js';
+import { notices, when, type AccountDeps, type AccountKit } from './account-kit.js';
+
+export { notices, when, type AccountDeps, type AccountKit } from './account-kit.js';
 import { factorRoutes } from './account-factors.js';
 import { linkRoutes } from './account-links.js';
-import type { Federation } from './federation.js';
 import { html } from './interaction.js';
-import type { Render } from './views.js';
 import { deviceLinkRoutes } from './account-device.js';
 import { isAdmin } from '../auth/admin.js';
-
-export interface AccountDeps {
-  issuer: string;
-  base: string;
-  db: Db;
-  render: Render;
-  interactions: Interactions;
-  box: SecretBox;
-  webauthn: WebauthnSettings;
-  classifier: NetworkClassifier;
-  upstreams: UpstreamRegistry;
-  federation: Federation;
-  /** Who is signed in, and the access decision for the account pages (built once in app.ts). */
-  accountAuth: AccountAuth;
-}
-
-/** What every account handler has at hand. */
-export interface AccountKit {
-  deps: AccountDeps;
-  auth: AccountAuth;
-  form: Middleware;
-  json: Middleware;
-  /** The signed-in user as the audit log records them. */
-  actor(ctx: Context): Actor;
-  account(ctx: Context): AccountState;
-  /** 303 to an account page, optionally with a notice key from {@link notices}. */
-  go(ctx: Context, path?: string, done?: keyof typeof notices): void;
-  /** The account page with an error instead of a change. */
-  showAccount(ctx: Context, extra?: { error?: string; status?: number }): Promise<void>;
-  /** Runs a change; a readable refusal (a 4xx AppError, or an upstream's failure) shows the account page with it. */
-  orShow(change: (ctx: Context) => Promise<void>): Middleware;
-  /** Needs a fresh sign-in; otherwise signs in again and comes back to the account page `page(ctx)`. */
-  fresh(page: string | ((ctx: Context) => string)): Middleware;
-}
-
-/** Messages shown after a change (by key, so a link cannot put words on the page). */
-export const notices = {
-  profile: 'Your profile is saved.',
-  picture: 'Your picture is updated.',
-  'picture-removed': 'Your picture is removed.',
-  'passkey-added': 'Passkey added. You can use it to sign in.',
-  'security-key-added': 'Security key added. You can use it to confirm your sign-ins.',
-  renamed: 'Name saved.',
-  'passkey-removed': 'Passkey removed.',
-  'security-key-removed': 'Security key removed.',
-  'totp-enrolled': 'Authenticator app set up. Sign-ins will ask for a code from it.',
-  'totp-removed': 'Authenticator app removed.',
-  password: 'Your password is changed.',
-  'password-removed': 'Your password is removed. Sign in with your passkey from now on.',
-  'session-ended': 'That session is signed out.',
-  'app-revoked': 'That app no longer has access. It will ask you to sign in again.',
-  linked: 'Account linked. You can use it to sign in.',
-  unlinked: 'Account unlinked.',
-} as const;
 
 const scopeLabels: Record<string, string> = {
   openid: 'Who you are',
@@ -88,10 +29,6 @@ const scopeLabels: Record<string, string> = {
   network: 'Whether you are at home',
   offline_access: 'Stays signed in',
 };
-
-const dateFormat = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'short' });
-/** A time for the page: readable text and the machine-readable value of a <time> element. */
-export const when = (ts: number | null) => (ts ? { text: dateFormat.format(ts * 1000), iso: new Date(ts * 1000).toISOString() } : null);
 
 export function accountRoutes(deps: AccountDeps): Router {
   const { db, render, base } = deps;
@@ -118,8 +55,8 @@ export function accountRoutes(deps: AccountDeps): Router {
 
   async function showAccount(ctx: Context, extra: { error?: string; status?: number } = {}) {
     const { user, session } = account(ctx);
-    const [security, sessions, grants, upstreams] = await Promise.all([
-      securityOverview(db, user.id), ownSessions(db, user.id, session.sessionId), ownConnectedApps(db, user.id), deps.upstreams.list(),
+    const [security, sessions, grants, upstreams, consents] = await Promise.all([
+      securityOverview(db, user.id), ownSessions(db, user.id, session.sessionId), ownConnectedApps(db, user.id), deps.upstreams.list(), ownConsents(db, user.id),
     ]);
     const names = new Map<string, string>();
     const nameOf = async (id: string) => names.get(id) ?? names.set(id, await clientName(id)).get(id)!;
@@ -152,6 +89,9 @@ export function accountRoutes(deps: AccountDeps): Router {
       }))),
       apps: await Promise.all(grants.filter((g) => g.clientId !== accountClientId).map(async (g) => ({
         grantId: g.grantId, name: await nameOf(g.clientId), scopes: g.scopes.map((s) => scopeLabels[s] ?? s),
+      }))),
+      consents: await Promise.all(consents.map(async (c) => ({
+        clientId: c.clientId, name: await nameOf(c.clientId), scopes: c.scopes.filter((s) => s !== 'openid').map((s) => scopeLabels[s] ?? s),
       }))),
       notice: extra.error ? undefined : done,
       error: extra.error,
@@ -203,6 +143,10 @@ export function accountRoutes(deps: AccountDeps): Router {
     if (!(await endOwnSession(db, actor(ctx), ctx.params.handle!, account(ctx).session.sessionId))) throw badRequest('That session has already ended.');
     go(ctx, '', 'session-ended');
   };
+  const forgetConsent = async (ctx: Context) => {
+    if (!(await forgetOwnConsent(db, actor(ctx), ctx.params.client!))) throw badRequest('Nothing was remembered for that app (any more).');
+    go(ctx, '', 'consent-forgotten');
+  };
   const revokeApp = async (ctx: Context) => {
     if (!(await revokeOwnApp(db, actor(ctx), ctx.params.grant!))) throw badRequest('That app had no access (any more).');
     go(ctx, '', 'app-revoked');
@@ -216,6 +160,7 @@ export function accountRoutes(deps: AccountDeps): Router {
   router.post('/account/picture/remove',             sameOrigin, requireAccount, form, removePicture);
   router.post('/account/sessions/:handle/end',       sameOrigin, requireAccount, form, orShow(endSession));
   router.post('/account/apps/:grant/revoke',         sameOrigin, requireAccount, form, orShow(revokeApp));
+  router.post('/account/consents/:client/forget',    sameOrigin, requireAccount, form, orShow(forgetConsent));
 
   const kit: AccountKit = { deps, auth, form, json, actor, account, go, showAccount, orShow, fresh };
   factorRoutes(router, kit);

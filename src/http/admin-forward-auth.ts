@@ -5,7 +5,7 @@ import type { Context } from 'koa';
 import { declareForwardAuthApp, listForwardAuthApps, removeForwardAuthApp } from '../auth/forward-auth/apps.js';
 import { badRequest, type AppError } from '../errors.js';
 import { forwardAuthInstructions } from '../integrations/forward-auth.js';
-import type { AdminKit } from './admin.js';
+import type { AdminKit } from './admin-kit.js';
 
 const sources = { config: 'declared in the configuration file', cli: 'added with the command line', console: 'added here', cluster: 'declared by the cluster' } as const;
 const strengths = ['', 'any', 'mfa', 'phr', 'deny'];

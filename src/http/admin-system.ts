@@ -3,8 +3,8 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import { auditPage, auditPageSize, listKeys, rotateKeys } from '../auth/admin.js';
-import { when } from './account.js';
-import type { AdminKit } from './admin.js';
+import { when } from './account-kit.js';
+import type { AdminKit } from './admin-kit.js';
 
 type AuditEntry = Awaited<ReturnType<typeof auditPage>>['entries'][number];
 

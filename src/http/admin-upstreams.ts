@@ -6,7 +6,7 @@ import type { Context } from 'koa';
 import type { Upstream } from '../auth/federation/registry.js';
 import { googleIssuer } from '../auth/federation/registry.js';
 import type { AppError } from '../errors.js';
-import type { AdminKit } from './admin.js';
+import type { AdminKit } from './admin-kit.js';
 import { callbackUrl } from './federation.js';
 
 const types = {

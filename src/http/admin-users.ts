@@ -9,9 +9,9 @@ import {
 import { sessionHandle } from '../auth/account.js';
 import { present } from '../auth/household.js';
 import { badRequest, type AppError } from '../errors.js';
-import { when } from './account.js';
+import { when } from './account-kit.js';
 import { shareLink, type SharedLink } from './link-share.js';
-import type { AdminKit } from './admin.js';
+import type { AdminKit } from './admin-kit.js';
 
 const statusWords = { active: 'Active', disabled: 'Disabled' } as const;
 

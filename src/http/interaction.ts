@@ -170,7 +170,8 @@ export function createInteractionSteps({ interactions, db, render, log, settings
       if (next.kind === 'deny') return go(ctx, await follow(ctx, step, next));
       return renderLogin(ctx, step);
     }
-    if (loaded.skipConsent) return go(ctx, await interactions.consent(http(ctx), loaded));
+    // The household's own apps, and apps this person already allowed all of this: no consent page.
+    if (loaded.skipConsent || loaded.consentRemembered) return go(ctx, await interactions.consent(http(ctx), loaded));
     const user = loaded.accountId ? await findUser(db, loaded.accountId) : undefined;
     const scopes = loaded.scopes.filter((s) => s in scopeLabels);
     return html(ctx, render('consent', {

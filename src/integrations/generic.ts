@@ -1,6 +1,6 @@
 // Any other web app that speaks OpenID Connect: a confidential client redirecting to <url>/callback (or the app's
 // own redirect URIs), and the values such an app asks for.
-import type { AppPreset } from './presets.js';
+import type { AppPreset } from './preset.js';
 
 export const generic: AppPreset = {
   info: {

@@ -1,6 +1,6 @@
 // Gitea: an OpenID Connect authentication source named "accouch" (`gitea admin auth add-oauth`), so its callback
 // is <url>/user/oauth2/accouch/callback, plus the app.ini [oauth2_client] keys that create and link accounts.
-import type { AppPreset } from './presets.js';
+import type { AppPreset } from './preset.js';
 
 /** The authentication source's name: Gitea builds its callback from it (/user/oauth2/<name>/callback). */
 export const giteaSourceName = 'accouch';

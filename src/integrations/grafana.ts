@@ -1,6 +1,6 @@
 // Grafana: the [auth.generic_oauth] block of grafana.ini, with PKCE, the user's name and email from the id_token,
 // and the Grafana role from Accouch groups (admins → Admin, everyone else → Viewer).
-import type { AppPreset } from './presets.js';
+import type { AppPreset } from './preset.js';
 
 /** The scopes Grafana asks for (`scopes`). */
 export const grafanaScopes = ['openid', 'email', 'profile', 'groups'];

@@ -1,7 +1,7 @@
 // oauth2-proxy in front of an app without a sign-in of its own: its TOML config (provider oidc, PKCE S256, groups)
 // and the Traefik forwardAuth Middleware plus IngressRoute that send signed-out browsers to Accouch.
 import { randomBytes } from 'node:crypto';
-import type { AppPreset } from './presets.js';
+import type { AppPreset } from './preset.js';
 
 /** The scopes oauth2-proxy asks for (`scope`). */
 export const oauth2ProxyScopes = ['openid', 'email', 'profile', 'groups'];

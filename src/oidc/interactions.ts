@@ -7,6 +7,8 @@ import { errors, type default as Provider } from 'oidc-provider';
 import type { Network, NetworkClassifier } from '../auth/network.js';
 import { requiredStrength, type AppPolicy, type Requirement, type Strength } from '../auth/policy.js';
 import type { PendingSignIn, SignInRequest } from '../auth/sign-in/types.js';
+import { findConsent, rememberConsent } from '../store/consents.js';
+import type { Db } from '../store/db.js';
 
 type Client = InstanceType<Provider['Client']>;
 
@@ -38,10 +40,13 @@ export interface LoadedInteraction {
   scopes: string[];
   /** The app is the household's own and skips the consent page. */
   skipConsent: boolean;
+  /** Consent: the person already allowed everything the app asks for now (before a sign-out). */
+  consentRemembered: boolean;
 }
 
 export interface InteractionsDeps {
   provider: () => Provider;
+  db: Db;
   classifier: NetworkClassifier;
   globalPolicy: Record<Network, Strength>;
 }
@@ -49,7 +54,7 @@ export interface InteractionsDeps {
 type Http = { req: IncomingMessage; res: ServerResponse };
 type Interaction = Awaited<ReturnType<Provider['interactionDetails']>>;
 
-export function createInteractions({ provider, classifier, globalPolicy }: InteractionsDeps) {
+export function createInteractions({ provider, db, classifier, globalPolicy }: InteractionsDeps) {
   const raw = new WeakMap<LoadedInteraction, Interaction>();
 
   /** The interaction of this browser for page `uid`; undefined when it has expired or belongs elsewhere. */
@@ -79,9 +84,23 @@ export function createInteractions({ provider, classifier, globalPolicy }: Inter
       accountId: interaction.session?.accountId,
       scopes: String(interaction.params.scope ?? '').split(' ').filter(Boolean),
       skipConsent: Boolean(client?.['accouch_skip_consent']),
+      consentRemembered: interaction.prompt.name === 'consent' && (await coveredByRememberedConsent(interaction, clientId)),
     };
     raw.set(loaded, interaction);
     return loaded;
+  }
+
+  /**
+   * Whether what the consent prompt is missing is only scopes this person allowed this app before: then it is
+   * not asked again (claims or resource scopes asked for explicitly always are).
+   */
+  async function coveredByRememberedConsent(interaction: Interaction, clientId: string): Promise<boolean> {
+    const accountId = interaction.session?.accountId;
+    const missing = interaction.prompt.details;
+    if (!accountId || (Array.isArray(missing.missingOIDCClaims) && missing.missingOIDCClaims.length) || missing.missingResourceScopes) return false;
+    const scopes = Array.isArray(missing.missingOIDCScope) ? missing.missingOIDCScope.map(String) : [];
+    const remembered = await findConsent(db, accountId, clientId);
+    return Boolean(remembered) && scopes.every((scope) => remembered!.scopes.includes(scope));
   }
 
   /** Keeps what has been proven so far with the interaction, for the next step. */
@@ -117,6 +136,9 @@ export function createInteractions({ provider, classifier, globalPolicy }: Inter
       }
     }
     const savedId = await grant.save();
+    if (!loaded.skipConsent && Array.isArray(missing.missingOIDCScope)) {
+      await rememberConsent(db, session.accountId, String(params.client_id), missing.missingOIDCScope.map(String), Math.floor(Date.now() / 1000));
+    }
     return p.interactionResult(req, res, { consent: grantId ? {} : { grantId: savedId } }, { mergeWithLastSubmission: true });
   }
 

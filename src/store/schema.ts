@@ -115,6 +115,14 @@ export interface RecoveryCodesTable {
   used_at: number | null;
 }
 
+export interface RememberedConsentsTable {
+  user_id: string;
+  client_id: string;
+  /** Space-separated scopes, sorted. */
+  scopes: string;
+  updated_at: number;
+}
+
 export interface AvatarsTable {
   user_id: string;
   content_type: string;
@@ -222,6 +230,7 @@ export interface Database {
   upstreams: UpstreamsTable;
   federated_identities: FederatedIdentitiesTable;
   federation_states: FederationStatesTable;
+  remembered_consents: RememberedConsentsTable;
   forward_auth_apps: ForwardAuthAppsTable;
   forward_auth_hosts: ForwardAuthHostsTable;
 }

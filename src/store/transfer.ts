@@ -25,6 +25,7 @@ export const transferTables = [
   { table: 'upstreams', key: ['id'] },
   { table: 'federated_identities', key: ['upstream_id', 'subject'] },
   { table: 'federation_states', key: ['id'] },
+  { table: 'remembered_consents', key: ['user_id', 'client_id'] },
   { table: 'forward_auth_apps', key: ['id'] },
   { table: 'forward_auth_hosts', key: ['host'] },
 ] as const satisfies ReadonlyArray<{ table: keyof Database; key: readonly string[] }>;

@@ -3,9 +3,10 @@
 // on every page and every change. "Home" and "outside" are told apart as behind a real ingress: localhost is a
 // trusted proxy, and the X-Forwarded-For it adds says where the browser is (10.255.255.0/24 is home).
 import { generate } from 'otplib';
+import type * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent, formAction } from './support/agent.js';
-import { addUser } from './support/rp.js';
+import { addClient, addUser, callback, discover, startAuth } from './support/rp.js';
 import { startServer, type RunningServer, stopCleanly } from './support/server.js';
 
 let server: RunningServer;
@@ -196,5 +197,46 @@ describe('guessing passwords from outside', () => {
     const home = await openSignedIn(browserAt(atHome).agent, '/account', 'uma', 'uma password 1');
     expect(home.res.status).toBe(200);
     expect(home.html).toContain('Uma Example');
+  });
+});
+
+describe('remembered consent', () => {
+  /** Signs in to the app at home; returns how many consent pages were shown and where it ended. */
+  async function signInToApp(agent: Agent, config: oidc.Configuration, scope: string) {
+    const start = await startAuth(config, { scope });
+    let { res, url: at } = await agent.follow(start.url, origin);
+    let consents = 0;
+    for (let step = 0; step < 5 && at.origin === origin; step += 1) {
+      const html = await res.text();
+      let post: Response;
+      if (html.includes('name="password"')) post = await agent.post(new URL(formAction(html, '/password'), origin), { username: 'rita', password: 'rita password 1' });
+      else if (html.includes('/confirm"')) {
+        consents += 1;
+        post = await agent.post(new URL(formAction(html, '/confirm'), origin), {});
+      } else throw new Error(`unexpected page ${at}: ${html.slice(0, 300)}`);
+      ({ res, url: at } = await agent.follow(at, origin, post));
+    }
+    expect(at.searchParams.get('code'), String(at)).toBeTruthy();
+    return consents;
+  }
+
+  it('asks once per app and person, across sign-outs, again only for more; listed and forgettable on /account', async () => {
+    addUser(server, 'rita', 'rita password 1');
+    const secret = addClient(server, 'notes', ['--redirect-uri', callback, '--name', 'Notes']);
+    const notes = await discover(server, 'notes', secret);
+    expect(await signInToApp(browserAt(atHome).agent, notes, 'openid email')).toBe(1);
+    // Another browser (or after signing out): not asked again.
+    expect(await signInToApp(browserAt(atHome).agent, notes, 'openid email')).toBe(0);
+    // The app asks for more: asked again, then remembered too.
+    expect(await signInToApp(browserAt(atHome).agent, notes, 'openid email profile')).toBe(1);
+    expect(await signInToApp(browserAt(atHome).agent, notes, 'openid profile')).toBe(0);
+
+    const rita = browserAt(atHome).agent;
+    const page = await openSignedIn(rita, '/account', 'rita', 'rita password 1');
+    expect(page.html).toContain('What you allowed');
+    const action = formAction(page.html, '/account/consents/notes/forget');
+    expect((await rita.post(new URL(action, origin), {})).headers.get('location')).toBe('/account?done=consent-forgotten');
+    expect(await signInToApp(browserAt(atHome).agent, notes, 'openid email')).toBe(1);
+    expect(auditLog()).toContain('consent.forgotten');
   });
 });

@@ -72,12 +72,13 @@ function layerOf(path: string): Layer | undefined {
  */
 const allowed: Record<Layer, string[]> = {
   main: ['*'],
-  cli: ['store', 'auth', 'oidc/keys.ts', 'integrations', 'config', 'log', 'errors'],
+  cli: ['store', 'auth', 'oidc/keys.ts', 'oidc/sessions.ts', 'integrations', 'config', 'log', 'errors'],
   // integrations: presets' pure setup text for the owner console; oidc/interactions.ts: the port's types only
   http: ['auth', 'errors', 'integrations', 'type:store', 'type:log', 'type:oidc/interactions.ts'],
   // the classifier arrives as an argument; interactions.ts hands out the sign-in's plain types
   oidc: ['store', 'auth/policy.ts', 'type:auth/network.ts', 'type:auth/sign-in/types.ts', 'errors', 'config', 'log'],
-  auth: ['store', 'errors', 'config'],
+  // oidc/sessions.ts: the one module that reads Session and Grant payloads (it imports the store only)
+  auth: ['store', 'errors', 'config', 'oidc/sessions.ts'],
   store: ['errors', 'type:config'],
   integrations: ['config', 'errors', 'type:store'],
   cluster: ['store', 'auth', 'integrations', 'config', 'log', 'errors'], // the AccouchClient operator: a door like the CLI, not http
@@ -175,6 +176,81 @@ describe('dependency direction (STYLE.md)', () => {
     expect(permits(edge('src/oidc/provider.ts', 'src/http/views.ts'))).toBe(false);
     expect(permits(edge('src/main.ts', 'src/http/app.ts'))).toBe(true);
     expect(permits(edge('src/store/db.ts', 'migrations/x.ts'))).toBe(false);
+  });
+});
+
+/** Import cycles among files (Tarjan's strongly connected components), each as its files in order. */
+function cyclesOf(graphEdges: Edge[]): string[][] {
+  const next = new Map<string, string[]>();
+  for (const e of graphEdges) next.set(e.from, [...(next.get(e.from) ?? []), e.to]);
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const onStack = new Set<string>();
+  const found: string[][] = [];
+  let counter = 0;
+  const visit = (node: string) => {
+    index.set(node, counter);
+    low.set(node, counter);
+    counter += 1;
+    stack.push(node);
+    onStack.add(node);
+    for (const to of next.get(node) ?? []) {
+      if (!index.has(to)) {
+        visit(to);
+        low.set(node, Math.min(low.get(node)!, low.get(to)!));
+      } else if (onStack.has(to)) {
+        low.set(node, Math.min(low.get(node)!, index.get(to)!));
+      }
+    }
+    if (low.get(node) === index.get(node)) {
+      const component: string[] = [];
+      let member: string;
+      do {
+        member = stack.pop()!;
+        onStack.delete(member);
+        component.push(member);
+      } while (member !== node);
+      if (component.length > 1 || (next.get(node) ?? []).includes(node)) found.push(component.sort());
+    }
+  };
+  for (const node of next.keys()) if (!index.has(node)) visit(node);
+  return found;
+}
+
+/**
+ * Files that still read payloads outside oidc/: the adapter's table indexes the ids every model carries
+ * (accountId, grantId, uid, userCode) on write; forward-auth landed in parallel with its own Session reads and
+ * is to move onto oidc/sessions.ts (known debt, listed so it cannot grow unnoticed).
+ */
+const payloadReadersToMove = ['src/store/oidc-payloads.ts', 'src/auth/forward-auth/check.ts'];
+
+describe('no import cycles, and one door to the interaction API', () => {
+  test('no two files of src/ import each other, directly or through others (type-only imports included)', () => {
+    const cycles = cyclesOf(internal.filter((e) => e.to.startsWith('src/')));
+    expect(cycles.map((c) => c.join(' <-> ')), 'import cycles').toEqual([]);
+  });
+
+  test('the cycle check finds a cycle when there is one', () => {
+    const edge = (from: string, to: string): Edge => ({ from, to, typeOnly: false, internal: true });
+    expect(cyclesOf([edge('a', 'b'), edge('b', 'c'), edge('c', 'a'), edge('c', 'd')])).toEqual([['a', 'b', 'c']]);
+    expect(cyclesOf([edge('a', 'b'), edge('b', 'c')])).toEqual([]);
+  });
+
+  test('only oidc/interactions.ts calls interactionDetails, interactionResult or interactionFinished', () => {
+    const callers = sourceFiles(srcDir)
+      .filter((file) => /\binteraction(Details|Result|Finished)\s*\(/.test(readFileSync(file, 'utf8')))
+      .map((file) => relative(root, file));
+    expect(callers).toEqual(['src/oidc/interactions.ts']);
+  });
+
+  test('only oidc/ reads Session and Grant payloads (their fields through casts)', () => {
+    const readers = sourceFiles(srcDir)
+      // The adapter's table indexes the ids every model carries (accountId, grantId, uid, userCode) on write.
+      .filter((file) => !relative(root, file).startsWith('src/oidc/') && !payloadReadersToMove.includes(relative(root, file)))
+      .filter((file) => /payload\.(authorizations|loginTs|accountId|openid|acr|amr)\b|payload as \{/.test(readFileSync(file, 'utf8')))
+      .map((file) => relative(root, file));
+    expect(readers).toEqual([]);
   });
 });
 

@@ -5,7 +5,7 @@ import {
   canRemoveCredential, endOwnSession, hasWayIn, ownSessions, removeOwnCredential, removeOwnPassword, renameOwnCredential, sessionHandle,
   setOwnAvatar, updateOwnProfile,
 } from '../../../src/auth/account.js';
-import { findAccountSession, isFresh, type AccountSession } from '../../../src/auth/account-session.js';
+import { findAccountSession, isFresh, type AccountSession } from '../../../src/oidc/sessions.js';
 import { hashPassword } from '../../../src/auth/password.js';
 import { listAudit } from '../../../src/store/audit.js';
 import { insertCredential, listCredentials, type StoredCredential } from '../../../src/store/credentials.js';

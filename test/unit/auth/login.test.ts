@@ -43,7 +43,8 @@ const attempts = async (db: Db, username: string, n: number) => {
   return results.map((r) => (r.ok ? 'ok' : r.reason));
 };
 
-describe('verifyPasswordLogin', () => {
+// Every attempt costs a real scrypt (as in production): on a loaded machine a test of 16 attempts needs time.
+describe('the password step', { timeout: 90_000 }, () => {
   test('the right password passes the first step, which is not yet a sign-in for the audit log', async () => {
     const { db, aliceId } = await withAlice();
     const result = await verifyPasswordLogin(db, { username: 'Alice', password, ip: '192.0.2.1', clientId: 'grafana' });

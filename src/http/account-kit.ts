@@ -1,0 +1,73 @@
+// What every account page handler has at hand (the kit account.ts builds once) and the words and dates the
+// pages share; the route files import this, never account.ts, so the account pages have no import cycle.
+import type { Context, Middleware } from 'koa';
+import type { Actor } from '../auth/account.js';
+import type { NetworkClassifier } from '../auth/network.js';
+import type { WebauthnSettings } from '../auth/passkey.js';
+import type { UpstreamRegistry } from '../auth/federation/registry.js';
+import type { SecretBox } from '../auth/secret-key.js';
+import type { Interactions } from '../oidc/interactions.js';
+import type { Db } from '../store/db.js';
+import type { AccountAuth, AccountState } from './account-auth.js';
+import type { Federation } from './federation.js';
+import type { Render } from './views.js';
+
+export interface AccountDeps {
+  issuer: string;
+  base: string;
+  db: Db;
+  render: Render;
+  interactions: Interactions;
+  box: SecretBox;
+  webauthn: WebauthnSettings;
+  classifier: NetworkClassifier;
+  upstreams: UpstreamRegistry;
+  federation: Federation;
+  /** Who is signed in, and the access decision for the account pages (built once in app.ts). */
+  accountAuth: AccountAuth;
+}
+
+/** What every account handler has at hand. */
+export interface AccountKit {
+  deps: AccountDeps;
+  auth: AccountAuth;
+  form: Middleware;
+  json: Middleware;
+  /** The signed-in user as the audit log records them. */
+  actor(ctx: Context): Actor;
+  account(ctx: Context): AccountState;
+  /** 303 to an account page, optionally with a notice key from {@link notices}. */
+  go(ctx: Context, path?: string, done?: keyof typeof notices): void;
+  /** The account page with an error instead of a change. */
+  showAccount(ctx: Context, extra?: { error?: string; status?: number }): Promise<void>;
+  /** Runs a change; a readable refusal (a 4xx AppError, or an upstream's failure) shows the account page with it. */
+  orShow(change: (ctx: Context) => Promise<void>): Middleware;
+  /** Needs a fresh sign-in; otherwise signs in again and comes back to the account page `page(ctx)`. */
+  fresh(page: string | ((ctx: Context) => string)): Middleware;
+}
+
+/** Messages shown after a change (by key, so a link cannot put words on the page). */
+export const notices = {
+  profile: 'Your profile is saved.',
+  picture: 'Your picture is updated.',
+  'picture-removed': 'Your picture is removed.',
+  'passkey-added': 'Passkey added. You can use it to sign in.',
+  'security-key-added': 'Security key added. You can use it to confirm your sign-ins.',
+  renamed: 'Name saved.',
+  'passkey-removed': 'Passkey removed.',
+  'security-key-removed': 'Security key removed.',
+  'totp-enrolled': 'Authenticator app set up. Sign-ins will ask for a code from it.',
+  'totp-removed': 'Authenticator app removed.',
+  password: 'Your password is changed.',
+  'password-removed': 'Your password is removed. Sign in with your passkey from now on.',
+  'session-ended': 'That session is signed out.',
+  'app-revoked': 'That app no longer has access. It will ask you to sign in again.',
+  'consent-forgotten': 'That app will ask again before it gets access.',
+  linked: 'Account linked. You can use it to sign in.',
+  unlinked: 'Account unlinked.',
+} as const;
+
+const dateFormat = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'short' });
+/** A time for the page: readable text and the machine-readable value of a <time> element. */
+export const when = (ts: number | null) => (ts ? { text: dateFormat.format(ts * 1000), iso: new Date(ts * 1000).toISOString() } : null);
+

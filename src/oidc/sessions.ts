@@ -1,0 +1,104 @@
+// The one module that knows oidc-provider's Session and Grant payload shapes: a browser's session, a user's
+// sessions and connected apps, every session of the household, and revoking a grant (with every token issued
+// under it) or a session. The account page, the console, reset links and the CLI use these, never the payloads.
+import type { Db } from '../store/db.js';
+import { epoch } from '../store/db.js';
+import { listSignedInPayloads } from '../store/admin.js';
+import { deletePayload, deletePayloadsByGrant, findPayload, listAccountPayloads } from '../store/oidc-payloads.js';
+
+/** oidc-provider's session cookie (its `cookies.names.session` default), signed with the provider's keys. */
+export const sessionCookie = '_session';
+
+export interface AccountSession {
+  sessionId: string;
+  userId: string;
+  /** When the user last proved who they are (auth_time). */
+  loginTs: number;
+  acr: string | undefined;
+  amr: string[];
+}
+
+interface SessionPayload { accountId?: string; loginTs?: number; acr?: string; amr?: string[]; authorizations?: Record<string, { grantId?: string }> }
+interface GrantPayload { clientId?: string; openid?: { scope?: string } }
+
+/** The session a browser's session cookie names, if it is still valid and signed in. */
+export async function findAccountSession(db: Db, sessionId: string | undefined): Promise<AccountSession | undefined> {
+  if (!sessionId) return undefined;
+  const row = await findPayload(db, 'Session', 'id', sessionId);
+  const payload = row?.payload as SessionPayload | undefined;
+  if (!payload?.accountId || !payload.loginTs) return undefined;
+  return { sessionId, userId: payload.accountId, loginTs: payload.loginTs, acr: payload.acr, amr: payload.amr ?? [] };
+}
+
+/** Whether the sign-in is recent enough to change factors (at most `maxAge` seconds old). */
+export const isFresh = (session: AccountSession, maxAge = 300, now = epoch()) => now - session.loginTs <= maxAge;
+
+export interface SessionSummary { id: string; userId: string; loginTs: number; expiresAt: number | null; current: boolean; apps: string[]; grants: string[] }
+
+const summarize = (s: { id: string; payload: Record<string, unknown>; expiresAt: number | null }, userId: string, currentId?: string): SessionSummary => {
+  const payload = s.payload as SessionPayload;
+  const authorizations = payload.authorizations ?? {};
+  return {
+    id: s.id, userId, loginTs: Number(payload.loginTs ?? 0), expiresAt: s.expiresAt, current: s.id === currentId,
+    apps: Object.keys(authorizations),
+    grants: Object.values(authorizations).map((a) => a.grantId).filter((g): g is string => typeof g === 'string'),
+  };
+};
+
+/** A user's signed-in sessions, newest sign-in first. */
+export async function sessionsOf(db: Db, userId: string, currentId?: string): Promise<SessionSummary[]> {
+  const sessions = await listAccountPayloads(db, userId, 'Session');
+  return sessions.map((s) => summarize(s, userId, currentId)).sort((a, b) => b.loginTs - a.loginTs);
+}
+
+/** Every signed-in session of the household, newest sign-in first. */
+export async function householdSessions(db: Db): Promise<SessionSummary[]> {
+  const sessions = (await listSignedInPayloads(db, 'Session')).map((s) => summarize(s, s.accountId)).filter((s) => s.loginTs > 0);
+  return sessions.sort((a, b) => b.loginTs - a.loginTs);
+}
+
+/** Ends one session of this user (not someone else's). */
+export async function endSession(db: Db, userId: string, sessionId: string): Promise<boolean> {
+  const session = await findAccountSession(db, sessionId);
+  if (!session || session.userId !== userId) return false;
+  await deletePayload(db, 'Session', sessionId);
+  return true;
+}
+
+export interface ConnectedApp { grantId: string; clientId: string; scopes: string[] }
+
+/** The apps a user granted access to (one grant each), with the scopes granted. */
+export async function appsOf(db: Db, userId: string): Promise<ConnectedApp[]> {
+  const grants = await listAccountPayloads(db, userId, 'Grant');
+  return grants.map((g) => {
+    const payload = g.payload as GrantPayload;
+    return { grantId: g.id, clientId: String(payload.clientId), scopes: String(payload.openid?.scope ?? '').split(' ').filter(Boolean) };
+  });
+}
+
+/** Revokes a grant: the grant and every token issued under it (refresh, access, codes). */
+export async function revokeGrant(db: Db, grantId: string): Promise<void> {
+  await deletePayloadsByGrant(db, grantId);
+  await deletePayload(db, 'Grant', grantId);
+}
+
+/** Revokes an app of this user (not someone else's grant). */
+export async function revokeConnectedApp(db: Db, userId: string, grantId: string): Promise<boolean> {
+  if (!(await appsOf(db, userId)).some((a) => a.grantId === grantId)) return false;
+  await revokeGrant(db, grantId);
+  return true;
+}
+
+/** Ends a session and revokes the grants it authorised: the apps' refresh tokens stop working too. */
+export async function revokeSessionAndGrants(db: Db, session: Pick<SessionSummary, 'id' | 'grants'>): Promise<void> {
+  for (const grantId of session.grants) await revokeGrant(db, grantId);
+  await deletePayload(db, 'Session', session.id);
+}
+
+/** Ends every session of a user and revokes every grant (so their refresh tokens stop working); returns how many sessions. */
+export async function endEverySession(db: Db, userId: string): Promise<number> {
+  const [sessions, grants] = await Promise.all([listAccountPayloads(db, userId, 'Session'), listAccountPayloads(db, userId, 'Grant')]);
+  for (const grant of grants) await revokeGrant(db, grant.id);
+  for (const session of sessions) await deletePayload(db, 'Session', session.id);
+  return sessions.length;
+}
