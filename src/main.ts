@@ -24,6 +24,9 @@ import { deleteExpiredFederationStates, listLinkedUpstreamIds } from './store/fe
 import { createUpstreamRegistry } from './auth/federation/registry.js';
 import { purgeSignIns } from './store/sign-ins.js';
 import { databaseSize } from './store/dialect.js';
+import { ensureSecret } from './store/keys.js';
+import { createAlertWorker } from './auth/alerts/sender.js';
+import { createAlertChannels, createMailer, generateVapidKeys, type VapidKeys } from './integrations/alert-channels.js';
 
 const version = JSON.parse(readFileSync(new URL(import.meta.url.includes('/dist/') ? '../../package.json' : '../package.json', import.meta.url), 'utf8')).version as string;
 
@@ -104,10 +107,18 @@ async function serve(): Promise<void> {
   const known = new Set((await upstreams.list()).map((u) => u.id));
   const orphaned = (await listLinkedUpstreamIds(db)).filter((id) => !known.has(id));
   if (orphaned.length) log.warn({ event: 'config.warning', upstreams: orphaned }, 'accounts are linked to sign-in services that are no longer configured');
+  // Sign-in alerts: VAPID keys made at first start and kept in the database like the signing keys.
+  const vapid = JSON.parse(await ensureSecret(db, 'vapid', JSON.stringify(generateVapidKeys()))) as VapidKeys;
+  const mailer = createMailer({ issuer: config.issuer, notify: config.notify, smtp: config.smtp, vapid });
+  const alertWorker = createAlertWorker({
+    db, log: log.child({ mod: 'alerts' }), box, issuer: config.issuer, notify: config.notify, emailEnabled: Boolean(mailer), accountClientId,
+    channels: createAlertChannels({ issuer: config.issuer, notify: config.notify, smtp: config.smtp, vapid }, mailer),
+  });
   const app = createApp({
     issuer: config.issuer, base, trustProxy: config.trustProxy, db, log, render, provider: () => provider, cookieKeys, box, webauthn, classifier,
     globalPolicy: config.policy, showUserList: config.login.showUserList, rotateKeys: () => rotateSigningKeys(db), upstreams,
     metrics, metricsRoute: metrics && config.metrics.token ? metricsModule!.metricsEndpoint(metrics, config.metrics.token) : undefined,
+    alerts: { vapidPublicKey: vapid.publicKey, notify: config.notify, emailEnabled: Boolean(mailer) },
   });
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen({ port: config.port, host: config.host }, () => resolve(s)).once('error', reject);
@@ -153,6 +164,7 @@ async function serve(): Promise<void> {
   const purge = setInterval(purgeExpired, 10 * 60_000);
   keyWatch.unref();
   purge.unref();
+  alertWorker.start();
 
   const stop = (signal: string) => {
     log.info({ signal }, 'shutting down: draining requests');
@@ -160,6 +172,8 @@ async function serve(): Promise<void> {
     clearInterval(purge);
     metricsServer?.close();
     server.close(async () => {
+      await alertWorker.stop();
+      mailer?.close();
       await db.destroy();
       log.info('stopped');
       process.exit(0);

@@ -19,6 +19,7 @@ import { AppError, badRequest } from '../errors.js';
 import type { Db } from '../store/db.js';
 import { createAccountAuth, type AccountAuth, type AccountState } from './account-auth.js';
 import { factorRoutes } from './account-factors.js';
+import { alertAccountRoutes, type AccountAlertSettings } from './account-alerts.js';
 import { linkRoutes } from './account-links.js';
 import type { Federation } from './federation.js';
 import { html } from './interaction.js';
@@ -35,6 +36,8 @@ export interface AccountDeps {
   classifier: NetworkClassifier;
   upstreams: UpstreamRegistry;
   federation: Federation;
+  /** Sign-in alerts (/account/alerts), when the server runs them. */
+  alerts?: AccountAlertSettings | undefined;
 }
 
 /** What every account handler has at hand. */
@@ -218,5 +221,6 @@ export function accountRoutes(deps: AccountDeps): Router {
   const kit: AccountKit = { deps, auth, form, json, actor, account, go, showAccount, orShow, fresh };
   factorRoutes(router, kit);
   linkRoutes(router, kit);
+  alertAccountRoutes(router, kit, deps.alerts);
   return router;
 }

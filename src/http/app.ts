@@ -18,6 +18,9 @@ import { accountClientId } from '../auth/account.js';
 import type { UpstreamRegistry } from '../auth/federation/registry.js';
 import { createAccountAuth } from './account-auth.js';
 import { accountRoutes } from './account.js';
+import type { AccountAlertSettings } from './account-alerts.js';
+import { alertRoutes } from './alerts.js';
+import { browserContext } from './browser-id.js';
 import { createFederation, federationRoutes } from './federation.js';
 import { adminRoutes } from './admin.js';
 import { avatarRoutes } from './avatars.js';
@@ -54,6 +57,8 @@ export interface AppDeps {
   metrics?: Metrics | undefined;
   /** `/metrics` on this listener, behind its bearer token (metricsEndpoint), when `metrics.token` is set. */
   metricsRoute?: Koa.Middleware | undefined;
+  /** Sign-in alerts: the account page's settings (the alert pages need only db and box). */
+  alerts?: AccountAlertSettings | undefined;
 }
 
 // The browser half of WebAuthn, served as a static file (no CDN).
@@ -105,6 +110,8 @@ export function createApp(deps: AppDeps): Koa {
   // On the public listener only behind the bearer token; without one, /metrics is on its own port or off.
   if (deps.metricsRoute) app.use(deps.metricsRoute);
   app.use(serveStatic(join(viewsDir, 'static'), `${base}/static`, { 'webauthn-browser.js': webauthnBrowser }));
+  // Events recorded while answering a request name its browser (a sign-in alert tells a new browser apart).
+  app.use(browserContext());
   const networkOf = (ctx: Koa.Context) => classifier.ofRequest(ctx.req);
   const steps = createInteractionSteps({
     provider, db, render, log, settings: { globalPolicy: deps.globalPolicy, showUserList: deps.showUserList, networkOf, upstreams: () => deps.upstreams.list() },
@@ -117,6 +124,7 @@ export function createApp(deps: AppDeps): Koa {
     accountRoutes({ ...deps, federation }),
     setupRoutes({ db, box: deps.box, render, webauthn: deps.webauthn, base }),
     adminRoutes(deps), inviteRoutes({ db, box: deps.box, render, webauthn: deps.webauthn, base }),
+    alertRoutes({ db, box: deps.box, render, base, classifier }),
   ]) {
     if (base) router.prefix(base);
     app.use(router.routes());

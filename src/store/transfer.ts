@@ -25,6 +25,12 @@ export const transferTables = [
   { table: 'upstreams', key: ['id'] },
   { table: 'federated_identities', key: ['upstream_id', 'subject'] },
   { table: 'federation_states', key: ['id'] },
+  { table: 'alerts', key: ['id'] },
+  { table: 'alert_outbox', key: ['id'] },
+  { table: 'push_subscriptions', key: ['id'] },
+  { table: 'alert_prefs', key: ['user_id'] },
+  { table: 'alert_seen', key: ['user_id', 'kind', 'value'] },
+  { table: 'step_up', key: ['user_id'] },
 ] as const satisfies ReadonlyArray<{ table: keyof Database; key: readonly string[] }>;
 
 type TableName = (typeof transferTables)[number]['table'];

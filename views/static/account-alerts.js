@@ -1,0 +1,45 @@
+// "Notify me on this device": registers the service worker, asks for permission, subscribes with the server's
+// VAPID key and posts the subscription to /account/alerts/push.
+(function () {
+  var button = document.getElementById('notify-me');
+  var status = document.getElementById('push-status');
+  if (!button) return;
+  var say = function (text) { status.textContent = text; };
+  var keyBytes = function (b64url) {
+    var b64 = b64url.replace(/-/g, '+').replace(/_/g, '/') + '==='.slice((b64url.length + 3) % 4);
+    var raw = atob(b64);
+    var out = new Uint8Array(raw.length);
+    for (var i = 0; i < raw.length; i++) out[i] = raw.charCodeAt(i);
+    return out;
+  };
+  if (!('serviceWorker' in navigator) || !('PushManager' in window) || !('Notification' in window)) {
+    button.disabled = true;
+    say('This browser cannot show notifications from Accouch.');
+    return;
+  }
+  button.addEventListener('click', function () {
+    button.disabled = true;
+    say('Asking this browser…');
+    Notification.requestPermission().then(function (permission) {
+      if (permission !== 'granted') throw new Error('Notifications are blocked for this site: allow them in the browser\'s settings.');
+      return navigator.serviceWorker.register(button.dataset.worker);
+    }).then(function () {
+      return navigator.serviceWorker.ready;
+    }).then(function (registration) {
+      return registration.pushManager.getSubscription().then(function (existing) {
+        return existing || registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: keyBytes(button.dataset.key) });
+      });
+    }).then(function (subscription) {
+      return fetch(button.dataset.post, {
+        method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json' }, body: JSON.stringify(subscription.toJSON()),
+      });
+    }).then(function (res) {
+      if (!res.ok) throw new Error('The server did not take this device (' + res.status + ').');
+      say('This device will be notified.');
+      setTimeout(function () { location.reload(); }, 800);
+    }).catch(function (error) {
+      button.disabled = false;
+      say('Could not turn on notifications: ' + (error && error.message ? error.message : error));
+    });
+  });
+})();
