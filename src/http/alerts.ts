@@ -23,18 +23,19 @@ export function alertRoutes(deps: AlertPageDeps): Router {
   }), 404);
 
   const show = async (ctx: Context) => {
-    const link = await openAlertLink(db, box, ctx.params.token);
+    const link = await openAlertLink(db, box, ctx.query.token);
     if (link.status === 'invalid') return gone(ctx);
     const message = describeAlert(link.alert);
     html(ctx, render('alert', {
       title: message.title, message, at: when(link.alert.at), used: link.status === 'used',
-      action: `${base}/alerts/${encodeURIComponent(String(ctx.params.token))}`,
+      action: `${base}/alerts`, token: String(ctx.query.token),
     }));
   };
   const confirm = async (ctx: Context) => {
-    const result = await confirmNotMe(db, box, ctx.params.token, deps.classifier.ofRequest(ctx.req).ip);
+    const token = (ctx.request.body as Record<string, unknown> | undefined)?.token;
+    const result = await confirmNotMe(db, box, token, deps.classifier.ofRequest(ctx.req).ip);
     if (!result.done) {
-      const link = await openAlertLink(db, box, ctx.params.token);
+      const link = await openAlertLink(db, box, token);
       if (link.status === 'invalid') return gone(ctx);
       return html(ctx, render('message', { title: 'Already done', message: 'This link was used already: it works once. Nothing more was changed.' }), 409);
     }
@@ -44,7 +45,8 @@ export function alertRoutes(deps: AlertPageDeps): Router {
     }));
   };
 
-  router.get('/alerts/:token', show);
-  router.post('/alerts/:token', form, confirm);
+  // The token rides in the query string (GET) and the form (POST), never the path: request logs show paths.
+  router.get('/alerts', show);
+  router.post('/alerts', form, confirm);
   return router;
 }

@@ -12,6 +12,16 @@
     for (var i = 0; i < raw.length; i++) out[i] = raw.charCodeAt(i);
     return out;
   };
+  var activated = function (registration) {
+    if (registration.active) return Promise.resolve(registration);
+    var worker = registration.installing || registration.waiting;
+    return new Promise(function (resolve, reject) {
+      worker.addEventListener('statechange', function () {
+        if (worker.state === 'activated') resolve(registration);
+        if (worker.state === 'redundant') reject(new Error('the service worker did not install'));
+      });
+    });
+  };
   if (!('serviceWorker' in navigator) || !('PushManager' in window) || !('Notification' in window)) {
     button.disabled = true;
     say('This browser cannot show notifications from Accouch.');
@@ -23,8 +33,9 @@
     Notification.requestPermission().then(function (permission) {
       if (permission !== 'granted') throw new Error('Notifications are blocked for this site: allow them in the browser\'s settings.');
       return navigator.serviceWorker.register(button.dataset.worker);
-    }).then(function () {
-      return navigator.serviceWorker.ready;
+    }).then(function (registration) {
+      // The worker's scope is /static/, not this page: wait for it to activate rather than for serviceWorker.ready.
+      return activated(registration);
     }).then(function (registration) {
       return registration.pushManager.getSubscription().then(function (existing) {
         return existing || registration.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: keyBytes(button.dataset.key) });

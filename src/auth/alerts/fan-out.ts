@@ -62,7 +62,8 @@ export async function happeningsOf(trx: Executor, e: PendingEvent, accountClient
     const detail = { ...base, network: e.detail.network, client: client === accountClientId ? undefined : clientName, newBrowser };
     if (e.detail.network === 'outside') out.push({ kind: 'outside', subjectId: e.actor, household: true, detail });
     else if (newBrowser) out.push({ kind: 'newBrowser', subjectId: e.actor, household: false, detail });
-    if (client && client !== accountClientId && (await markSeen(trx, e.actor, 'app', client, e.at))) {
+    // A first sign-in to an app is its own alert only when no other names it already.
+    if (client && client !== accountClientId && (await markSeen(trx, e.actor, 'app', client, e.at)) && !out.length) {
       out.push({ kind: 'newApp', subjectId: e.actor, household: false, detail });
     }
     await settleStepUp(trx, e.actor, e.detail.acr);

@@ -52,7 +52,7 @@ export function alertEmail(message: AlertMessage, link: string): EmailMessage {
 export function createAlertWorker(deps: AlertWorkerDeps) {
   const { db, box, notify, channels } = deps;
   const { log } = deps;
-  const detailsUrl = (alertId: string) => `${deps.issuer.replace(/\/$/, '')}/alerts/${alertToken(box, alertId)}`;
+  const detailsUrl = (alertId: string) => `${deps.issuer.replace(/\/$/, '')}/alerts?token=${alertToken(box, alertId)}`;
 
   /** Sends one delivery; true when it is done with (sent, or the subscription is gone). */
   async function send(delivery: Delivery): Promise<boolean> {
