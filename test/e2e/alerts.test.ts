@@ -3,7 +3,7 @@
 // made and checks the VAPID token; email goes through Debian's aiosmtpd with STARTTLS required; the webhook is a
 // plain HTTP listener. "This wasn't me" is followed from an alert's link to revoked sessions and refresh tokens.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +11,7 @@ import * as oidc from 'openid-client';
 import { generate } from 'otplib';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { aptInstall } from '../apt.js';
 import { Agent, formAction } from './support/agent.js';
 import { launchChromium } from './support/chromium.js';
 import { startPushService, type PushService, type TestSubscription } from './support/push-service.js';
@@ -62,6 +63,7 @@ const signInToNotes = (username: string, password: string) =>
   codeFlow(server, notes, username, password, { scope: 'openid offline_access', prompt: 'consent' }, new Agent({ 'user-agent': laptopUa }));
 
 beforeAll(async () => {
+  if (!existsSync('/usr/bin/openssl')) aptInstall('openssl', 'The alert tests make a certificate with openssl: run `sudo apt-get install -y openssl` and try again.');
   const dir = mkdtempSync(join(tmpdir(), 'accouch-alerts-'));
   // One certificate for the push service and the mail server; the server trusts it through NODE_EXTRA_CA_CERTS.
   execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', '/CN=localhost',
