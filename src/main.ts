@@ -26,7 +26,7 @@ import { purgeSignIns } from './store/sign-ins.js';
 import { databaseSize } from './store/dialect.js';
 import { ensureSecret } from './store/keys.js';
 import { createAlertWorker } from './auth/alerts/sender.js';
-import { createAlertChannels, createMailer, generateVapidKeys, type VapidKeys } from './integrations/alert-channels.js';
+import { createAlertChannels, createMailer, generateVapidKeys, sendTestEmail, type VapidKeys } from './integrations/alert-channels.js';
 
 const version = JSON.parse(readFileSync(new URL(import.meta.url.includes('/dist/') ? '../../package.json' : '../package.json', import.meta.url), 'utf8')).version as string;
 
@@ -119,6 +119,10 @@ async function serve(): Promise<void> {
     globalPolicy: config.policy, showUserList: config.login.showUserList, rotateKeys: () => rotateSigningKeys(db), upstreams,
     metrics, metricsRoute: metrics && config.metrics.token ? metricsModule!.metricsEndpoint(metrics, config.metrics.token) : undefined,
     alerts: { vapidPublicKey: vapid.publicKey, notify: config.notify, emailEnabled: Boolean(mailer) },
+    alertChannels: {
+      email: mailer ? `${config.smtp.host}:${config.smtp.port} (${config.smtp.security})` : undefined, webhook: Boolean(config.notify.webhookUrl),
+      sendTestEmail: mailer ? (to) => sendTestEmail(mailer, config.issuer, to) : undefined,
+    },
   });
   const server: Server = await new Promise((resolve, reject) => {
     const s = app.listen({ port: config.port, host: config.host }, () => resolve(s)).once('error', reject);

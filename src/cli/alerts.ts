@@ -3,23 +3,18 @@
 import type { Command } from 'commander';
 import { badRequest } from '../errors.js';
 import { loadConfig } from '../config.js';
-import { createMailer } from '../integrations/alert-channels.js';
+import { createMailer, sendTestEmail } from '../integrations/alert-channels.js';
 
 export function registerAlertCommands(program: Command): void {
   program.command('test-email')
     .description('send a test message through the configured mail server (smtp.*)')
     .argument('<address>', 'where to send it')
     .action(async (address: string) => {
-      if (!/^[^\s@]+@[^\s@]+$/.test(address)) throw badRequest(`${address} is not an email address`);
       const config = loadConfig({ env: process.env });
       const mailer = createMailer({ issuer: config.issuer, notify: config.notify, smtp: config.smtp, vapid: { publicKey: '', privateKey: '' } });
       if (!mailer) throw badRequest('email is not configured: set smtp.host (ACCOUCH_SMTP_HOST)');
       try {
-        await mailer.send(address, {
-          subject: 'Accouch: test message',
-          text: `This is a test message from Accouch at ${config.issuer}. Sign-in alerts by email will arrive like this one.\n`,
-          html: `<!doctype html><html><body><p>This is a test message from Accouch. Sign-in alerts by email will arrive like this one.</p></body></html>`,
-        });
+        await sendTestEmail(mailer, config.issuer, address);
       } catch (error) {
         throw badRequest(`the mail server did not take the message: ${(error as Error).message}`);
       } finally {

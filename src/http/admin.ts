@@ -19,6 +19,7 @@ import { listPresets, presetClient, presetInstructions, type PresetName } from '
 import type { Db } from '../store/db.js';
 import { createAccountAuth, type AccountAuth, type AccountState } from './account-auth.js';
 import { when } from './account.js';
+import { alertAdminRoutes, type AdminAlertChannels } from './admin-alerts.js';
 import { auditRow, systemRoutes } from './admin-system.js';
 import { upstreamRoutes } from './admin-upstreams.js';
 import { userRoutes } from './admin-users.js';
@@ -35,6 +36,8 @@ export interface AdminDeps {
   /** Makes a new signing key set active (oidc/keys.ts, handed in by main). */
   rotateKeys: () => Promise<unknown>;
   upstreams: UpstreamRegistry;
+  /** Sign-in alert channels, for the Alerts page (its test message): absent when alerts are not wired. */
+  alertChannels?: AdminAlertChannels | undefined;
 }
 
 /** Messages shown after a change (by key, so a link cannot put words on the page). */
@@ -49,7 +52,7 @@ export const adminNotices = {
   'upstream-removed': 'Sign-in service removed. Accounts linked to it can no longer use it.',
 } as const;
 
-export type Section = 'overview' | 'apps' | 'users' | 'upstreams' | 'sessions' | 'keys' | 'audit';
+export type Section = 'overview' | 'apps' | 'users' | 'upstreams' | 'sessions' | 'keys' | 'audit' | 'alerts';
 
 /** What every console handler has at hand. */
 export interface AdminKit {
@@ -205,5 +208,6 @@ export function adminRoutes(deps: AdminDeps): Router {
   userRoutes(router, kit);
   upstreamRoutes(router, kit);
   systemRoutes(router, kit);
+  alertAdminRoutes(router, kit);
   return router;
 }

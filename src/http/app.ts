@@ -19,6 +19,7 @@ import type { UpstreamRegistry } from '../auth/federation/registry.js';
 import { createAccountAuth } from './account-auth.js';
 import { accountRoutes } from './account.js';
 import type { AccountAlertSettings } from './account-alerts.js';
+import type { AdminAlertChannels } from './admin-alerts.js';
 import { alertRoutes } from './alerts.js';
 import { browserContext } from './browser-id.js';
 import { createFederation, federationRoutes } from './federation.js';
@@ -59,6 +60,8 @@ export interface AppDeps {
   metricsRoute?: Koa.Middleware | undefined;
   /** Sign-in alerts: the account page's settings (the alert pages need only db and box). */
   alerts?: AccountAlertSettings | undefined;
+  /** Sign-in alert channels for the owner console's Alerts page. */
+  alertChannels?: AdminAlertChannels | undefined;
 }
 
 // The browser half of WebAuthn, served as a static file (no CDN).

@@ -73,3 +73,13 @@ export function createAlertChannels(settings: ChannelSettings, mailer: Mailer | 
     },
   };
 }
+
+/** The owner's test message (CLI `test-email`, the console's Alerts page): proves the mail server takes ours. */
+export async function sendTestEmail(mailer: Mailer, issuer: string, to: string): Promise<void> {
+  if (!/^[^\s@]+@[^\s@]+$/.test(to)) throw new Error(`${to} is not an email address`);
+  await mailer.send(to, {
+    subject: 'Accouch: test message',
+    text: `This is a test message from Accouch at ${issuer}. Sign-in alerts by email will arrive like this one.\n`,
+    html: '<!doctype html><html><body><p>This is a test message from Accouch. Sign-in alerts by email will arrive like this one.</p></body></html>',
+  });
+}

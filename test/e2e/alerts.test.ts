@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { aptInstall } from '../apt.js';
 import { Agent, formAction } from './support/agent.js';
 import { launchChromium } from './support/chromium.js';
-import { startPushService, type PushService, type TestSubscription } from './support/push-service.js';
+import { startPushService, type PushMode, type PushService, type TestSubscription } from './support/push-service.js';
 import { addUser, codeFlow, discover } from './support/rp.js';
 import { startServer, stopCleanly, type RunningServer } from './support/server.js';
 import { startMailServer, type MailServer } from './support/smtp.js';
@@ -61,6 +61,14 @@ async function subscribePhone(agent: Agent): Promise<TestSubscription> {
 
 const signInToNotes = (username: string, password: string) =>
   codeFlow(server, notes, username, password, { scope: 'openid offline_access', prompt: 'consent' }, new Agent({ 'user-agent': laptopUa }));
+
+/** Sets how the push service answers, signs Paul in to Notes from outside, and waits until a push of it arrives. */
+async function signInAndPush(mode: PushMode) {
+  push.mode = mode;
+  const before = push.arrivals.length;
+  await signInToNotes('paul', 'paul password 1');
+  await push.waitForArrivals(before + 1);
+}
 
 beforeAll(async () => {
   if (!existsSync('/usr/bin/openssl')) aptInstall('openssl', 'The alert tests make a certificate with openssl: run `sudo apt-get install -y openssl` and try again.');
@@ -192,10 +200,7 @@ describe('alerts of a sign-in from outside', () => {
   });
 
   it('never hold up a sign-in: with a push service that hangs, sign-ins answer while the push waits', async () => {
-    push.mode = 'hang';
-    const before = push.arrivals.length;
-    await signInToNotes('paul', 'paul password 1');
-    await push.waitForArrivals(before + 1);
+    await signInAndPush('hang');
     // The alert's push is on the wire and unanswered; another sign-in still completes.
     const during = push.messages.length;
     const { tokens } = await signInToNotes('paul', 'paul password 1');
@@ -208,10 +213,7 @@ describe('alerts of a sign-in from outside', () => {
   });
 
   it('deliver a queued alert once after a restart, and forget a subscription the push service says is gone', async () => {
-    push.mode = 'fail';
-    const before = push.arrivals.length;
-    await signInToNotes('paul', 'paul password 1');
-    await push.waitForArrivals(before + 1);
+    await signInAndPush('fail');
     const queued = push.messages.length;
     server = await server.restart();
     push.mode = 'accept';
@@ -222,10 +224,7 @@ describe('alerts of a sign-in from outside', () => {
     await push.waitFor((m) => m.payload.tag !== delivered.payload.tag && push.messages.indexOf(m) > push.messages.indexOf(delivered), 'the next alert');
     expect(push.messages.filter((m) => m.payload.tag === delivered.payload.tag)).toHaveLength(1);
 
-    push.mode = 'gone';
-    const gone = push.arrivals.length;
-    await signInToNotes('paul', 'paul password 1');
-    await push.waitForArrivals(gone + 1);
+    await signInAndPush('gone');
     await expect.poll(async () => (await openAccount(phone, 'paul', 'paul password 1')).includes('Chrome on Android'), { timeout: 30_000 }).toBe(false);
     push.mode = 'accept';
   });
@@ -323,10 +322,21 @@ describe('"This wasn\'t me"', () => {
 });
 
 describe('email', () => {
-  it('the owner sends a test message from the console', () => {
+  it('the owner sends a test message from the console, or from the command line', async () => {
+    const owner = new Agent();
+    const page = await openAccount(owner, 'olivia', 'olivia password 1', '/admin/alerts');
+    expect(page).toContain(`through 127.0.0.1:${mail.port} (starttls)`);
+    const sent = await owner.post(`${server.issuer}/admin/alerts/test-email`, { to: 'paul@home.example' });
+    expect(sent.status).toBe(200);
+    expect(await sent.text()).toContain('Test message sent to paul@home.example');
+    await mail.waitFor((raw) => subjectOf(raw) === 'Accouch: test message' && /^To: paul@home\.example/m.test(raw), 'the console\'s test message');
+    const refused = await owner.post(`${server.issuer}/admin/alerts/test-email`, { to: 'not an address' });
+    expect(refused.status).toBe(400);
+    expect(await refused.text()).toContain('The test message was not sent: not an address is not an email address');
+
     const result = server.cli(['test-email', 'olivia@home.example']);
     expect(result.status, result.stderr).toBe(0);
     expect(result.stdout).toContain('sent a test message to olivia@home.example');
-    return mail.waitFor((raw) => subjectOf(raw) === 'Accouch: test message', 'the test message');
+    await mail.waitFor((raw) => subjectOf(raw) === 'Accouch: test message' && /^To: olivia@home\.example/m.test(raw), 'the command line\'s test message');
   });
 });
