@@ -26,7 +26,7 @@ import { purgeSignIns } from './store/sign-ins.js';
 import { databaseSize } from './store/dialect.js';
 import { ensureSecret } from './store/keys.js';
 import { createAlertWorker } from './auth/alerts/sender.js';
-import { createAlertChannels, createMailer, generateVapidKeys, sendTestEmail, type VapidKeys } from './integrations/alert-channels.js';
+import type { VapidKeys } from './integrations/alert-channels.js';
 
 const version = JSON.parse(readFileSync(new URL(import.meta.url.includes('/dist/') ? '../../package.json' : '../package.json', import.meta.url), 'utf8')).version as string;
 
@@ -65,8 +65,8 @@ async function listenForMetrics(handler: RequestListener, port: number, host: st
 
 async function serve(): Promise<void> {
   // Loaded here so CLI commands start fast without the server's dependencies.
-  const [{ createApp }, { createRenderer }, { createProvider }] = await Promise.all([
-    import('./http/app.js'), import('./http/views.js'), import('./oidc/provider.js'),
+  const [{ createApp }, { createRenderer }, { createProvider }, { createAlertChannels, createMailer, generateVapidKeys, sendTestEmail }] = await Promise.all([
+    import('./http/app.js'), import('./http/views.js'), import('./oidc/provider.js'), import('./integrations/alert-channels.js'),
   ]);
   const config = loadConfig({ env: process.env });
   const log = createLogger(config.logLevel);

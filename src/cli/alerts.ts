@@ -3,7 +3,6 @@
 import type { Command } from 'commander';
 import { badRequest } from '../errors.js';
 import { loadConfig } from '../config.js';
-import { createMailer, sendTestEmail } from '../integrations/alert-channels.js';
 
 export function registerAlertCommands(program: Command): void {
   program.command('test-email')
@@ -11,6 +10,8 @@ export function registerAlertCommands(program: Command): void {
     .argument('<address>', 'where to send it')
     .action(async (address: string) => {
       const config = loadConfig({ env: process.env });
+      // nodemailer and web-push take most of a second to load: only this command pays for them.
+      const { createMailer, sendTestEmail } = await import('../integrations/alert-channels.js');
       const mailer = createMailer({ issuer: config.issuer, notify: config.notify, smtp: config.smtp, vapid: { publicKey: '', privateKey: '' } });
       if (!mailer) throw badRequest('email is not configured: set smtp.host (ACCOUCH_SMTP_HOST)');
       try {
