@@ -57,7 +57,7 @@ function defaultOf(path: string[], schema: JsonSchema, required: boolean): strin
 }
 
 function envOf(path: string[]): string {
-  if (path[0] === 'clients' || path[0] === 'upstreams') return 'YAML only';
+  if (path[0] === 'clients' || path[0] === 'upstreams' || path[0] === 'forwardAuth') return 'YAML only';
   const name = envNameFor(path);
   return name ? `\`${name}\`<br>\`${name}_FILE\`` : '';
 }

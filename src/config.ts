@@ -17,6 +17,9 @@ export const refreshPolicies = ['offline_access', 'always', 'never'] as const;
 /** The client id of Accouch's own account pages; no app may take it. */
 export const accountClientId = 'accouch';
 
+/** The first-party client forward-auth signs browsers in through (src/http/forward-auth.ts); no app may take it. */
+export const forwardAuthClientId = 'accouch-forward-auth';
+
 /** The client `accouch kubeconfig` registers; its id_tokens live ttl.kubectlIdToken. */
 export const kubectlClientId = 'kubectl';
 
@@ -139,6 +142,31 @@ const clientEntrySchema = z.unknown().transform((value, ctx): ClientEntry => {
   for (const issue of result.error.issues) ctx.addIssue({ ...issue, continue: wellFormed } as Parameters<typeof ctx.addIssue>[0]);
   return wellFormed ? (value as ClientEntry) : z.NEVER;
 }).meta(documentedEntry);
+
+/** A host name as a browser sends it in Host (lower case, optional port), never a URL, a wildcard or an IP literal with a path. */
+const appHost = z.string().transform((v) => v.trim().toLowerCase()).refine((value) => {
+  if (!/^[a-z0-9.:[\]-]{1,255}$/.test(value)) return false;
+  const url = URL.parse(`http://${value}/`);
+  return url !== null && url.host === value;
+}, 'must be a host name as the browser sends it, e.g. jellyfin.home.example or app.home.example:8443');
+
+const headerName = z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'an HTTP header name: letters, digits and "-"');
+
+/** An app behind a reverse proxy (Traefik, Caddy, nginx) that signs in through Accouch's forward-auth endpoint. */
+export const forwardAuthAppSchema = z.strictObject({
+  id: clientId.describe('identifier of the protected app'),
+  name: z.string().min(1).optional().describe('name shown on the refusal page (default: the id)'),
+  hosts: z.array(appHost).min(1).describe('host names the app is served at (as in the browser\'s address bar, with a port if not 80/443)'),
+  allowedGroups: z.array(z.string().min(1)).default([]).describe('only members of these groups may use the app (empty: everyone)'),
+  policy: networkPolicySchema.optional().describe('this app\'s own minimum sign-in per network (stricter of this and the global policy)'),
+  headers: z.strictObject({
+    user: headerName.default('Remote-User').describe('header with the username'),
+    groups: headerName.default('Remote-Groups').describe('header with the groups, comma-separated'),
+    email: headerName.default('Remote-Email').describe('header with the email address'),
+    name: headerName.default('Remote-Name').describe('header with the display name'),
+  }).prefault({}).describe('names of the identity headers the app receives'),
+});
+export type ForwardAuthAppConfig = z.infer<typeof forwardAuthAppSchema>;
 
 // Numbers from the environment arrive as strings: a blank one is an error, not zero.
 const number = () => z.preprocess((v) => (typeof v === 'string' && v.trim() === '' ? Number.NaN : v), z.coerce.number());
@@ -286,15 +314,47 @@ export const configSchema = z.strictObject({
     passwordFile: z.string().optional().describe('file holding the password'),
     from: z.string().min(3).optional().describe('sender, e.g. "Accouch <accouch@example.org>" (default: accouch@<issuer host>)'),
   }).prefault({}).describe('SMTP for alert emails'),
+  kubernetes: z.strictObject({
+    enabled: z.stringbool().or(z.boolean()).default(false)
+      .describe('watch AccouchClient resources in the cluster and register their apps (README "Give an app SSO in one resource")'),
+    kubeconfig: z.string().optional()
+      .describe('kubeconfig file to reach the API server with (default: the pod\'s service account, in-cluster)'),
+    namespaces: z.array(z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'a namespace name')).default([])
+      .describe('namespaces whose AccouchClients are served (empty: every namespace)'),
+    leaseNamespace: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'a namespace name').default('default')
+      .describe('namespace of the Lease that lets one replica reconcile at a time (the chart sets its own)'),
+    leaseName: z.string().regex(/^[a-z0-9]([-.a-z0-9]{0,251}[a-z0-9])?$/, 'a resource name').default('accouch-reconciler')
+      .describe('name of that Lease'),
+    leaseDuration: number().pipe(z.number().int().min(2).max(300)).default(15)
+      .describe('seconds a replica holds the Lease without renewing it before another may take over'),
+    watchIngresses: z.stringbool().or(z.boolean()).default(false)
+      .describe('Ingresses annotated accouch.dev/forward-auth: "true" declare a forward-auth app for their hosts (and a Traefik Middleware)'),
+    patchIngresses: z.stringbool().or(z.boolean()).default(false)
+      .describe('add the Traefik router annotation to those Ingresses (otherwise an Event says which one to add)'),
+    forwardAuthAddress: z.url({ protocol: /^https?$/ }).optional()
+      .describe('the address those Middlewares ask (default <issuer>/forward-auth/traefik; the chart sets its Service, inside the cluster)'),
+  }).prefault({}).describe('apps installed in the cluster enrol themselves (an AccouchClient resource and a Secret for the app)'),
   clients: z.array(clientEntrySchema).default([]).superRefine((clients, ctx) => {
     const seen = new Set<string>();
     clients.forEach((client, index) => {
       const id = entryClientId(client);
       if (seen.has(id)) ctx.addIssue({ code: 'custom', path: [index, 'id'], message: `duplicate client id "${id}"` });
-      if (id === accountClientId) ctx.addIssue({ code: 'custom', path: [index, 'id'], message: `"${accountClientId}" is reserved for Accouch's own pages` });
+      if (id === accountClientId || id === forwardAuthClientId) ctx.addIssue({ code: 'custom', path: [index, 'id'], message: `"${id}" is reserved for Accouch's own pages` });
       seen.add(id);
     });
 }).describe('apps declared in configuration, reconciled at startup'),
+  forwardAuth: z.array(forwardAuthAppSchema).default([]).superRefine((apps, ctx) => {
+    const ids = new Set<string>();
+    const hosts = new Set<string>();
+    apps.forEach((app, index) => {
+      if (ids.has(app.id)) ctx.addIssue({ code: 'custom', path: [index, 'id'], message: `duplicate forward-auth app id "${app.id}"` });
+      ids.add(app.id);
+      app.hosts.forEach((host, h) => {
+        if (hosts.has(host)) ctx.addIssue({ code: 'custom', path: [index, 'hosts', h], message: `host "${host}" belongs to another forward-auth app` });
+        hosts.add(host);
+      });
+    });
+  }).describe('apps behind a reverse proxy that sign in through Accouch (forward-auth), reconciled at startup'),
   upstreams: z.array(upstreamSchema).default([]).superRefine((upstreams, ctx) => {
     const seen = new Set<string>();
     upstreams.forEach((upstream, index) => {
@@ -334,7 +394,7 @@ function unwrap(schema: z.ZodType): z.ZodType {
 function envKeys(): Map<string, string[]> {
   const keys = new Map<string, string[]>();
   for (const [key, field] of Object.entries(configSchema.shape)) {
-    if (key === 'clients' || key === 'upstreams') continue;
+    if (key === 'clients' || key === 'upstreams' || key === 'forwardAuth') continue;
     const inner = unwrap(field as z.ZodType);
     if (inner instanceof z.ZodObject) {
       for (const sub of Object.keys(inner.shape)) keys.set(`${toEnvName(key)}_${toEnvName(sub).slice(8)}`, [key, sub]);

@@ -5,7 +5,8 @@ import { readFileSync } from 'node:fs';
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type Provider from 'oidc-provider';
 import { createCli, runCli } from './cli/index.js';
-import { accountClientId, clientSchema, issuerPath, loadConfig, type Config } from './config.js';
+import { accountClientId, clientSchema, forwardAuthClientId, issuerPath, loadConfig, type Config } from './config.js';
+import { reconcileConfigForwardAuthApps } from './auth/forward-auth/apps.js';
 import { createLogger, type Logger } from './log.js';
 import { createNetworkClassifier } from './auth/network.js';
 import { createSecretBox, loadSecretKey } from './auth/secret-key.js';
@@ -41,17 +42,29 @@ const accountClient = (config: Config) => clientSchema.parse({
   skipConsent: true,
 });
 
+/** Browsers sign in for forward-auth apps through this first-party client (src/http/forward-auth.ts). */
+const forwardAuthClient = (config: Config) => clientSchema.parse({
+  id: forwardAuthClientId,
+  name: 'Apps behind your proxy',
+  public: true,
+  redirectUris: [`${config.issuer.replace(/\/$/, '')}/forward-auth/callback`],
+  refresh: 'never',
+  skipConsent: true,
+});
+
 /**
  * Writes configuration-declared clients (and our own) to the store, presets expanded, and drops the ones no longer
  * declared.
  */
 async function reconcileClients(db: Db, config: Config, log: Logger): Promise<void> {
-  const declared = [accountClient(config), ...declaredClients(config.clients)];
+  const declared = [accountClient(config), forwardAuthClient(config), ...declaredClients(config.clients)];
   for (const client of declared) {
     await upsertConfigClient(db, client);
   }
   const removed = await deleteConfigClientsExcept(db, declared.map((c) => c.id));
   if (removed.length) log.info({ removed }, 'removed clients no longer in the configuration');
+  const removedApps = await reconcileConfigForwardAuthApps(db, config.forwardAuth);
+  if (removedApps.length) log.info({ removed: removedApps }, 'removed forward-auth apps no longer in the configuration');
 }
 
 /** Starts the metrics listener of its own (metrics.port, on metrics.host: 127.0.0.1 unless configured). */
@@ -65,8 +78,8 @@ async function listenForMetrics(handler: RequestListener, port: number, host: st
 
 async function serve(): Promise<void> {
   // Loaded here so CLI commands start fast without the server's dependencies.
-  const [{ createApp }, { createRenderer }, { createProvider }, { createAlertChannels, createMailer, generateVapidKeys, sendTestEmail }] = await Promise.all([
-    import('./http/app.js'), import('./http/views.js'), import('./oidc/provider.js'), import('./integrations/alert-channels.js'),
+  const [{ createApp }, { createRenderer }, { createProvider }, { createInteractions }, { createAlertChannels, createMailer, generateVapidKeys, sendTestEmail }] = await Promise.all([
+    import('./http/app.js'), import('./http/views.js'), import('./oidc/provider.js'), import('./oidc/interactions.js'), import('./integrations/alert-channels.js'),
   ]);
   const config = loadConfig({ env: process.env });
   const log = createLogger(config.logLevel);
@@ -114,8 +127,9 @@ async function serve(): Promise<void> {
     db, log: log.child({ mod: 'alerts' }), box, issuer: config.issuer, notify: config.notify, emailEnabled: Boolean(mailer), accountClientId,
     channels: createAlertChannels({ issuer: config.issuer, notify: config.notify, smtp: config.smtp, vapid }, mailer),
   });
+  const interactions = createInteractions({ provider: () => provider, classifier, globalPolicy: config.policy });
   const app = createApp({
-    issuer: config.issuer, base, trustProxy: config.trustProxy, db, log, render, provider: () => provider, cookieKeys, box, webauthn, classifier,
+    issuer: config.issuer, base, trustProxy: config.trustProxy, db, log, render, provider: () => provider, interactions, cookieKeys, box, webauthn, classifier,
     globalPolicy: config.policy, showUserList: config.login.showUserList, rotateKeys: () => rotateSigningKeys(db), upstreams,
     metrics, metricsRoute: metrics && config.metrics.token ? metricsModule!.metricsEndpoint(metrics, config.metrics.token) : undefined,
     alerts: { vapidPublicKey: vapid.publicKey, notify: config.notify, emailEnabled: Boolean(mailer) },
@@ -133,6 +147,8 @@ async function serve(): Promise<void> {
   const metricsServer = metrics && config.metrics.port !== undefined
     ? await listenForMetrics(metricsModule!.createMetricsApp(metrics, config.metrics.token).callback(), config.metrics.port, config.metrics.host, log)
     : undefined;
+  // Loaded only when on: @kubernetes/client-node is large, and most households run without a cluster.
+  const operator = config.kubernetes.enabled ? (await import('./cluster/operator.js')).startOperator({ config, db, log }) : undefined;
   if (await setupNeeded(db)) {
     const token = await createSetupLink(db, box);
     console.log(`\nAccouch is running at ${config.issuer} (port ${port}). Nobody can sign in yet: open this one-time link\nwithin an hour to create the owner's account (\`npx accouch setup-link\` prints a fresh one):\n\n  ${config.issuer.replace(/\/$/, '')}/setup?token=${token}\n`);
@@ -175,9 +191,11 @@ async function serve(): Promise<void> {
     clearInterval(keyWatch);
     clearInterval(purge);
     metricsServer?.close();
+    const operatorStopped = operator?.stop();
     server.close(async () => {
       await alertWorker.stop();
       mailer?.close();
+      await operatorStopped;
       await db.destroy();
       log.info('stopped');
       process.exit(0);

@@ -53,7 +53,8 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 
 {{/*
 The Accouch configuration file: .Values.config plus the clients and upstreams, each secret replaced by the path
-of its file in the Secret (secretFile, clientSecretFile), so no secret is in the ConfigMap.
+of its file in the Secret (secretFile, clientSecretFile), so no secret is in the ConfigMap; and, with
+kubernetes.enabled, the kubernetes section with the release's Lease.
 */}}
 {{- define "accouch.config" -}}
 {{- $config := deepCopy .Values.config -}}
@@ -78,5 +79,43 @@ of its file in the Secret (secretFile, clientSecretFile), so no secret is in the
 {{- end -}}
 {{- $_ := set $config "upstreams" $upstreams -}}
 {{- end -}}
+{{- if .Values.kubernetes.enabled -}}
+{{- $_ := set $config "kubernetes" (dict "enabled" true "namespaces" .Values.kubernetes.namespaces "leaseNamespace" .Release.Namespace "leaseName" (include "accouch.fullname" .) "leaseDuration" .Values.kubernetes.leaseDuration "watchIngresses" .Values.kubernetes.watchIngresses "patchIngresses" .Values.kubernetes.patchIngresses "forwardAuthAddress" (include "accouch.serviceForwardAuth" .)) -}}
+{{- end -}}
 {{- toYaml $config -}}
+{{- end -}}
+
+{{/*
+What the AccouchClient operator may do where it serves resources: read AccouchClients and write their status;
+get, create, replace and delete Secrets by name (never list or watch them: Accouch reads only the ones resources
+name); create Events; with watchIngresses, read Ingresses (update them too with patchIngresses) and manage
+Traefik Middlewares.
+*/}}
+{{- define "accouch.clientRules" -}}
+- apiGroups: [accouch.dev]
+  resources: [accouchclients]
+  verbs: [get, list, watch]
+- apiGroups: [accouch.dev]
+  resources: [accouchclients/status]
+  verbs: [update]
+- apiGroups: [""]
+  resources: [secrets]
+  verbs: [get, create, update, delete]
+- apiGroups: [""]
+  resources: [events]
+  verbs: [create]
+{{- if .Values.kubernetes.watchIngresses }}
+- apiGroups: [networking.k8s.io]
+  resources: [ingresses]
+  verbs: [get, list, watch{{ if .Values.kubernetes.patchIngresses }}, update{{ end }}]
+- apiGroups: [traefik.io]
+  resources: [middlewares]
+  verbs: [get, create, update, delete]
+{{- end }}
+{{- end -}}
+
+{{/* Where Traefik's forwardAuth asks Accouch from inside the cluster: its Service, under the issuer's path. */}}
+{{- define "accouch.serviceForwardAuth" -}}
+{{- $issuer := urlParse .Values.config.issuer -}}
+{{- printf "http://%s.%s.svc:%v%s/forward-auth/traefik" (include "accouch.fullname" .) .Release.Namespace .Values.service.port (trimSuffix "/" $issuer.path) -}}
 {{- end -}}

@@ -15,6 +15,7 @@ import type { Actor } from './account.js';
 import { sessionHandle } from './account.js';
 import { createLink } from './links.js';
 import type { SecretBox } from './secret-key.js';
+import { accountLocks, unlockAccount } from './throttle.js';
 
 export const adminGroup = 'admins';
 export const isAdmin = (user: Pick<User, 'groups'>) => user.groups.includes(adminGroup);
@@ -46,6 +47,7 @@ export async function findApp(db: Db, id: string): Promise<AppSummary> {
 /** A CLI-registered app, or a refusal naming where a configuration-declared one is changed. */
 async function changeableApp(db: Db, id: string): Promise<AppSummary> {
   const app = await findApp(db, id);
+  if (app.source === 'cluster') throw forbidden(`"${app.name}" comes from an AccouchClient resource in the cluster: change or delete it there.`);
   if (app.source !== 'cli') throw forbidden(`"${app.name}" is declared in the configuration file: change it there.`);
   return app;
 }
@@ -92,9 +94,18 @@ export async function rotateAppSecret(db: Db, actor: Actor, id: string): Promise
 /** Removes an app with every grant and token issued to it. */
 export async function removeApp(db: Db, actor: Actor, id: string): Promise<void> {
   await changeableApp(db, id);
-  await deleteClient(db, id);
+  await removeClientAndTokens(db, id, { actor: actor.userId, ip: actor.ip ?? null });
+}
+
+/**
+ * Deletes a client with every grant and token issued to it and audits it (actor: a user id, 'cli' or
+ * 'kubernetes'); false when there was no such client. Callers check first that the client may go.
+ */
+export async function removeClientAndTokens(db: Db, id: string, by: { actor: string; ip?: string | null }): Promise<boolean> {
+  const existed = await deleteClient(db, id);
   const tokens = await deleteClientPayloads(db, id);
-  await audit(db, actor, 'client.removed', { client: id, tokens });
+  if (existed) await recordAudit(db, { event: 'client.removed', actor: by.actor, ip: by.ip ?? null, detail: { client: id, tokens } });
+  return existed;
 }
 
 // ---- users -------------------------------------------------------------------------------------------------
@@ -154,6 +165,21 @@ export async function setUserDisabled(db: Db, actor: Actor, userId: string, disa
   await updateProfile(db, userId, { disabled });
   const sessionsEnded = disabled ? await endEverySession(db, userId) : 0;
   await audit(db, actor, disabled ? 'user.disabled' : 'user.enabled', { user: userId, username: user.username, ...(disabled ? { sessionsEnded } : {}) });
+}
+
+/** Password sign-in locks of a user after too many failures (throttle.ts), per network, for the console. */
+export async function passwordLocksOf(db: Db, userId: string, now = epoch()) {
+  const user = await findUserById(db, userId);
+  if (!user) throw notFound('That user does not exist (any more).');
+  return accountLocks(db, user.username, now);
+}
+
+/** Lifts the password sign-in locks of a user (before their time runs out); in the audit log. */
+export async function liftPasswordLock(db: Db, actor: Actor, userId: string): Promise<void> {
+  const user = await findUserById(db, userId);
+  if (!user) throw notFound('That user does not exist (any more).');
+  await unlockAccount(db, user.username);
+  await audit(db, actor, 'login.unlocked', { user: userId, username: user.username });
 }
 
 /** Replaces a user's groups; an admin cannot take `admins` away from themselves. */

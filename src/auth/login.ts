@@ -1,35 +1,7 @@
-// Password sign-in: the same answer and the same cost whether the user is unknown, disabled or mistyped.
-import { recordAudit } from '../store/audit.js';
+// Looking a user up for the sign-in pages. The password step itself is a factor like the others:
+// passwordFactor in auth/sign-in/flow.ts, run by runFactor (throttle → verify → audit → nextStep).
 import type { Db } from '../store/db.js';
-import { findUserById, findUserByUsername, type User } from '../store/users.js';
-import { verifyPassword } from './password.js';
-import { beginAttempt, finishAttempt, throttleKeys } from './throttle.js';
-
-export type PasswordLoginResult =
-  | { ok: true; user: User }
-  | { ok: false; reason: 'invalid' }
-  | { ok: false; reason: 'throttled'; retryAfter: number; locked: boolean };
-
-/**
- * Checks a password as the first step of a sign-in. A right password gives the address its attempt back
- * but leaves the account's count alone: only a completed sign-in clears it, so guessing a second factor
- * between correct passwords still runs into the lock.
- */
-export async function verifyPasswordLogin(db: Db, input: { username: string; password: string; ip?: string; clientId?: string }): Promise<PasswordLoginResult> {
-  const [accountKey, ...addressKeys] = throttleKeys(input.username, input.ip);
-  const begun = await beginAttempt(db, [accountKey!, ...addressKeys]);
-  if (!begun.allowed) return { ok: false, reason: 'throttled', retryAfter: begun.retryAfter, locked: begun.locked };
-
-  const user = input.username ? await findUserByUsername(db, input.username) : undefined;
-  const valid = await verifyPassword(input.password, user?.passwordHash);
-  if (!user || !valid || user.disabled) {
-    await finishAttempt(db, begun.attempt, false);
-    await recordAudit(db, { event: 'login.failure', actor: user?.id ?? null, ip: input.ip, detail: { factor: 'password', client: input.clientId } });
-    return { ok: false, reason: 'invalid' };
-  }
-  await finishAttempt(db, { ...begun.attempt, keys: addressKeys }, true);
-  return { ok: true, user };
-}
+import { findUserById } from '../store/users.js';
 
 /** Looks a user up for the pages (display name on the consent page). */
 export const findUser = (db: Db, id: string) => findUserById(db, id);

@@ -18,6 +18,8 @@ export interface NetworkClassifier {
   clientAddress(peer: string, forwardedFor: string | undefined): string;
   /** `home` when the address is in `network.trusted`; anything unparseable is `outside`. */
   networkOf(address: string): Network;
+  /** Whether a peer address is one of `network.trustedProxies` (whose X-Forwarded-* headers are believed). */
+  isTrustedProxy(peer: string): boolean;
   /** Both for one HTTP request: its client address (peer and X-Forwarded-For) and that address's network. */
   ofRequest(req: Pick<IncomingMessage, 'socket' | 'headers'>): { ip: string; network: Network };
 }
@@ -32,6 +34,10 @@ export function createNetworkClassifier(config: { trusted: readonly string[]; tr
   const inList = (list: BlockList, address: string) => list.check(address, isIPv4(address) ? 'ipv4' : 'ipv6');
 
   const classifier: NetworkClassifier = {
+    isTrustedProxy(peer) {
+      const address = normalizeAddress(peer);
+      return address !== undefined && inList(proxies, address);
+    },
     ofRequest(req) {
       const forwarded = req.headers['x-forwarded-for'];
       const ip = classifier.clientAddress(req.socket.remoteAddress ?? '', Array.isArray(forwarded) ? forwarded.join(',') : forwarded || undefined);

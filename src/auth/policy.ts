@@ -1,11 +1,10 @@
 // Which users may use which client, how strong a sign-in must be (network and app policy, acr_values),
 // and what a sign-in proves (amr values per RFC 8176, and the acr level they reach).
 import type { strengths } from '../config.js';
-import type { User } from '../store/users.js';
 import type { Network } from './network.js';
 
 /** Whether a user may use a client that restricts sign-in to some groups (empty list: everyone). */
-export function userAllowedForClient(user: Pick<User, 'groups'>, allowedGroups: readonly string[] | undefined): boolean {
+export function userAllowedForClient(user: { readonly groups: readonly string[] }, allowedGroups: readonly string[] | undefined): boolean {
   return !allowedGroups?.length || user.groups.some((g) => allowedGroups.includes(g));
 }
 
@@ -95,23 +94,45 @@ export const passwordAmr = describeSignIn([{ factor: 'password' }]).amr;
 
 const strengthAcr: Record<Exclude<Strength, 'deny'>, Acr> = { any: '1fa', mfa: 'mfa', phr: 'phr' };
 
+/** What a request needs: a sign-in of at least `acr`, or nothing at all from here (`deny`). */
+export type Requirement = { allowed: false } | { allowed: true; acr: Acr };
+
+/** An app's own rules (config `clients[].policy` and `allowedGroups`); both optional. */
+export interface AppPolicy {
+  policy?: Partial<Record<Network, Strength>> | undefined;
+  allowedGroups?: readonly string[] | undefined;
+}
+
+/** Everything the strength of one request depends on. */
+export interface StrengthRequest {
+  network: Network;
+  globalPolicy: Record<Network, Strength>;
+  /** The app's own policy per network (stricter of it and the global one binds). */
+  clientPolicy?: Partial<Record<Network, Strength>> | undefined;
+  /** The request's acr_values: the raw space-separated parameter or its values. */
+  acrValues?: string | readonly string[] | undefined;
+}
+
 /**
  * The strength a sign-in needs: the stricter of the global and the app's policy for the network (`deny` in
  * either: not allowed), raised by the app's `acr_values`. acr_values is a preference list, so the weakest
  * value we know is the one that binds ("mfa phr" needs mfa); values we do not know are ignored.
+ * The one decision of strength: the provider's login check, the sign-in pages, /account, /admin and
+ * forward-auth all ask it.
  */
-export function requiredStrength(input: {
-  network: Network;
-  globalPolicy: Record<Network, Strength>;
-  clientPolicy?: Partial<Record<Network, Strength>> | undefined;
-  acrValues?: readonly string[] | undefined;
-}): { allowed: false } | { allowed: true; acr: Acr } {
+export function requiredStrength(input: StrengthRequest): Requirement {
   const policies = [input.globalPolicy[input.network], input.clientPolicy?.[input.network]];
   if (policies.includes('deny')) return { allowed: false };
   const required = policies.flatMap((p) => (p === undefined || p === 'deny' ? [] : [strengthAcr[p]]));
-  const requested = acrValues.filter((acr) => input.acrValues?.includes(acr));
+  const asked = typeof input.acrValues === 'string' ? input.acrValues.split(' ') : input.acrValues;
+  const requested = acrValues.filter((acr) => asked?.includes(acr));
   if (requested.length) required.push(requested[0]!);
   return { allowed: true, acr: required.reduce((a, b) => (satisfies(a, b) ? a : b)) };
+}
+
+/** An acr value read from elsewhere (a session, a token), if it is one of ours. */
+export function asAcr(value: unknown): Acr | undefined {
+  return acrValues.find((acr) => acr === value);
 }
 
 /** Whether a password alone must not finish this user's sign-in (they have TOTP or a WebAuthn credential). */

@@ -3,7 +3,7 @@
 import { randomInt } from 'node:crypto';
 import { epoch } from '../store/db.js';
 import type { Db } from '../store/db.js';
-import { consumeRecoveryCode, countRecoveryCodes, replaceRecoveryCodes } from '../store/factors.js';
+import { consumeRecoveryCode, isUsedRecoveryCode, countRecoveryCodes, replaceRecoveryCodes } from '../store/factors.js';
 import type { SecretBox } from './secret-key.js';
 
 // Digits 2-9 and letters without i, l, o: nothing to confuse with 0, 1 or each other. That leaves 31
@@ -37,9 +37,16 @@ export async function generateRecoveryCodes(db: Db, box: SecretBox, userId: stri
 
 /** Uses a recovery code: true once per code, false for a used, unknown or malformed one. */
 export async function useRecoveryCode(db: Db, box: SecretBox, userId: string, input: string, now = epoch()): Promise<boolean> {
+  return (await checkRecoveryCode(db, box, userId, input, now)) === 'ok';
+}
+
+/** {@link useRecoveryCode}, telling an unknown code from one of the user's codes that was already used. */
+export async function checkRecoveryCode(db: Db, box: SecretBox, userId: string, input: string, now = epoch()): Promise<'ok' | 'reused' | 'invalid'> {
   const code = normalize(input);
-  if (!wellFormed.test(code)) return false;
-  return consumeRecoveryCode(db, userId, box.mac(purpose, code), now);
+  if (!wellFormed.test(code)) return 'invalid';
+  const hash = box.mac(purpose, code);
+  if (await consumeRecoveryCode(db, userId, hash, now)) return 'ok';
+  return (await isUsedRecoveryCode(db, userId, hash)) ? 'reused' : 'invalid';
 }
 
 /** How many recovery codes the user has and how many are left (0/0: none generated). */

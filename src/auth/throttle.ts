@@ -1,19 +1,26 @@
 // Sign-in throttling per account and per client address, in the database so it survives restarts and is
 // shared by replicas. Every attempt is counted before the secret is checked (atomically, so a burst of
 // parallel requests cannot all slip through) and taken back when it succeeds. A few attempts are free,
-// then each attempt holds a lock that doubles; after 100 consecutive failures the account stays locked
-// until the owner resets it (NIST SP 800-63B 5.2.2). Unknown usernames are throttled exactly like real
-// ones, so throttling reveals nothing.
+// then each attempt holds a lock that doubles; 100 consecutive failures (NIST SP 800-63B 5.2.2) lock the
+// account's password sign-in for a day, audited, lifted by time, a completed sign-in or the owner (console or
+// CLI). Failures from outside the home network count against their own account key: a stranger who knows a
+// username can slow sign-ins from outside, never lock the member out at home (nor their passkey, which is
+// throttled by address only). Unknown usernames are throttled exactly like real ones, so throttling reveals nothing.
+import { recordAudit } from '../store/audit.js';
 import type { Db } from '../store/db.js';
 import { epoch } from '../store/db.js';
 import { clearThrottle, countAttempt, extendLock, findThrottle, takeLock, uncountAttempt } from '../store/throttle.js';
+import type { Network } from './network.js';
 
 const freeFailures = 5;
 const window = 15 * 60;
 const maxLock = 15 * 60;
 export const maxConsecutiveFailures = 100;
+/** How long 100 consecutive failures lock an account's password sign-in (from the network they came from). */
+export const lockoutSeconds = 24 * 3600;
 
-const isAccount = (key: string) => key.startsWith('user:');
+const accountPrefix = { home: 'user:', outside: 'user-outside:' } as const;
+const isAccount = (key: string) => key.startsWith(accountPrefix.home) || key.startsWith(accountPrefix.outside);
 // An address key tolerates a household's worth of typos across several users.
 const freeFor = (key: string) => (isAccount(key) ? freeFailures : freeFailures * 4);
 const lockFor = (attempt: number, free: number) => Math.min(maxLock, 30 * 2 ** Math.max(0, attempt - free));
@@ -28,8 +35,14 @@ function addressKey(ip: string): string {
   return `ip:${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
 }
 
-export const throttleKeys = (username: string, ip: string | undefined) =>
-  [`user:${username.trim().toLowerCase()}`, ...(ip ? [addressKey(ip)] : [])];
+const normalize = (username: string) => username.trim().toLowerCase();
+
+/** The account key (per network: see the file comment) and the address key of an attempt. */
+export const throttleKeys = (username: string, ip: string | undefined, network: Network = 'home') =>
+  [`${accountPrefix[network]}${normalize(username)}`, ...(ip ? [addressKey(ip)] : [])];
+
+/** Both account keys of a username (a success or the owner clears them together). */
+const accountKeys = (username: string) => [accountPrefix.home, accountPrefix.outside].map((prefix) => `${prefix}${normalize(username)}`);
 
 export type ThrottleState = { allowed: true } | { allowed: false; retryAfter: number; locked: boolean };
 
@@ -39,7 +52,9 @@ export async function checkThrottle(db: Db, keys: string[], now = epoch()): Prom
   for (const key of keys) {
     const row = await findThrottle(db, key);
     if (!row) continue;
-    if (isAccount(key) && row.consecutive >= maxConsecutiveFailures) return { allowed: false, retryAfter: maxLock, locked: true };
+    if (isAccount(key) && row.consecutive >= maxConsecutiveFailures && row.locked_until > now) {
+      return { allowed: false, retryAfter: row.locked_until - now, locked: true };
+    }
     if (row.locked_until > now) retryAfter = Math.max(retryAfter, row.locked_until - now);
   }
   return retryAfter > 0 ? { allowed: false, retryAfter, locked: false } : { allowed: true };
@@ -52,24 +67,24 @@ export async function secondsUntilAllowed(db: Db, keys: string[], now = epoch())
 }
 
 /** An attempt in progress: the count it got per key and the locks it holds. */
-export interface Attempt { keys: string[]; counts: Map<string, number>; locks: Set<string> }
+export interface Attempt { keys: string[]; counts: Map<string, number>; consecutive: Map<string, number>; locks: Set<string> }
 
 /** Counts an attempt before the secret is checked; refuses it when the keys are locked or over quota. */
 export async function beginAttempt(db: Db, keys: string[], now = epoch()): Promise<({ allowed: true; attempt: Attempt }) | Exclude<ThrottleState, { allowed: true }>> {
   const state = await checkThrottle(db, keys, now);
   if (!state.allowed) return state;
-  const attempt: Attempt = { keys, counts: new Map(), locks: new Set() };
+  const attempt: Attempt = { keys, counts: new Map(), consecutive: new Map(), locks: new Set() };
   for (const key of keys) {
     const row = await countAttempt(db, key, now, window);
     attempt.counts.set(key, row.failures);
-    const locked = isAccount(key) && row.consecutive > maxConsecutiveFailures;
+    attempt.consecutive.set(key, row.consecutive);
     const free = freeFor(key);
     // Past the free attempts, only the attempt that takes the (pessimistic) lock goes on.
-    const refused = locked || (row.failures > free && !(await takeLock(db, key, now + lockFor(row.failures, free), now)));
+    const refused = row.failures > free && !(await takeLock(db, key, now + lockFor(row.failures, free), now));
     if (refused) {
       await undo(db, attempt, key);
       const after = await checkThrottle(db, keys, now);
-      return after.allowed ? { allowed: false, retryAfter: 30, locked } : { ...after, locked: after.locked || locked };
+      return after.allowed ? { allowed: false, retryAfter: 30, locked: false } : after;
     }
     if (row.failures > free) attempt.locks.add(key);
   }
@@ -92,8 +107,24 @@ export async function finishAttempt(db: Db, attempt: Attempt, succeeded: boolean
     } else {
       const count = attempt.counts.get(key) ?? 0;
       if (count >= freeFor(key)) await extendLock(db, key, now + lockFor(count, freeFor(key)));
+      if (isAccount(key) && (attempt.consecutive.get(key) ?? 0) >= maxConsecutiveFailures) await lockOut(db, key, now);
     }
   }
+}
+
+/** The long lock after 100 consecutive failures: a day, in the audit log each time it is taken. */
+async function lockOut(db: Db, key: string, now: number) {
+  await extendLock(db, key, now + lockoutSeconds);
+  const [prefix, username] = key.startsWith(accountPrefix.outside) ? ['outside', key.slice(accountPrefix.outside.length)] : ['home', key.slice(accountPrefix.home.length)];
+  await recordAudit(db, { event: 'login.locked', actor: null, detail: { username, network: prefix, until: now + lockoutSeconds } }, now);
+}
+
+/**
+ * Gives an attempt back entirely (account and address): the secret was right but the policy refused the
+ * sign-in, which is not a guess (and must not bring a lock closer).
+ */
+export async function forgiveAttempt(db: Db, attempt: Attempt): Promise<void> {
+  for (const key of attempt.keys) await uncountAttempt(db, key, attempt.locks.has(key));
 }
 
 /** Counts a failure without a prior beginAttempt (tests, and steps that only learn of failure later). */
@@ -101,13 +132,24 @@ export async function recordFailure(db: Db, keys: string[], now = epoch()): Prom
   for (const key of keys) {
     const row = await countAttempt(db, key, now, window);
     if (row.failures >= freeFor(key)) await extendLock(db, key, now + lockFor(row.failures, freeFor(key)));
+    if (isAccount(key) && row.consecutive >= maxConsecutiveFailures) await lockOut(db, key, now);
   }
 }
 
-/** A successful sign-in clears the account's counters (not the address's). */
+/** A successful sign-in clears the account's counters from every network (not the address's). */
 export async function recordSuccess(db: Db, username: string): Promise<void> {
-  await clearThrottle(db, throttleKeys(username, undefined)[0]!);
+  for (const key of accountKeys(username)) await clearThrottle(db, key);
 }
 
-/** Lifts a lock, e.g. after the owner reset the account. */
+/** Lifts a lock, e.g. after the owner reset the account or lifted it from the console. */
 export const unlockAccount = recordSuccess;
+
+/** Until when the account's password sign-in is locked after too many failures, per network (epoch seconds). */
+export async function accountLocks(db: Db, username: string, now = epoch()): Promise<Array<{ network: Network; until: number; failures: number }>> {
+  const locks: Array<{ network: Network; until: number; failures: number }> = [];
+  for (const network of ['home', 'outside'] as const) {
+    const row = await findThrottle(db, `${accountPrefix[network]}${normalize(username)}`);
+    if (row && row.locked_until > now) locks.push({ network, until: row.locked_until, failures: row.consecutive });
+  }
+  return locks;
+}

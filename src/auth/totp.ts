@@ -61,11 +61,20 @@ export async function enrolTotp(db: Db, box: SecretBox, userId: string, secret: 
  * last accepted one, even when two requests race with the same code.
  */
 export async function verifyTotp(db: Db, box: SecretBox, userId: string, code: string, now = epoch()): Promise<boolean> {
+  return (await checkTotp(db, box, userId, code, now)) === 'ok';
+}
+
+/**
+ * {@link verifyTotp}, telling a wrong code from a right one already used (its time step, or an earlier one,
+ * was accepted before): the person then waits for the next code.
+ */
+export async function checkTotp(db: Db, box: SecretBox, userId: string, code: string, now = epoch()): Promise<'ok' | 'reused' | 'invalid'> {
   const stored = await findTotp(db, userId);
-  if (!stored) return false;
-  const step = await matchStep(box.decrypt(stored.secret), code, now, stored.lastStep);
-  if (step === undefined) return false;
-  return advanceTotpStep(db, userId, step);
+  if (!stored) return 'invalid';
+  const secret = box.decrypt(stored.secret);
+  const step = await matchStep(secret, code, now, stored.lastStep);
+  if (step !== undefined) return (await advanceTotpStep(db, userId, step)) ? 'ok' : 'reused';
+  return (await matchStep(secret, code, now, 0)) !== undefined ? 'reused' : 'invalid';
 }
 
 /** Whether the user has an authenticator app enrolled. */

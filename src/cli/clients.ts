@@ -1,10 +1,11 @@
-// `accouch client add|list|remove`: apps registered from the command line (config-declared ones are read-only here).
+// `accouch client add|list|remove`: apps registered from the command line (config- and cluster-declared ones are read-only here).
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
+import { removeApp } from '../auth/admin.js';
 import { clientSchema, refreshPolicies } from '../config.js';
-import { badRequest, forbidden, notFound } from '../errors.js';
+import { badRequest, notFound } from '../errors.js';
 import { recordAudit } from '../store/audit.js';
-import { deleteClient, findClient, insertClient, listClients } from '../store/clients.js';
+import { findClient, insertClient, listClients } from '../store/clients.js';
 import { printTable, withDatabase } from './context.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -83,12 +84,10 @@ export function registerClientCommands(program: Command): void {
 
   client.command('remove <id>')
     .description('remove an app (its tokens stop working)')
+    // The console's own service: the app goes with its grants and its refresh and access tokens.
     .action(async (id: string) => withDatabase(async ({ db }) => {
-      const found = await findClient(db, id);
-      if (!found) throw notFound(`no client "${id}"`);
-      if (found.source === 'config') throw forbidden(`client "${id}" is declared in the configuration file: remove it there`);
-      await deleteClient(db, id);
-      await recordAudit(db, { event: 'client.removed', actor: 'cli', detail: { client: id } });
-      console.log(`removed client ${id}`);
+      if (!(await findClient(db, id))) throw notFound(`no client "${id}"`);
+      await removeApp(db, { userId: 'cli' }, id);
+      console.log(`removed client ${id}: its grants and tokens no longer work`);
     }));
 }

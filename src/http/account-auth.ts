@@ -1,10 +1,15 @@
 // Who is on the account pages: oidc-provider's own session cookie names the session. Without one, the browser
 // signs in through the first-party `accouch` client and comes back through /account/callback; factor changes
 // need a sign-in at most five minutes old (prompt=login otherwise). POSTs must come from our own pages.
+// Every request is let in by the one access decision (auth/sign-in/access.ts) for the network it comes from:
+// a session too weak there signs in again at the strength needed, a closed network gets a refusal page.
 import { createHash, randomBytes } from 'node:crypto';
 import type { Context, Middleware, Next } from 'koa';
-import { findAccountSession, isFresh, type AccountSession } from '../auth/account-session.js';
-import { activeUser } from '../auth/sign-in.js';
+import { findAccountSession, type AccountSession } from '../auth/account-session.js';
+import type { NetworkClassifier } from '../auth/network.js';
+import type { Acr, Strength } from '../auth/policy.js';
+import { activeUser } from '../auth/sign-in/factors.js';
+import { decideAccess, type Access } from '../auth/sign-in/access.js';
 import { AppError } from '../errors.js';
 import type { Db } from '../store/db.js';
 import type { User } from '../store/users.js';
@@ -20,9 +25,26 @@ export const freshSignInMaxAge = 300;
 
 export interface AccountState { session: AccountSession; user: User }
 
-export interface AccountAuthDeps { db: Db; render: Render; issuer: string; base: string; clientId: string }
+export interface AccountAuthDeps {
+  db: Db;
+  render: Render;
+  issuer: string;
+  base: string;
+  clientId: string;
+  classifier: NetworkClassifier;
+  globalPolicy: Record<'home' | 'outside', Strength>;
+}
 
-export function createAccountAuth({ db, render, issuer, base, clientId }: AccountAuthDeps) {
+/** Who a gated page lets in beyond the policy: members of these groups only (the console: admins). */
+export interface GateOptions {
+  allowedGroups?: readonly string[];
+  /** Where a refused POST goes back to after signing in (default: the account page). */
+  home?: string;
+  /** The page for a signed-in user outside `allowedGroups`. */
+  forbidden?: (ctx: Context, account: AccountState) => void;
+}
+
+export function createAccountAuth({ db, render, issuer, base, clientId, classifier, globalPolicy }: AccountAuthDeps) {
   const issuerUrl = new URL(issuer);
   const root = issuer.replace(/\/$/, '');
   const accountPath = `${base}/account`;
@@ -39,7 +61,7 @@ export function createAccountAuth({ db, render, issuer, base, clientId }: Accoun
   }
 
   /** Sends the browser to sign in (again, with `reauth`) and back to `returnTo` afterwards. */
-  function signIn(ctx: Context, returnTo: string, options: { reauth?: boolean; loginHint?: string } = {}) {
+  function signIn(ctx: Context, returnTo: string, options: { reauth?: boolean; loginHint?: string; acr?: Acr } = {}) {
     const state = randomBytes(16).toString('base64url');
     const challenge = createHash('sha256').update(randomBytes(32).toString('base64url')).digest('base64url');
     const value = Buffer.from(JSON.stringify({ state, returnTo: safeReturnTo(returnTo) })).toString('base64url');
@@ -49,6 +71,8 @@ export function createAccountAuth({ db, render, issuer, base, clientId }: Accoun
       code_challenge: challenge, code_challenge_method: 'S256', state,
       ...(options.reauth ? { prompt: 'login' } : {}),
       ...(options.loginHint ? { login_hint: options.loginHint } : {}),
+      // The strength this network needs, said explicitly so the provider cannot hand back the same weak session.
+      ...(options.acr ? { acr_values: options.acr } : {}),
     });
     ctx.set('cache-control', 'no-store');
     ctx.status = 303;
@@ -64,29 +88,61 @@ export function createAccountAuth({ db, render, issuer, base, clientId }: Accoun
 
   const wantsJson = (ctx: Context) => ctx.accepts('html', 'json') === 'json';
 
-  /**
-   * Loads the session into ctx.state.account. A page without one is sent to sign in and back; a POST goes back
-   * to the page it came from (`ctx.state.returnTo`, default /account); a JSON call gets a readable error.
-   */
-  const requireAccount: Middleware = async (ctx, next) => {
+  /** The access decision for this request's network and this browser's session (maxAge: for factor changes). */
+  async function access(ctx: Context, options: { allowedGroups?: readonly string[] | undefined; maxAge?: number } = {}): Promise<{ access: Access; account: AccountState | undefined }> {
     const account = await current(ctx);
-    if (!account) {
-      if (wantsJson(ctx)) throw new AppError('unauthorized', 'You are signed out. Reload the page and sign in again.');
-      return signIn(ctx, ctx.method === 'GET' ? ctx.originalUrl : accountPath);
+    const decision = decideAccess(account && { user: account.user, acr: account.session.acr, amr: account.session.amr, authTime: account.session.loginTs }, {
+      network: classifier.ofRequest(ctx.req).network, globalPolicy, app: { allowedGroups: options.allowedGroups }, maxAge: options.maxAge,
+    });
+    return { access: decision, account };
+  }
+
+  /** The answer to a request that may not go on: sign in (again), or a refusal page. */
+  function refuse(ctx: Context, access: Exclude<Access, { decision: 'allow' }>, account: AccountState | undefined, returnTo: string, gate: GateOptions = {}) {
+    if (access.decision === 'deny') {
+      if (wantsJson(ctx)) throw new AppError('forbidden', 'This page can only be used from the home network.');
+      return html(ctx, render('account-message', {
+        title: 'Not from here', message: 'Your account and the owner console can only be used from the home network.',
+      }), 403);
     }
+    if (access.decision === 'forbidden') {
+      if (wantsJson(ctx) || !gate.forbidden || !account) throw new AppError('forbidden', 'This account may not use this page.');
+      return gate.forbidden(ctx, account);
+    }
+    if (wantsJson(ctx)) {
+      if (access.reason === 'signed-out') throw new AppError('unauthorized', 'You are signed out. Reload the page and sign in again.');
+      throw new AppError('forbidden', 'Confirm it is you first: reload the page and sign in again.');
+    }
+    const username = account?.user.username;
+    return signIn(ctx, returnTo, {
+      ...(username ? { loginHint: username } : {}),
+      ...(access.reason === 'too-old' ? { reauth: true } : {}),
+      ...(access.reason === 'too-weak' ? { acr: access.acr } : {}),
+    });
+  }
+
+  /**
+   * Lets a request in when the access decision allows it, with the session in ctx.state.account. Otherwise a
+   * page is sent to sign in and back; a POST goes back to `home` (its change is not made); a JSON call gets a
+   * readable error; a network the policy closes gets a refusal page.
+   */
+  const gate = (options: GateOptions = {}): Middleware => async (ctx, next) => {
+    const { access: decision, account } = await access(ctx, options);
+    if (decision.decision !== 'allow') return refuse(ctx, decision, account, ctx.method === 'GET' ? ctx.originalUrl : (options.home ?? accountPath), options);
     ctx.state.account = account;
     return next();
   };
+
+  const requireAccount = gate();
 
   /**
    * True if the sign-in is recent enough for a factor change; otherwise sends the browser to sign in again
    * and back to `returnTo` (the page the change is made on), and returns false.
    */
-  function requireFresh(ctx: Context, returnTo: string): boolean {
-    const { session, user } = ctx.state.account as AccountState;
-    if (isFresh(session, freshSignInMaxAge)) return true;
-    if (wantsJson(ctx)) throw new AppError('forbidden', 'Confirm it is you first: reload the page and sign in again.');
-    signIn(ctx, returnTo, { reauth: true, loginHint: user.username });
+  async function requireFresh(ctx: Context, returnTo: string): Promise<boolean> {
+    const { access: decision, account } = await access(ctx, { maxAge: freshSignInMaxAge });
+    if (decision.decision === 'allow') return true;
+    refuse(ctx, decision, account, returnTo);
     return false;
   }
 
@@ -134,7 +190,7 @@ export function createAccountAuth({ db, render, issuer, base, clientId }: Accoun
     ctx.redirect(safeReturnTo(saved.returnTo));
   }
 
-  return { current, requireAccount, requireFresh, sameOrigin, callback, signIn, accountPath };
+  return { current, access, gate, requireAccount, requireFresh, sameOrigin, callback, signIn, accountPath };
 }
 
 export type AccountAuth = ReturnType<typeof createAccountAuth>;

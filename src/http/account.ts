@@ -4,7 +4,7 @@ import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import multer from '@koa/multer';
 import type { Context, Middleware } from 'koa';
-import type Provider from 'oidc-provider';
+import type { Interactions } from '../oidc/interactions.js';
 import {
   accountClientId, endOwnSession, hasWayIn, ownConnectedApps, ownSessions, removeOwnAvatar, revokeOwnApp, securityOverview, setOwnAvatar, updateOwnProfile,
   type Actor,
@@ -17,7 +17,7 @@ import type { UpstreamRegistry } from '../auth/federation/registry.js';
 import type { SecretBox } from '../auth/secret-key.js';
 import { AppError, badRequest } from '../errors.js';
 import type { Db } from '../store/db.js';
-import { createAccountAuth, type AccountAuth, type AccountState } from './account-auth.js';
+import type { AccountAuth, AccountState } from './account-auth.js';
 import { factorRoutes } from './account-factors.js';
 import { alertAccountRoutes, type AccountAlertSettings } from './account-alerts.js';
 import { linkRoutes } from './account-links.js';
@@ -30,7 +30,7 @@ export interface AccountDeps {
   base: string;
   db: Db;
   render: Render;
-  provider: () => Provider;
+  interactions: Interactions;
   box: SecretBox;
   webauthn: WebauthnSettings;
   classifier: NetworkClassifier;
@@ -38,6 +38,8 @@ export interface AccountDeps {
   federation: Federation;
   /** Sign-in alerts (/account/alerts), when the server runs them. */
   alerts?: AccountAlertSettings | undefined;
+  /** Who is signed in, and the access decision for the account pages (built once in app.ts). */
+  accountAuth: AccountAuth;
 }
 
 /** What every account handler has at hand. */
@@ -93,9 +95,9 @@ const dateFormat = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeS
 export const when = (ts: number | null) => (ts ? { text: dateFormat.format(ts * 1000), iso: new Date(ts * 1000).toISOString() } : null);
 
 export function accountRoutes(deps: AccountDeps): Router {
-  const { db, render, provider, base } = deps;
+  const { db, render, base } = deps;
   const router = new Router();
-  const auth = createAccountAuth({ db, render, issuer: deps.issuer, base, clientId: accountClientId });
+  const auth = deps.accountAuth;
   const { requireAccount, sameOrigin } = auth;
   const form = bodyParser({ enableTypes: ['form'], formLimit: '16kb' });
   const json = bodyParser({ enableTypes: ['json'], jsonLimit: '64kb' });
@@ -113,10 +115,7 @@ export function accountRoutes(deps: AccountDeps): Router {
     ctx.redirect(`${base}/account${path}${done ? `?done=${done}` : ''}`);
   }
 
-  const clientName = async (clientId: string) => {
-    const client = await provider().Client.find(clientId).catch(() => undefined);
-    return client?.clientName ?? clientId;
-  };
+  const clientName = (clientId: string) => deps.interactions.clientName(clientId);
 
   async function showAccount(ctx: Context, extra: { error?: string; status?: number } = {}) {
     const { user, session } = account(ctx);
@@ -170,7 +169,7 @@ export function accountRoutes(deps: AccountDeps): Router {
     }
   };
   const fresh = (page: string | ((ctx: Context) => string)): Middleware => async (ctx, next) => {
-    if (auth.requireFresh(ctx, `${base}/account${typeof page === 'string' ? page : page(ctx)}`)) await next();
+    if (await auth.requireFresh(ctx, `${base}/account${typeof page === 'string' ? page : page(ctx)}`)) await next();
   };
 
   /** The uploaded picture's bytes (multipart field `picture`, at most 1 MB). */

@@ -3,8 +3,8 @@
 import type Router from '@koa/router';
 import type { Context } from 'koa';
 import {
-  createResetLink, findAdminUser, inviteTtl, inviteUser, listAdminUsers, listApps, listHouseholdSessions, revokeSession, setUserDisabled,
-  setUserGroups,
+  createResetLink, findAdminUser, inviteTtl, inviteUser, liftPasswordLock, listAdminUsers, listApps, listHouseholdSessions, passwordLocksOf, revokeSession,
+  setUserDisabled, setUserGroups,
 } from '../auth/admin.js';
 import { sessionHandle } from '../auth/account.js';
 import { present } from '../auth/household.js';
@@ -48,6 +48,7 @@ export function userRoutes(router: Router, kit: AdminKit): void {
 
   const showUser = async (ctx: Context, error?: AppError) => {
     const { user, status } = await findAdminUser(db, ctx.params.id!);
+    const locks = await passwordLocksOf(db, user.id);
     const b = error ? body(ctx) : {};
     show(ctx, 'admin-user', 'users', {
       person: present(user),
@@ -55,6 +56,7 @@ export function userRoutes(router: Router, kit: AdminKit): void {
       status, statusText: statusWords[status],
       groups: typeof b.groups === 'string' ? b.groups : user.groups.join(', '),
       self: user.id === admin(ctx).user.id,
+      locks: locks.map((l) => ({ where: l.network === 'home' ? 'at home' : 'from outside the home network', until: when(l.until), failures: l.failures })),
       error: error?.message,
     }, error?.status);
   };
@@ -71,6 +73,10 @@ export function userRoutes(router: Router, kit: AdminKit): void {
   const enable = async (ctx: Context) => {
     await setUserDisabled(db, actor(ctx), ctx.params.id!, false);
     go(ctx, userPage(ctx), 'enabled');
+  };
+  const unlock = async (ctx: Context) => {
+    await liftPasswordLock(db, actor(ctx), ctx.params.id!);
+    go(ctx, userPage(ctx), 'unlocked');
   };
   const reset = async (ctx: Context) => {
     const { token, expiresAt, user } = await createResetLink(db, box, actor(ctx), ctx.params.id!);
@@ -112,6 +118,7 @@ export function userRoutes(router: Router, kit: AdminKit): void {
   router.post('/admin/users/:id/groups',             sameOrigin, requireAdmin,               form, orShow(saveGroups, showUser));
   router.post('/admin/users/:id/disable',            sameOrigin, requireAdmin,               form, orShow(disable, showUser));
   router.post('/admin/users/:id/enable',             sameOrigin, requireAdmin,               form, orShow(enable, showUser));
+  router.post('/admin/users/:id/unlock',             sameOrigin, requireAdmin,               form, orShow(unlock, showUser));
   router.post('/admin/users/:id/reset',              sameOrigin, requireAdmin, fresh(userPage), form, orShow(reset, showUser));
   router.get('/admin/sessions',                                  requireAdmin,                     (ctx) => showSessions(ctx));
   router.post('/admin/sessions/:handle/revoke',      sameOrigin, requireAdmin,               form, orShow(revoke, showSessions));

@@ -6,9 +6,8 @@ import Router from '@koa/router';
 import { bodyParser } from '@koa/bodyparser';
 import type { Context, Middleware } from 'koa';
 import type { Actor } from '../auth/account.js';
-import { accountClientId } from '../auth/account.js';
 import {
-  addApp, auditPage, findApp, isAdmin, listAdminUsers, listApps, listHouseholdSessions, newClientSecret, removeApp, rotateAppSecret,
+  addApp, adminGroup, auditPage, findApp, listAdminUsers, listApps, listHouseholdSessions, newClientSecret, removeApp, rotateAppSecret,
   updateAppRedirects,
 } from '../auth/admin.js';
 import type { UpstreamRegistry } from '../auth/federation/registry.js';
@@ -17,11 +16,12 @@ import type { SecretBox } from '../auth/secret-key.js';
 import { AppError, badRequest } from '../errors.js';
 import { listPresets, presetClient, presetInstructions, type PresetName } from '../integrations/presets.js';
 import type { Db } from '../store/db.js';
-import { createAccountAuth, type AccountAuth, type AccountState } from './account-auth.js';
+import type { AccountAuth, AccountState } from './account-auth.js';
 import { when } from './account.js';
 import { alertAdminRoutes, type AdminAlertChannels } from './admin-alerts.js';
 import { auditRow, systemRoutes } from './admin-system.js';
 import { upstreamRoutes } from './admin-upstreams.js';
+import { forwardAuthAdminRoutes } from './admin-forward-auth.js';
 import { userRoutes } from './admin-users.js';
 import { html } from './interaction.js';
 import type { Render } from './views.js';
@@ -38,6 +38,8 @@ export interface AdminDeps {
   upstreams: UpstreamRegistry;
   /** Sign-in alert channels, for the Alerts page (its test message): absent when alerts are not wired. */
   alertChannels?: AdminAlertChannels | undefined;
+  /** Who is signed in, and the access decision for the console (built once in app.ts). */
+  accountAuth: AccountAuth;
 }
 
 /** Messages shown after a change (by key, so a link cannot put words on the page). */
@@ -47,12 +49,14 @@ export const adminNotices = {
   'groups-saved': 'Groups saved. Apps see them at the next sign-in.',
   disabled: 'The user is disabled and signed out everywhere.',
   enabled: 'The user can sign in again.',
+  unlocked: 'Password sign-in is open again for this user.',
   'session-revoked': 'That session is signed out, and the apps it signed in to lost their access.',
   'upstream-added': 'Sign-in service added. The sign-in page now offers it.',
   'upstream-removed': 'Sign-in service removed. Accounts linked to it can no longer use it.',
+  'forward-auth-removed': 'The app is no longer protected by Accouch: take its forward-auth out of the proxy too.',
 } as const;
 
-export type Section = 'overview' | 'apps' | 'users' | 'upstreams' | 'sessions' | 'keys' | 'audit' | 'alerts';
+export type Section = 'overview' | 'apps' | 'forward-auth' | 'users' | 'upstreams' | 'sessions' | 'keys' | 'audit' | 'alerts';
 
 /** What every console handler has at hand. */
 export interface AdminKit {
@@ -76,7 +80,7 @@ export interface AdminKit {
 export function adminRoutes(deps: AdminDeps): Router {
   const { db, render, base, issuer } = deps;
   const router = new Router();
-  const auth = createAccountAuth({ db, render, issuer, base, clientId: accountClientId });
+  const auth = deps.accountAuth;
   const { sameOrigin } = auth;
   const form = bodyParser({ enableTypes: ['form'], formLimit: '16kb' });
 
@@ -87,23 +91,19 @@ export function adminRoutes(deps: AdminDeps): Router {
   });
   const body = (ctx: Context) => (ctx.request.body ?? {}) as Record<string, unknown>;
 
-  /** Signed in and in `admins`; otherwise the sign-in (and back here), or a 403 page. */
-  const requireAdmin: Middleware = async (ctx, next) => {
-    const account = await auth.current(ctx);
-    if (!account) return auth.signIn(ctx, ctx.method === 'GET' ? ctx.originalUrl : `${base}/admin`);
-    if (!isAdmin(account.user)) {
-      return html(ctx, render('account-message', {
-        title: 'Not for this account',
-        message: `The owner console is for members of the admins group. You are signed in as ${account.user.username}.`,
-        link: `${base}/account`, linkText: 'Go to your account',
-      }), 403);
-    }
-    ctx.state.account = account;
-    return next();
-  };
+  /** Signed in strongly enough for this network and in `admins`; otherwise the sign-in (and back here), or a 403 page. */
+  const requireAdmin = auth.gate({
+    allowedGroups: [adminGroup],
+    home: `${base}/admin`,
+    forbidden: (ctx, account) => html(ctx, render('account-message', {
+      title: 'Not for this account',
+      message: `The owner console is for members of the admins group. You are signed in as ${account.user.username}.`,
+      link: `${base}/account`, linkText: 'Go to your account',
+    }), 403),
+  });
 
   const fresh = (page: string | ((ctx: Context) => string)): Middleware => async (ctx, next) => {
-    if (auth.requireFresh(ctx, `${base}/admin${typeof page === 'string' ? page : page(ctx)}`)) await next();
+    if (await auth.requireFresh(ctx, `${base}/admin${typeof page === 'string' ? page : page(ctx)}`)) await next();
   };
 
   function go(ctx: Context, path: string, done?: keyof typeof adminNotices) {
@@ -207,6 +207,7 @@ export function adminRoutes(deps: AdminDeps): Router {
 
   userRoutes(router, kit);
   upstreamRoutes(router, kit);
+  forwardAuthAdminRoutes(router, kit);
   systemRoutes(router, kit);
   alertAdminRoutes(router, kit);
   return router;

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import Koa from 'koa';
 import type Provider from 'oidc-provider';
+import type { Interactions } from '../oidc/interactions.js';
 import type { Logger } from '../log.js';
 import type { Db } from '../store/db.js';
 import { handleErrors } from './errors.js';
@@ -15,6 +16,7 @@ import type { WebauthnSettings } from '../auth/passkey.js';
 import type { Strength } from '../auth/policy.js';
 import type { SecretBox } from '../auth/secret-key.js';
 import { accountClientId } from '../auth/account.js';
+import { forwardAuthClientId } from '../auth/forward-auth/apps.js';
 import type { UpstreamRegistry } from '../auth/federation/registry.js';
 import { createAccountAuth } from './account-auth.js';
 import { accountRoutes } from './account.js';
@@ -23,6 +25,9 @@ import type { AdminAlertChannels } from './admin-alerts.js';
 import { alertRoutes } from './alerts.js';
 import { browserContext } from './browser-id.js';
 import { createFederation, federationRoutes } from './federation.js';
+import { createForwardAuthDirectory } from '../auth/forward-auth/apps.js';
+import { createForwardAuth } from '../auth/forward-auth/check.js';
+import { forwardAuthRoutes } from './forward-auth.js';
 import { adminRoutes } from './admin.js';
 import { avatarRoutes } from './avatars.js';
 import { createInteractionSteps, interactionRoutes } from './interaction.js';
@@ -43,6 +48,8 @@ export interface AppDeps {
   render: Render;
   /** The current provider; replaced after a key rotation. */
   provider: () => Provider;
+  /** Reads and finishes sign-in interactions (oidc/interactions.ts): the only door to oidc-provider's interaction API. */
+  interactions: Interactions;
   /** Keys for our own signed cookies (the remembered user): the provider's cookie keys. */
   cookieKeys: string[];
   box: SecretBox;
@@ -97,7 +104,9 @@ export function createApp(deps: AppDeps): Koa {
   app.use(handleErrors(render));
 
   app.use(async (ctx, next) => {
-    // The issuer decides the host: a forged Host or X-Forwarded-Host never reaches URLs we build.
+    // The issuer decides the host: a forged Host or X-Forwarded-Host never reaches URLs we build. Forward-auth
+    // reads the app's host from it, only from a trusted proxy (http/forward-auth.ts).
+    ctx.state.forwardedHost = ctx.req.headers['x-forwarded-host'];
     ctx.req.headers.host = issuerUrl.host;
     delete ctx.req.headers['x-forwarded-host'];
     ctx.set('content-security-policy', csp);
@@ -117,17 +126,19 @@ export function createApp(deps: AppDeps): Koa {
   app.use(browserContext());
   const networkOf = (ctx: Koa.Context) => classifier.ofRequest(ctx.req);
   const steps = createInteractionSteps({
-    provider, db, render, log, settings: { globalPolicy: deps.globalPolicy, showUserList: deps.showUserList, networkOf, upstreams: () => deps.upstreams.list() },
+    interactions: deps.interactions, db, render, log, settings: { showUserList: deps.showUserList, networkOf, upstreams: () => deps.upstreams.list() },
     countSignIn: deps.metrics ? (outcome) => deps.metrics!.signIn(outcome) : undefined,
   });
-  const accountAuth = createAccountAuth({ db, render, issuer, base, clientId: accountClientId });
+  const accountAuth = createAccountAuth({ db, render, issuer, base, clientId: accountClientId, classifier, globalPolicy: deps.globalPolicy });
+  const forwardAuth = createForwardAuth({ db, directory: createForwardAuthDirectory(db), issuer, cookieKeys: deps.cookieKeys, globalPolicy: deps.globalPolicy });
   const federation = createFederation({ issuer, base, db, render, steps, upstreams: deps.upstreams, accountAuth });
   for (const router of [
     interactionRoutes(steps), signInStepRoutes({ steps, db, box: deps.box, webauthn: deps.webauthn }), federationRoutes(federation), avatarRoutes(db),
-    accountRoutes({ ...deps, federation }),
+    accountRoutes({ ...deps, federation, accountAuth }),
     setupRoutes({ db, box: deps.box, render, webauthn: deps.webauthn, base }),
-    adminRoutes(deps), inviteRoutes({ db, box: deps.box, render, webauthn: deps.webauthn, base }),
+    adminRoutes({ ...deps, accountAuth }), inviteRoutes({ db, box: deps.box, render, webauthn: deps.webauthn, base }),
     alertRoutes({ db, box: deps.box, render, base, classifier }),
+    forwardAuthRoutes({ forwardAuth, classifier, render, issuer, base, clientId: forwardAuthClientId }),
   ]) {
     if (base) router.prefix(base);
     app.use(router.routes());

@@ -7,6 +7,8 @@ import type { Context } from 'koa';
 import { resolveUpstreamSignIn, linkUpstreamIdentity } from '../auth/federation/accounts.js';
 import { beginUpstreamSignIn, finishUpstreamSignIn, federationStateTtl, recordOutcome, takeOutcome, type FederationOutcome } from '../auth/federation/flow.js';
 import type { Upstream, UpstreamRegistry } from '../auth/federation/registry.js';
+import { runFactor } from '../auth/sign-in/flow.js';
+import { throttleKeys } from '../auth/throttle.js';
 import { AppError } from '../errors.js';
 import type { Db } from '../store/db.js';
 import type { AccountAuth } from './account-auth.js';
@@ -52,12 +54,12 @@ export function createFederation({ issuer, base, db, render, steps, upstreams, a
     const step = await steps.load(ctx);
     if (!step) return;
     const back = interactionPage(ctx);
-    if (step.interaction.prompt.name !== 'login') return void ctx.redirect(back);
+    if (step.loaded.prompt !== 'login') return void ctx.redirect(back);
     if (await steps.refuseDenied(ctx, step)) return;
     const upstream = await upstreamOf(ctx);
     if (!upstream) return steps.renderLogin(ctx, step, { error: 'That sign-in service is not available (any more).', status: 404 });
     try {
-      await start(ctx, { upstream, purpose: 'login', binding: step.interaction.uid });
+      await start(ctx, { upstream, purpose: 'login', binding: step.loaded.uid });
     } catch (error) {
       if (!(error instanceof AppError) || error.code !== 'upstream') throw error;
       ctx.state.log?.warn({ event: 'federation.failed', upstream: upstream.id, err: error.cause }, 'upstream sign-in could not start');
@@ -117,8 +119,9 @@ export function createFederation({ issuer, base, db, render, steps, upstreams, a
 
   async function finishLink(ctx: Context, upstream: Upstream, sessionId: string, userId: string | null, identity: Parameters<typeof linkUpstreamIdentity>[3] | undefined, failure?: AppError) {
     const back = { link: `${base}/account#linked-accounts`, linkText: 'Back to your account' };
-    const account = await accountAuth.current(ctx);
-    if (!account || account.session.sessionId !== sessionId || account.user.id !== userId) {
+    // The same decision as every account page: a session too weak for this network links nothing.
+    const { access, account } = await accountAuth.access(ctx);
+    if (access.decision !== 'allow' || !account || account.session.sessionId !== sessionId || account.user.id !== userId) {
       return problem(ctx, 400, { title: 'Start again', message: 'You are no longer signed in as the person who started linking. Nothing was linked.', ...back });
     }
     if (failure || !identity) {
@@ -141,16 +144,24 @@ export function createFederation({ issuer, base, db, render, steps, upstreams, a
     if (!step) return;
     const back = interactionPage(ctx);
     if (await steps.refuseDenied(ctx, step)) return;
-    const outcome = typeof ctx.query.state === 'string' ? await takeOutcome(db, ctx.query.state, step.interaction.uid) : undefined;
-    if (!outcome || step.interaction.prompt.name !== 'login') return void ctx.redirect(back);
-    if ('error' in outcome) {
-      steps.count(step, 'failure', 'federated');
-      return problem(ctx, 403, { title: outcome.title, message: outcome.error, link: back, linkText: 'Sign in another way' });
+    const outcome = typeof ctx.query.state === 'string' ? await takeOutcome(db, ctx.query.state, step.loaded.uid) : undefined;
+    if (!outcome || step.loaded.prompt !== 'login') return void ctx.redirect(back);
+    // An upstream sign-in is one factor like the others: throttled by address, audited, then nextStep.
+    const result = await runFactor(db, step.request, undefined, {
+      factor: 'federated',
+      keys: throttleKeys('', step.request.ip).slice(1),
+      verify: async () => ('error' in outcome ? { ok: false, reason: 'invalid' } : { ok: true, userId: outcome.userId, used: { factor: 'federated', upstream: outcome.upstream } }),
+    });
+    if (result.kind === 'throttled') {
+      steps.count(step, 'throttled', 'federated');
+      return problem(ctx, 429, { title: 'Too many attempts', message: `Wait ${result.retryAfter} seconds and try again.`, link: back, linkText: 'Back to the sign-in' });
     }
-    const url = await steps.proceed(ctx, step, { userId: outcome.userId, factors: [{ factor: 'federated', upstream: outcome.upstream }] });
-    ctx.set('cache-control', 'no-store');
-    ctx.status = 303;
-    ctx.redirect(url);
+    if (result.kind === 'failed' || 'error' in outcome) {
+      steps.count(step, 'failure', 'federated');
+      const failed = 'error' in outcome ? outcome : { title: 'Sign-in not completed', error: 'The sign-in did not finish.' };
+      return problem(ctx, 403, { title: failed.title, message: failed.error, link: back, linkText: 'Sign in another way' });
+    }
+    steps.go(ctx, await steps.follow(ctx, step, result.step, result.ts));
   }
 
   return { start, continueWith, callback, resume };

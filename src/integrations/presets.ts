@@ -1,6 +1,6 @@
 // App presets: the client each app needs (its redirect URIs, a secret, no consent page) and the text to paste into
 // the app, for `accouch app add`, the owner console and `clients: - preset:` entries in the configuration file.
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import {
   clientSchema, ConfigError, entryClientId, presetNames, type ClientConfig, type ClientEntry, type PresetEntry,
 } from '../config.js';
@@ -145,4 +145,36 @@ export function declaredClients(entries: readonly ClientEntry[]): ClientConfig[]
   });
   if (problems.length) throw new ConfigError(problems);
   return clients;
+}
+
+/** What an app reads from the Secret Accouch writes for a cluster resource (README "Give an app SSO in one resource"). */
+export interface SecretValues { clientId: string; clientSecret: string; issuer: string; discovery: string }
+
+/**
+ * A preset app's own keys in that Secret, named as its Helm chart reads them: Gitea's `oauth[].existingSecret`
+ * (key, secret), oauth2-proxy's `config.existingSecret` (client-id, client-secret, cookie-secret) and Grafana's
+ * `envFromSecret` (GF_AUTH_GENERIC_OAUTH_* variables). The cookie secret follows from the client secret, so it
+ * stays the same until the secret is rotated.
+ */
+export function presetSecretKeys(preset: PresetName | undefined, v: SecretValues): Record<string, string> {
+  switch (preset) {
+    case 'gitea':
+      return { key: v.clientId, secret: v.clientSecret };
+    case 'oauth2-proxy':
+      return {
+        'client-id': v.clientId,
+        'client-secret': v.clientSecret,
+        'cookie-secret': createHmac('sha256', v.clientSecret).update('oauth2-proxy cookie secret').digest('base64url'),
+      };
+    case 'grafana':
+      return {
+        GF_AUTH_GENERIC_OAUTH_CLIENT_ID: v.clientId,
+        GF_AUTH_GENERIC_OAUTH_CLIENT_SECRET: v.clientSecret,
+        GF_AUTH_GENERIC_OAUTH_AUTH_URL: `${v.issuer.replace(/\/+$/, '')}/auth`,
+        GF_AUTH_GENERIC_OAUTH_TOKEN_URL: `${v.issuer.replace(/\/+$/, '')}/token`,
+        GF_AUTH_GENERIC_OAUTH_API_URL: `${v.issuer.replace(/\/+$/, '')}/me`,
+      };
+    default:
+      return {};
+  }
 }

@@ -2,13 +2,14 @@
 // device flow, client credentials, introspection, revocation, RP-initiated logout, our own pages.
 import Provider, { errors, interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { NetworkClassifier } from '../auth/network.js';
-import { acrValues, requiredStrength, satisfies, type Acr, type Strength } from '../auth/policy.js';
+import { acrValues, asAcr, satisfies } from '../auth/policy.js';
 import { issuerPath, kubectlClientId, type Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { Db } from '../store/db.js';
 import { createAdapterClass } from './adapter.js';
 import { claimsByScope, createFindAccount } from './account.js';
 import { createClientAdapter, extraClientProperties } from './clients.js';
+import { strengthOf } from './interactions.js';
 
 /** Renders a page template from views/ (supplied by the HTTP layer, which owns templating). */
 export type Render = (template: string, data: Record<string, unknown>) => string;
@@ -36,14 +37,9 @@ function loginPolicy(config: Config, classifier: NetworkClassifier) {
   login.checks.add(new interactionPolicy.Check('accouch_strength', 'a stronger sign-in is needed for this request', async (ctx) => {
     const { session, client, params } = ctx.oidc;
     if (!session?.accountId) return interactionPolicy.Check.NO_NEED_TO_PROMPT;
-    const required = requiredStrength({
-      network: classifier.ofRequest(ctx.req).network,
-      globalPolicy: config.policy,
-      clientPolicy: client?.['accouch_policy'] as Partial<Record<'home' | 'outside', Strength>> | undefined,
-      acrValues: typeof params?.acr_values === 'string' ? params.acr_values.split(' ') : undefined,
-    });
+    const required = strengthOf({ network: classifier.ofRequest(ctx.req).network, globalPolicy: config.policy, client, acrValues: params?.acr_values });
     if (!required.allowed) return interactionPolicy.Check.REQUEST_PROMPT;
-    return satisfies(session.acr as Acr | undefined, required.acr) ? interactionPolicy.Check.NO_NEED_TO_PROMPT : interactionPolicy.Check.REQUEST_PROMPT;
+    return satisfies(asAcr(session.acr), required.acr) ? interactionPolicy.Check.NO_NEED_TO_PROMPT : interactionPolicy.Check.REQUEST_PROMPT;
   }));
   return policy;
 }

@@ -49,6 +49,23 @@ export async function upsertConfigClient(db: Executor, config: ClientConfig, now
     .execute();
 }
 
+/**
+ * Inserts or replaces a client an AccouchClient resource declares; an id held by another source is a conflict
+ * (the row is left alone).
+ */
+export async function upsertClusterClient(db: Executor, config: ClientConfig, now = epoch()): Promise<void> {
+  const result = await db.insertInto('clients')
+    .values({ id: config.id, source: 'cluster', config: serialize(config), created_at: now, updated_at: now })
+    .onConflict((oc) => oc.column('id').doUpdateSet({ config: serialize(config), updated_at: now }).where('clients.source', '=', 'cluster'))
+    .executeTakeFirst();
+  if (Number(result.numInsertedOrUpdatedRows ?? 0) === 0) throw conflict(`client "${config.id}" already exists and was not made from a cluster resource`);
+}
+
+/** Ids of the clients made from cluster resources. */
+export async function listClusterClientIds(db: Executor): Promise<string[]> {
+  return (await db.selectFrom('clients').select('id').where('source', '=', 'cluster').orderBy('id').execute()).map((r) => r.id);
+}
+
 /** Removes a client; returns false when there was none. */
 export async function deleteClient(db: Executor, id: string): Promise<boolean> {
   const result = await db.deleteFrom('clients').where('id', '=', id).executeTakeFirst();

@@ -66,6 +66,13 @@ export async function consumeRecoveryCode(db: Executor, userId: string, hash: st
   return result.numUpdatedRows > 0n;
 }
 
+/** Whether the user has this recovery code and it was already used. */
+export async function isUsedRecoveryCode(db: Executor, userId: string, hash: string): Promise<boolean> {
+  const row = await db.selectFrom('recovery_codes').select('used_at')
+    .where('user_id', '=', userId).where('code_hash', '=', hash).where('used_at', 'is not', null).executeTakeFirst();
+  return row !== undefined;
+}
+
 /** How many recovery codes a user has, and how many of them are still unused. */
 export async function countRecoveryCodes(db: Executor, userId: string): Promise<{ total: number; unused: number }> {
   const row = await db.selectFrom('recovery_codes')

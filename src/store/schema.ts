@@ -21,7 +21,8 @@ export interface UserGroupsTable {
 
 export interface ClientsTable {
   id: string;
-  source: 'config' | 'cli';
+  /** cluster: from an AccouchClient resource, id `<namespace>.<name>` (src/cluster/). */
+  source: 'config' | 'cli' | 'cluster';
   /** The client as declared (config.ts clientSchema without id), JSON. */
   config: string;
   created_at: number;
@@ -243,6 +244,21 @@ export interface StepUpTable {
   since: number;
 }
 
+export interface ForwardAuthAppsTable {
+  id: string;
+  /** Who declared it: the YAML file, the CLI, the owner console, or a Kubernetes resource. */
+  source: 'config' | 'cli' | 'console' | 'cluster';
+  /** The app as declared (config.ts forwardAuthAppSchema without id), JSON. */
+  config: string;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface ForwardAuthHostsTable {
+  host: string;
+  app_id: string;
+}
+
 export interface Database {
   users: UsersTable;
   user_groups: UserGroupsTable;
@@ -268,4 +284,6 @@ export interface Database {
   alert_prefs: AlertPrefsTable;
   alert_seen: AlertSeenTable;
   step_up: StepUpTable;
+  forward_auth_apps: ForwardAuthAppsTable;
+  forward_auth_hosts: ForwardAuthHostsTable;
 }

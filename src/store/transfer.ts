@@ -31,6 +31,8 @@ export const transferTables = [
   { table: 'alert_prefs', key: ['user_id'] },
   { table: 'alert_seen', key: ['user_id', 'kind', 'value'] },
   { table: 'step_up', key: ['user_id'] },
+  { table: 'forward_auth_apps', key: ['id'] },
+  { table: 'forward_auth_hosts', key: ['host'] },
 ] as const satisfies ReadonlyArray<{ table: keyof Database; key: readonly string[] }>;
 
 type TableName = (typeof transferTables)[number]['table'];

@@ -125,7 +125,8 @@ describe('password and authenticator app', () => {
     expect(second.html).toContain('Confirm it is you');
     const replay = await submitCode(thief, second.html, '/totp', code);
     expect(replay.status).toBe(401);
-    expect(replay.html).toContain('That code did not work');
+    // Past the password, the person is told why: the code was already used, wait for the next one.
+    expect(replay.html).toContain('That code was already used. Wait for the next code');
   });
 
   it('lets a recovery code in once', async () => {
@@ -140,7 +141,7 @@ describe('password and authenticator app', () => {
     const retry = await afterPassword(again, 'grace', ownerPassword);
     const refused = await submitCode(again, retry.html, '/recovery', code!);
     expect(refused.status).toBe(401);
-    expect(refused.html).toContain('That code did not work');
+    expect(refused.html).toContain('That code was already used');
   });
 });
 
@@ -200,7 +201,17 @@ describe('who is signing in', () => {
     await endSession(context);
     await page.goto(`${app.url}/login`);
     await page.waitForSelector('h1.who:has-text("Carol Example")');
+    // Reached from the tiles, someone else is shown: the page offers to forget nobody.
+    await page.click('text=Other user');
+    await page.click('.tile:has-text("Bob Example")');
+    await page.waitForSelector('h1.who:has-text("Bob Example")');
+    expect(await page.locator('text=Forget this browser').count()).toBe(0);
+    await page.goto(`${app.url}/login`);
+    await page.waitForSelector('h1.who:has-text("Carol Example")');
     await page.click('text=Forget this browser');
+    await page.waitForSelector('h1:has-text("Forget Carol Example on this browser?")');
+    expect((await context.cookies()).map((c) => c.name)).toContain('accouch.last_user');
+    await page.click('button:has-text("Yes, forget Carol Example")');
     await page.waitForSelector('h1:has-text("Who is signing in?")');
     expect((await context.cookies()).map((c) => c.name)).not.toContain('accouch.last_user');
 

@@ -14,7 +14,7 @@ import { findThrottle } from '../../store/throttle.js';
 import { findUserById } from '../../store/users.js';
 import type { AlertOutboxTable } from '../../store/schema.js';
 import { satisfies, type Acr } from '../policy.js';
-import { factorsOf } from '../sign-in.js';
+import { factorsOf } from '../sign-in/factors.js';
 import { maxConsecutiveFailures, throttleKeys } from '../throttle.js';
 import { alertLinkTtl } from './link.js';
 import { prefsOf } from './prefs.js';

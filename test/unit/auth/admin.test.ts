@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, test } from 'vitest';
 import {
-  addApp, auditPage, createResetLink, inviteUser, listAdminUsers, listHouseholdSessions, parseGroups, removeApp, revokeSession, rotateAppSecret,
+  addApp, auditPage, createResetLink, inviteUser, liftPasswordLock, listAdminUsers, passwordLocksOf, listHouseholdSessions, parseGroups, removeApp, revokeSession, rotateAppSecret,
   rotateKeys, setUserDisabled, setUserGroups, updateAppRedirects,
 } from '../../../src/auth/admin.js';
 import { sessionHandle } from '../../../src/auth/account.js';
@@ -12,6 +12,7 @@ import { findEnrolLink, finishEnrol, offerEnrolTotp, passkeySaved, saveInvitee, 
 import { hashPassword, verifyPassword } from '../../../src/auth/password.js';
 import { generateRecoveryCodes, recoveryStatus } from '../../../src/auth/recovery.js';
 import { createSecretBox } from '../../../src/auth/secret-key.js';
+import { maxConsecutiveFailures, recordFailure, throttleKeys } from '../../../src/auth/throttle.js';
 import { hasTotp } from '../../../src/auth/totp.js';
 import { clientSchema } from '../../../src/config.js';
 import { listAudit, recordAudit } from '../../../src/store/audit.js';
@@ -85,6 +86,21 @@ describe('users', () => {
     for (const [model, id] of [['Session', 's1'], ['Grant', 'g1'], ['RefreshToken', 'r1']] as const) expect(await findPayload(db, model, 'id', id)).toBeUndefined();
     await setUserDisabled(db, { userId: me.id }, bob.id, false);
     expect(await events(db)).toEqual(['user.disabled', 'user.enabled']);
+  });
+});
+
+describe('password sign-in locks', () => {
+  test('the owner sees a lock from outside and lifts it before its day is over; both are in the audit log', async () => {
+    const db = await openTestDb();
+    const admin = { userId: (await owner(db)).id, ip: '10.0.0.2' };
+    const paul = await createUser(db, { username: 'paul', name: 'Paul', passwordHash: await hashPassword('paul password') });
+    const now = Math.floor(Date.now() / 1000);
+    for (let i = 0; i < maxConsecutiveFailures; i++) await recordFailure(db, throttleKeys('paul', undefined, 'outside'), now);
+    expect(await passwordLocksOf(db, paul.id, now)).toEqual([expect.objectContaining({ network: 'outside', failures: maxConsecutiveFailures })]);
+    await liftPasswordLock(db, admin, paul.id);
+    expect(await passwordLocksOf(db, paul.id, now)).toEqual([]);
+    expect(await events(db)).toEqual(['login.locked', 'login.unlocked']);
+    await expect(liftPasswordLock(db, admin, 'nobody')).rejects.toMatchObject({ code: 'not_found' });
   });
 });
 

@@ -9,7 +9,7 @@ import { confirmNotMe, openAlertLink } from '../../../src/auth/alerts/not-me.js'
 import { saveOwnPrefs } from '../../../src/auth/alerts/prefs.js';
 import { createAlertWorker, type AlertChannels } from '../../../src/auth/alerts/sender.js';
 import { createSecretBox } from '../../../src/auth/secret-key.js';
-import { decide, factorsOf } from '../../../src/auth/sign-in.js';
+import { decide, factorsOf } from '../../../src/auth/sign-in/factors.js';
 import { loadConfig } from '../../../src/config.js';
 import { hasStepUp, listPushSubscriptions, savePushSubscription } from '../../../src/store/alerts.js';
 import { recordAudit, withAuditContext } from '../../../src/store/audit.js';

@@ -8,7 +8,7 @@ import { upstreamFailure, type Identity } from '../../../src/auth/federation/con
 import { recordOutcome, takeOutcome } from '../../../src/auth/federation/flow.js';
 import { createUpstreamRegistry, type Upstream } from '../../../src/auth/federation/registry.js';
 import { createSecretBox } from '../../../src/auth/secret-key.js';
-import { decide } from '../../../src/auth/sign-in.js';
+import { decide } from '../../../src/auth/sign-in/factors.js';
 import { ConfigError, loadConfig, upstreamSchema } from '../../../src/config.js';
 import { insertFederationState, takeFederationState } from '../../../src/store/federation.js';
 import { openTestDb, tempFile } from '../helpers.js';

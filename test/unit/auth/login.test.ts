@@ -1,19 +1,40 @@
-// Password sign-in: one answer for unknown, disabled and mistyped users, throttling, and the audit trail.
+// Password sign-in through runFactor (auth/sign-in/flow.ts): one answer for unknown, disabled and mistyped
+// users, throttling, and the audit trail. Alice has an authenticator app, so a right password is a first step.
+import { randomBytes } from 'node:crypto';
 import { describe, expect, test } from 'vitest';
-import { verifyPasswordLogin, type PasswordLoginResult } from '../../../src/auth/login.js';
 import { hashPassword } from '../../../src/auth/password.js';
+import { createSecretBox } from '../../../src/auth/secret-key.js';
+import { passwordFactor, runFactor } from '../../../src/auth/sign-in/flow.js';
+import type { SignInRequest } from '../../../src/auth/sign-in/types.js';
 import { recordSuccess } from '../../../src/auth/throttle.js';
 import { listAudit } from '../../../src/store/audit.js';
 import type { Db } from '../../../src/store/db.js';
+import { saveTotp } from '../../../src/store/factors.js';
 import { createUser } from '../../../src/store/users.js';
 import { openTestDb } from '../helpers.js';
 
 const password = 'correct horse battery staple';
+const box = createSecretBox(randomBytes(32));
 
 async function withAlice(): Promise<{ db: Db; aliceId: string }> {
   const db = await openTestDb();
   const alice = await createUser(db, { username: 'alice', name: 'Alice', passwordHash: await hashPassword(password) });
+  await saveTotp(db, alice.id, box.encrypt('JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP'), 0);
   return { db, aliceId: alice.id };
+}
+
+type PasswordLoginResult = { ok: true; user: { id: string; username: string } } | { ok: false; reason: 'invalid' | 'reused' | 'refused' } | { ok: false; reason: 'throttled'; retryAfter: number; locked: boolean };
+
+/** The password step as the sign-in page runs it, reduced to ok / invalid / throttled. */
+async function verifyPasswordLogin(db: Db, input: { username: string; password: string; ip?: string; clientId?: string }): Promise<PasswordLoginResult> {
+  const request: SignInRequest = {
+    id: 'uid', clientId: input.clientId ?? 'app', clientName: 'App', network: 'home', ip: input.ip ?? '', required: { allowed: true, acr: '1fa' }, app: {}, loginHint: undefined,
+  };
+  const outcome = await runFactor(db, request, undefined, passwordFactor(db, request, input));
+  if (outcome.kind === 'throttled') return { ok: false, reason: 'throttled', retryAfter: outcome.retryAfter, locked: outcome.locked };
+  if (outcome.kind === 'failed') return { ok: false, reason: outcome.reason };
+  if (outcome.step.kind === 'more' || outcome.step.kind === 'login') return { ok: true, user: outcome.step.user };
+  return { ok: false, reason: 'refused' };
 }
 
 const attempts = async (db: Db, username: string, n: number) => {

@@ -1,6 +1,9 @@
 // Sign-in throttling counters with an explicit clock: a lock that grows, a window, and a success that clears.
 import { describe, expect, test } from 'vitest';
-import { recordFailure, recordSuccess, secondsUntilAllowed, throttleKeys } from '../../../src/auth/throttle.js';
+import {
+  accountLocks, beginAttempt, forgiveAttempt, lockoutSeconds, maxConsecutiveFailures, recordFailure, recordSuccess, secondsUntilAllowed, throttleKeys, unlockAccount,
+} from '../../../src/auth/throttle.js';
+import { listAudit } from '../../../src/store/audit.js';
 import { openTestDb } from '../helpers.js';
 
 const t0 = Date.UTC(2030, 0, 1) / 1000;
@@ -59,5 +62,48 @@ describe('throttle', () => {
     const db = await openTestDb();
     for (let i = 0; i < 8; i++) await recordFailure(db, throttleKeys(i % 2 ? 'ALICE' : ' alice ', undefined), t0);
     expect(await secondsUntilAllowed(db, throttleKeys('Alice', undefined), t0)).toBeGreaterThan(0);
+  });
+});
+
+describe('nobody outside can lock a member out', () => {
+  test('failures from outside count against their own account key: home sign-ins stay open', async () => {
+    const db = await openTestDb();
+    const outside = throttleKeys('alice', '203.0.113.9', 'outside');
+    for (let i = 0; i < 8; i++) await recordFailure(db, outside, t0);
+    expect(await secondsUntilAllowed(db, outside, t0)).toBeGreaterThan(0);
+    expect(await secondsUntilAllowed(db, throttleKeys('alice', '10.0.0.5', 'home'), t0)).toBe(0);
+  });
+
+  test('100 consecutive failures lock for a day, not for good; the audit log shows it; time or the owner lifts it', async () => {
+    const db = await openTestDb();
+    const keys = throttleKeys('alice', undefined, 'outside');
+    // Spread over time so that only the consecutive count (not the 15-minute window) is at work.
+    let now = t0;
+    for (let i = 0; i < maxConsecutiveFailures; i++) {
+      now += await secondsUntilAllowed(db, keys, now);
+      await recordFailure(db, keys, now);
+    }
+    const locks = await accountLocks(db, 'alice', now);
+    expect(locks).toEqual([{ network: 'outside', until: now + lockoutSeconds, failures: maxConsecutiveFailures }]);
+    expect(await secondsUntilAllowed(db, keys, now + lockoutSeconds - 1)).toBe(1);
+    expect(await secondsUntilAllowed(db, keys, now + lockoutSeconds)).toBe(0);
+    expect((await listAudit(db)).filter((e) => e.event === 'login.locked')).toEqual([
+      expect.objectContaining({ actor: null, detail: { username: 'alice', network: 'outside', until: now + lockoutSeconds } }),
+    ]);
+
+    await unlockAccount(db, 'Alice');
+    expect(await accountLocks(db, 'alice', now)).toEqual([]);
+    expect(await secondsUntilAllowed(db, keys, now)).toBe(0);
+  });
+
+  test('a forgiven attempt (right secret, refused by policy) brings no lock closer', async () => {
+    const db = await openTestDb();
+    const keys = throttleKeys('alice', '203.0.113.9', 'outside');
+    for (let i = 0; i < 20; i++) {
+      const begun = await beginAttempt(db, keys, t0);
+      expect(begun.allowed).toBe(true);
+      if (begun.allowed) await forgiveAttempt(db, begun.attempt);
+    }
+    expect(await secondsUntilAllowed(db, keys, t0)).toBe(0);
   });
 });

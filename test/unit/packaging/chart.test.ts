@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { describe, expect, test } from 'vitest';
-import { configSchema } from '../../../src/config.js';
+import { authMethods, group, kind, plural, specSchema, version } from '../../../src/cluster/resource.js';
+import { configSchema, presetNames, refreshPolicies } from '../../../src/config.js';
 
 const chart = join(import.meta.dirname, '..', '..', '..', 'chart');
 type Values = Record<string, unknown>;
@@ -38,6 +39,14 @@ function renderedConfig(values: Values): Values {
   if (upstreams.length) {
     config.upstreams = upstreams.map(({ clientSecret, ...upstream }) => (
       clientSecret ? { ...upstream, clientSecretFile: `/etc/accouch/secrets/upstream-${String(upstream.id)}` } : upstream));
+  }
+  const kubernetes = values.kubernetes as Values;
+  if (kubernetes.enabled) {
+    config.kubernetes = {
+      enabled: true, namespaces: kubernetes.namespaces, leaseNamespace: 'accouch', leaseName: 'accouch', leaseDuration: kubernetes.leaseDuration,
+      watchIngresses: kubernetes.watchIngresses, patchIngresses: kubernetes.patchIngresses,
+      forwardAuthAddress: `http://accouch.accouch.svc:${String((values.service as Values).port)}${new URL(String((values.config as Values).issuer)).pathname.replace(/\/$/, '')}/forward-auth/traefik`,
+    };
   }
   return config;
 }
@@ -81,6 +90,9 @@ describe('values.schema.json', () => {
       [{ upstreams: [{ id: 'gh', type: 'gitlab', clientId: 'x' }] }, '/upstreams/0/type must be equal to one of the allowed values'],
       [{ secretKey: { value: 'too short' } }, '/secretKey/value must NOT have fewer than 32 characters'],
       [{ database: { url: 'mysql://db/accouch' } }, '/database/url must match pattern'],
+      [{ kubernetes: { enabled: 'yes' } }, '/kubernetes/enabled must be boolean'],
+      [{ kubernetes: { namespaces: ['Apps'] } }, '/kubernetes/namespaces/0 must match pattern'],
+      [{ kubernetes: { leaseDuration: 1 } }, '/kubernetes/leaseDuration must be >= 2'],
       // A secret in config would be rendered into the ConfigMap.
       [{ config: { metrics: { port: 9090, token: 'a bearer token of some length' } } }, '/config/metrics must NOT have additional properties'],
     ];
@@ -102,7 +114,7 @@ describe('rendered configuration', () => {
   });
 
   test('every key of the Accouch configuration is either in the chart\'s config section or set by the chart', () => {
-    const chartOwned = ['dataDir', 'port', 'host', 'clients', 'upstreams', 'databaseUrl', 'secretKey'];
+    const chartOwned = ['dataDir', 'port', 'host', 'clients', 'upstreams', 'databaseUrl', 'secretKey', 'kubernetes'];
     type Node = { properties?: Record<string, Node>; $ref?: string };
     const schema = JSON.parse(readFileSync(join(chart, 'values.schema.json'), 'utf8')) as Node & { definitions: Record<string, Node> };
     const chartConfig = schema.properties!.config!.properties!;
@@ -130,6 +142,10 @@ describe('templates', () => {
     expect(deployment).toMatch(/if \$postgres \}\}\n\s+type: RollingUpdate\n\s+\{\{- else \}\}\n\s+type: Recreate/);
     expect(deployment).toMatch(/- name: tmp\n\s+mountPath: \/tmp/);
     expect(templates.find((t) => t.name === 'NOTES.txt')!.text).toMatch(/kubectl .*exec deploy\/.* -- accouch setup-link/);
+    // Forward-auth: Traefik asks the Service inside the cluster, at the endpoint for its protocol.
+    const middleware = templates.find((t) => t.name === 'forward-auth-middleware.yaml')!.text;
+    expect(middleware).toContain('kind: Middleware\n');
+    expect(middleware).toMatch(/forwardAuth:\n\s+address: .*\.svc:%v%s\/forward-auth\/traefik/);
   });
 
   test('the default pod is locked down: non-root, read-only root, no privilege escalation, no capabilities, RuntimeDefault seccomp, fsGroup', () => {
@@ -171,5 +187,68 @@ describe('templates', () => {
       }
       expect(depth, name).toBe(0);
     }
+  });
+});
+
+describe('the AccouchClient CRD and the operator\'s RBAC', () => {
+  const crd = read('crds/accouchclients.yaml') as {
+    kind: string; spec: { group: string; scope: string; names: { kind: string; plural: string }; versions: { name: string; served: boolean; storage: boolean; subresources?: Values; schema: { openAPIV3Schema: Values } }[] };
+  };
+  const [served] = crd.spec.versions;
+  const schema = served!.schema.openAPIV3Schema as { properties: { spec: { properties: Record<string, { enum?: string[] }> } } };
+  const specProperties = schema.properties.spec.properties;
+
+  test('is a served, stored, namespaced v1 CRD of the group, kind and version Accouch watches, with a status subresource', () => {
+    expect(crd.kind).toBe('CustomResourceDefinition');
+    expect(crd.spec).toMatchObject({ group, scope: 'Namespaced', names: { kind, plural } });
+    expect(crd.spec.versions).toHaveLength(1);
+    expect(served).toMatchObject({ name: version, served: true, storage: true, subresources: { status: {} } });
+  });
+
+  test('its schema compiles, and names every spec field Accouch reads, with the same choices', () => {
+    const ajv = new Ajv({ strict: false, validateFormats: false });
+    expect(() => ajv.compile(served!.schema.openAPIV3Schema)).not.toThrow();
+    expect(Object.keys(specProperties).sort()).toEqual(Object.keys(specSchema.shape).sort());
+    expect(specProperties.preset!.enum).toEqual(presetNames.filter((p) => p !== 'kubectl'));
+    expect(specProperties.refresh!.enum).toEqual([...refreshPolicies]);
+    expect(specProperties.authMethod!.enum).toEqual([...authMethods]);
+  });
+
+  const rbac = readFileSync(join(chart, 'templates', 'rbac.yaml'), 'utf8');
+  const helpers = readFileSync(join(chart, 'templates', '_helpers.tpl'), 'utf8');
+  const rulesText = /define "accouch\.clientRules" -\}\}\n([\s\S]*?)\{\{- end -\}\}/.exec(helpers)![1]!;
+  type Rule = { apiGroups: string[]; resources: string[]; verbs: string[] };
+  /** The rules as rendered with watchIngresses and patchIngresses on or off (the template's only branches). */
+  const rulesWith = (ingresses: boolean, patch: boolean) => parseYaml(rulesText
+    .replace(/\{\{- if \.Values\.kubernetes\.watchIngresses \}\}\n([\s\S]*?)\{\{- end \}\}\n?/, ingresses ? '$1' : '')
+    .replace(/\{\{ if \.Values\.kubernetes\.patchIngresses \}\}(.*?)\{\{ end \}\}/, patch ? '$1' : '')) as Rule[];
+  const clientRules = rulesWith(false, false);
+
+  test('grants the least it needs: no list or watch of Secrets, no write of AccouchClients themselves, nothing cluster-wide but those', () => {
+    const verbsOn = (resource: string) => clientRules.filter((r) => r.resources.includes(resource)).flatMap((r) => r.verbs).sort();
+    expect(verbsOn('accouchclients')).toEqual(['get', 'list', 'watch']);
+    expect(verbsOn('accouchclients/status')).toEqual(['update']);
+    expect(verbsOn('secrets')).toEqual(['create', 'delete', 'get', 'update']);
+    expect(verbsOn('events')).toEqual(['create']);
+    expect(clientRules.flatMap((r) => r.resources).sort()).toEqual(['accouchclients', 'accouchclients/status', 'events', 'secrets']);
+    expect(rbac).toMatch(/resources: \[leases\]\n\s+resourceNames: \[\{\{ \$fullname \}\}\]\n\s+verbs: \[get, update\]/);
+    // A ClusterRole only without a namespace list; a Role per listed namespace otherwise.
+    expect(rbac).toMatch(/if \.Values\.kubernetes\.namespaces \}\}\n\{\{- range \.Values\.kubernetes\.namespaces \}\}\n---\napiVersion: rbac\.authorization\.k8s\.io\/v1\nkind: Role\n/);
+    expect(rbac).toMatch(/\{\{- else \}\}\n---\napiVersion: rbac\.authorization\.k8s\.io\/v1\nkind: ClusterRole\n/);
+  });
+
+  test('Ingresses are read only with watchIngresses, and written only with patchIngresses', () => {
+    const verbs = (rules: Rule[], resource: string) => rules.filter((r) => r.resources.includes(resource)).flatMap((r) => r.verbs).sort();
+    expect(verbs(clientRules, 'ingresses')).toEqual([]);
+    expect(verbs(clientRules, 'middlewares')).toEqual([]);
+    expect(verbs(rulesWith(true, false), 'ingresses')).toEqual(['get', 'list', 'watch']);
+    expect(verbs(rulesWith(true, true), 'ingresses')).toEqual(['get', 'list', 'update', 'watch']);
+    expect(verbs(rulesWith(true, false), 'middlewares')).toEqual(['create', 'delete', 'get', 'update']);
+  });
+
+  test('the pods get a ServiceAccount token only when the operator is on', () => {
+    const deployment = readFileSync(join(chart, 'templates', 'deployment.yaml'), 'utf8');
+    expect(deployment).toMatch(/if \.Values\.kubernetes\.enabled \}\}\n.*\n\s+serviceAccountName: .*\n\s+automountServiceAccountToken: true\n\s+\{\{- else \}\}\n\s+automountServiceAccountToken: false/);
+    expect(readFileSync(join(chart, 'templates', 'serviceaccount.yaml'), 'utf8')).toContain('kind: ServiceAccount\n');
   });
 });

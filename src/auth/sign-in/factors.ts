@@ -1,24 +1,19 @@
-// Decides, after each factor, whether a sign-in is complete for this user, network and app, which factors
-// may come next, and records a finished sign-in (context for tokens, audit). No koa, no oidc-provider.
-import type { Db } from '../store/db.js';
-import { epoch } from '../store/db.js';
-import { hasStepUp } from '../store/alerts.js';
-import { recordAudit } from '../store/audit.js';
-import { listCredentials } from '../store/credentials.js';
-import { countRecoveryCodes, findTotp } from '../store/factors.js';
-import { recordSignIn } from '../store/sign-ins.js';
-import { findUserById, type User } from '../store/users.js';
-import { describeSignIn, needsSecondFactor, satisfies, type Acr, type UsedFactor } from './policy.js';
-import { strongestAcr } from './alerts/step-up.js';
-import { recordSuccess } from './throttle.js';
+// Which factors a user has, whether the factors used so far complete a sign-in at a required strength and
+// what may come next (decide), and the records of a finished, failed or refused step. No koa, no oidc-provider.
+import type { Db } from '../../store/db.js';
+import { epoch } from '../../store/db.js';
+import { hasStepUp } from '../../store/alerts.js';
+import { recordAudit } from '../../store/audit.js';
+import { listCredentials } from '../../store/credentials.js';
+import { countRecoveryCodes, findTotp } from '../../store/factors.js';
+import { recordSignIn } from '../../store/sign-ins.js';
+import { findUserById, type User } from '../../store/users.js';
+import { describeSignIn, needsSecondFactor, satisfies, type Acr, type UsedFactor } from '../policy.js';
+import { strongestAcr } from '../alerts/step-up.js';
+import { recordSuccess } from '../throttle.js';
+import type { PendingSignIn, SecondFactor } from './types.js';
 
-/** A sign-in in progress, kept with the interaction between steps. */
-export interface PendingSignIn {
-  userId: string;
-  factors: UsedFactor[];
-}
-
-export type SecondFactor = 'webauthn' | 'totp' | 'recovery_code';
+export type { PendingSignIn, SecondFactor } from './types.js';
 
 export interface UserFactors {
   hasPassword: boolean;
@@ -96,4 +91,9 @@ export async function completeSignIn(
 /** Records a failed step without saying more to the user than "that did not work". */
 export async function recordFailedStep(db: Db, input: { userId?: string | null; factor: string; network: 'home' | 'outside'; ip?: string; clientId?: string }): Promise<void> {
   await recordAudit(db, { event: 'login.failure', actor: input.userId ?? null, ip: input.ip, detail: { factor: input.factor, network: input.network, client: input.clientId } });
+}
+
+/** Records a step whose secret was right but which the policy refused (not a failed guess). */
+export async function recordRefusedStep(db: Db, input: { userId: string; factor: string; network: 'home' | 'outside'; ip?: string; clientId?: string; reason?: string }): Promise<void> {
+  await recordAudit(db, { event: 'login.refused', actor: input.userId, ip: input.ip, detail: { factor: input.factor, network: input.network, client: input.clientId, reason: input.reason ?? 'policy' } });
 }
