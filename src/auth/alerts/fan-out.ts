@@ -11,7 +11,7 @@ import {
 } from '../../store/alerts.js';
 import { findClient } from '../../store/clients.js';
 import { findThrottle } from '../../store/throttle.js';
-import { findUserById } from '../../store/users.js';
+import { findUserById, findUserByUsername } from '../../store/users.js';
 import type { AlertOutboxTable } from '../../store/schema.js';
 import { satisfies, type Acr } from '../policy.js';
 import { factorsOf } from '../sign-in/factors.js';
@@ -71,11 +71,18 @@ export async function happeningsOf(trx: Executor, e: PendingEvent, accountClient
   }
   if (e.event === 'login.failure' && e.actor) {
     const user = await findUserById(trx, e.actor);
-    const row = user && (await findThrottle(trx, throttleKeys(user.username, undefined)[0]!));
+    const network = e.detail.network === 'outside' ? 'outside' : 'home';
+    const row = user && (await findThrottle(trx, throttleKeys(user.username, undefined, network)[0]!));
     const locked = row && (Number(row.locked_until) > e.at || Number(row.consecutive) >= maxConsecutiveFailures);
     // One alert per lock: a lock's failures share the window's first failure.
-    if (!locked || !(await markSeen(trx, e.actor, 'lock', String(row.first_failure_at), e.at))) return [];
-    return [{ kind: 'locked', subjectId: e.actor, household: true, detail: { ...base, network: e.detail.network } }];
+    if (!locked || !(await markSeen(trx, e.actor, 'lock', `${network}:${String(row.first_failure_at)}`, e.at))) return [];
+    return [{ kind: 'locked', subjectId: e.actor, household: true, detail: { ...base, network } }];
+  }
+  if (e.event === 'login.locked') {
+    // The day-long lock after 100 failures in a row (auth/throttle.ts), recorded by username.
+    const user = typeof e.detail.username === 'string' ? await findUserByUsername(trx, e.detail.username) : undefined;
+    if (!user || !(await markSeen(trx, user.id, 'lock', `lockout:${String(e.detail.until)}`, e.at))) return [];
+    return [{ kind: 'locked', subjectId: user.id, household: true, detail: { ...base, network: e.detail.network } }];
   }
   if (e.event === 'alert.not_me' && e.actor) return [{ kind: 'notMe', subjectId: e.actor, household: true, detail: { ...base, about: e.detail.kind } }];
   if (subjectId && factorEvents[e.event]) return [{ kind: 'factor', subjectId, household: false, detail: { ...base, what: factorEvents[e.event] } }];

@@ -75,11 +75,13 @@ describe('which events alert whom', () => {
     await recordAudit(db, { event: 'user.reset_completed', actor: paul.id, detail: { user: paul.id } }, t0);
     await recordAudit(db, { event: 'client.created', actor: owner.id }, t0);
     await db.insertInto('login_throttle').values({ key: 'user:paul', failures: 9, first_failure_at: t0 - 60, locked_until: t0 + 120, consecutive: 9 }).execute();
+    await db.insertInto('login_throttle').values({ key: 'user-outside:paul', failures: 9, first_failure_at: t0 - 60, locked_until: t0 + 120, consecutive: 9 }).execute();
     for (let i = 0; i < 3; i += 1) await recordAudit(db, { event: 'login.failure', actor: paul.id, detail: { factor: 'password', network: 'outside' } }, t0);
+    await recordAudit(db, { event: 'login.locked', actor: null, detail: { username: 'paul', network: 'outside', until: t0 + 86400 } }, t0);
     await fanOutPending(db, settings, noErrors, t0);
     const made = await alerts(db);
-    expect(made.filter((a) => a.recipient_id === paul.id).map((a) => a.kind)).toEqual(['factor', 'link', 'locked']);
-    expect(made.filter((a) => a.recipient_id === owner.id).map((a) => a.kind)).toEqual(['locked']);
+    expect(made.filter((a) => a.recipient_id === paul.id).map((a) => a.kind)).toEqual(['factor', 'link', 'locked', 'locked']);
+    expect(made.filter((a) => a.recipient_id === owner.id).map((a) => a.kind)).toEqual(['locked', 'locked']);
   });
 
   test('a person\'s choices decide the channels; an event older than a day alerts nobody', async () => {
