@@ -7,7 +7,7 @@ import { defineConfig } from 'vitest/config';
 const storeUnitTests = [
   'test/unit/store/**/*.test.ts',
   'test/unit/oidc/{adapter,clients,keys}.test.ts',
-  'test/unit/auth/{account,admin,enrol,federation,recovery,throttle,totp}.test.ts',
+  'test/unit/auth/{account,admin,alerts,enrol,federation,recovery,throttle,totp}.test.ts',
 ];
 
 /**

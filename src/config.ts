@@ -251,6 +251,26 @@ export type UpstreamConfig = z.infer<typeof upstreamSchema>;
 
 const seconds = (d: number) => number().pipe(z.number().int().min(1)).default(d);
 
+/** Kinds of sign-in alert (auth/alerts): what happened, as a person would put it. */
+export const alertKinds = ['outside', 'newBrowser', 'factor', 'locked', 'newApp', 'link', 'notMe'] as const;
+export type AlertKind = (typeof alertKinds)[number];
+export const alertChannels = ['push', 'email'] as const;
+export type AlertChannel = (typeof alertChannels)[number];
+const alertKindDefaults: Record<AlertKind, AlertChannel[]> = {
+  outside: ['push', 'email'], newBrowser: ['push', 'email'], factor: ['push', 'email'], locked: ['push', 'email'],
+  newApp: ['push'], link: ['push', 'email'], notMe: ['push', 'email'],
+};
+const alertKindHelp: Record<AlertKind, string> = {
+  outside: 'a sign-in from outside the home network (the owner also gets everyone\'s)',
+  newBrowser: 'a sign-in from a browser this person never used',
+  factor: 'a passkey, security key, authenticator app or password added or removed',
+  locked: 'a password locked by failed attempts (the owner also gets everyone\'s)',
+  newApp: 'an app signed in to for the first time',
+  link: 'a setup, invitation or reset link used',
+  notMe: '"This wasn\'t me" confirmed (the owner gets everyone\'s)',
+};
+const alertChannelList = (d: AlertChannel[]) => z.array(z.enum(alertChannels)).default(d);
+
 export const configSchema = z.strictObject({
   issuer: z.string().default('http://localhost:8080').refine((value) => {
     const url = URL.parse(value);
@@ -307,6 +327,25 @@ export const configSchema = z.strictObject({
     token: z.string().min(16).optional()
       .describe('bearer token for /metrics (at least 16 characters); with it, the public listener serves /metrics too, and every scrape must send it'),
   }).prefault({}).describe('Prometheus metrics (GET /metrics); off unless a port or a token is set'),
+  notify: z.strictObject({
+    ...Object.fromEntries(alertKinds.map((kind) => [kind, alertChannelList(alertKindDefaults[kind]).describe(alertKindHelp[kind])])) as Record<AlertKind, ReturnType<typeof alertChannelList>>,
+    webhookUrl: z.url({ protocol: /^https?$/ }).optional()
+      .describe('POST every alert of webhookEvents here as JSON (ntfy, Gotify, Matrix hookshot); the body names what happened, never a link, code or token'),
+    webhookEvents: z.array(z.enum(alertKinds)).default(['outside', 'locked', 'notMe']).describe('alert kinds sent to the webhook (the whole household\'s)'),
+    pushContact: z.string().regex(/^(mailto:.+|https:\/\/.+)$/, 'a mailto: or https: URL').optional()
+      .describe('contact push services see in our VAPID token (default: mailto:accouch@<issuer host>)'),
+    retrySeconds: seconds(30).describe('first retry of a failed delivery; each next one waits twice as long (at most an hour); dropped after a day'),
+    timeout: seconds(10).describe('seconds to wait for a push service, mail server or webhook'),
+  }).prefault({}).describe('sign-in alerts: the channels each kind goes to unless the person chooses otherwise on /account (push, email)'),
+  smtp: z.strictObject({
+    host: z.string().min(1).optional().describe('mail server for alert emails (email alerts are off without it)'),
+    port: number().pipe(z.number().int().min(1).max(65535)).default(587).describe('its port'),
+    security: z.enum(['starttls', 'tls', 'none']).default('starttls').describe('starttls (required), tls (implicit, usually port 465) or none'),
+    user: z.string().min(1).optional().describe('user to log in as'),
+    password: z.string().min(1).optional().describe('its password (ACCOUCH_SMTP_PASSWORD_FILE for a mounted Secret)'),
+    passwordFile: z.string().optional().describe('file holding the password'),
+    from: z.string().min(3).optional().describe('sender, e.g. "Accouch <accouch@example.org>" (default: accouch@<issuer host>)'),
+  }).prefault({}).describe('SMTP for alert emails'),
   kubernetes: z.strictObject({
     enabled: z.stringbool().or(z.boolean()).default(false)
       .describe('watch AccouchClient resources in the cluster and register their apps (README "Give an app SSO in one resource")'),
@@ -485,6 +524,7 @@ export function loadConfig({ env, file }: { env: Env; file?: string }): Config {
   config.upstreams.forEach((upstream, index) => {
     if (upstream.clientSecretFile) upstream.clientSecret = readSecretFile(upstream.clientSecretFile, `upstreams.${index}.clientSecretFile`, problems);
   });
+  if (config.smtp.passwordFile) config.smtp.password = readSecretFile(config.smtp.passwordFile, 'smtp.passwordFile', problems);
   if (problems.length) throw new ConfigError(problems);
   return deepFreeze(config);
 }

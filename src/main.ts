@@ -26,6 +26,9 @@ import { deleteExpiredFederationStates, listLinkedUpstreamIds } from './store/fe
 import { createUpstreamRegistry } from './auth/federation/registry.js';
 import { purgeSignIns } from './store/sign-ins.js';
 import { databaseSize } from './store/dialect.js';
+import { ensureSecret } from './store/keys.js';
+import { createAlertWorker } from './auth/alerts/sender.js';
+import type { VapidKeys } from './integrations/alert-channels.js';
 
 const version = JSON.parse(readFileSync(new URL(import.meta.url.includes('/dist/') ? '../../package.json' : '../package.json', import.meta.url), 'utf8')).version as string;
 
@@ -76,8 +79,8 @@ async function listenForMetrics(handler: RequestListener, port: number, host: st
 
 async function serve(): Promise<void> {
   // Loaded here so CLI commands start fast without the server's dependencies.
-  const [{ createApp }, { createRenderer }, { createProvider }, { createInteractions }, { createListener }] = await Promise.all([
-    import('./http/app.js'), import('./http/views.js'), import('./oidc/provider.js'), import('./oidc/interactions.js'), import('./http/listener.js'),
+  const [{ createApp }, { createRenderer }, { createProvider }, { createInteractions }, { createListener }, { createAlertChannels, createMailer, generateVapidKeys, sendTestEmail }] = await Promise.all([
+    import('./http/app.js'), import('./http/views.js'), import('./oidc/provider.js'), import('./oidc/interactions.js'), import('./http/listener.js'), import('./integrations/alert-channels.js'),
   ]);
   const config = loadConfig({ env: process.env });
   const log = createLogger(config.logLevel);
@@ -119,11 +122,23 @@ async function serve(): Promise<void> {
   const known = new Set((await upstreams.list()).map((u) => u.id));
   const orphaned = (await listLinkedUpstreamIds(db)).filter((id) => !known.has(id));
   if (orphaned.length) log.warn({ event: 'config.warning', upstreams: orphaned }, 'accounts are linked to sign-in services that are no longer configured');
+  // Sign-in alerts: VAPID keys made at first start and kept in the database like the signing keys.
+  const vapid = JSON.parse(await ensureSecret(db, 'vapid', JSON.stringify(generateVapidKeys()))) as VapidKeys;
+  const mailer = createMailer({ issuer: config.issuer, notify: config.notify, smtp: config.smtp, vapid });
+  const alertWorker = createAlertWorker({
+    db, log: log.child({ mod: 'alerts' }), box, issuer: config.issuer, notify: config.notify, emailEnabled: Boolean(mailer), accountClientId,
+    channels: createAlertChannels({ issuer: config.issuer, notify: config.notify, smtp: config.smtp, vapid }, mailer),
+  });
   const interactions = createInteractions({ provider: () => provider, db, classifier, globalPolicy: config.policy });
   const app = createApp({
     issuer: config.issuer, base, trustProxy: config.trustProxy, db, log, render, provider: () => provider, interactions, cookieKeys, box, webauthn, classifier,
     globalPolicy: config.policy, showUserList: config.login.showUserList, rotateKeys: () => rotateSigningKeys(db), upstreams,
     metrics, writes: requestWritesOf(db), accessLog: createBufferedLogger(config.logLevel), metricsRoute: metrics && config.metrics.token ? metricsModule!.metricsEndpoint(metrics, config.metrics.token) : undefined,
+    alerts: { vapidPublicKey: vapid.publicKey, notify: config.notify, emailEnabled: Boolean(mailer) },
+    alertChannels: {
+      email: mailer ? `${config.smtp.host}:${config.smtp.port} (${config.smtp.security})` : undefined, webhook: Boolean(config.notify.webhookUrl),
+      sendTestEmail: mailer ? (to) => sendTestEmail(mailer, config.issuer, to) : undefined,
+    },
   });
   const server: Server = createListener(app.callback(), config.timeouts, log);
   await new Promise<void>((resolve, reject) => server.listen({ port: config.port, host: config.host }, resolve).once('error', reject));
@@ -170,6 +185,7 @@ async function serve(): Promise<void> {
   const purge = setInterval(purgeExpired, 10 * 60_000);
   keyWatch.unref();
   purge.unref();
+  alertWorker.start();
 
   const stop = (signal: string) => {
     log.info({ signal }, 'shutting down: draining requests');
@@ -178,6 +194,8 @@ async function serve(): Promise<void> {
     metricsServer?.close();
     const operatorStopped = operator?.stop();
     server.close(async () => {
+      await alertWorker.stop();
+      mailer?.close();
       await operatorStopped;
       await purging;
       await db.destroy();

@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config.js';
 import { AppError } from '../errors.js';
+import { registerAlertCommands } from './alerts.js';
 import { registerAppCommands } from './apps.js';
 import { registerClientCommands } from './clients.js';
 import { registerDataCommands } from './data.js';
@@ -24,6 +25,7 @@ export function createCli({ serve, version }: { serve: () => Promise<void>; vers
   registerSetupCommands(program);
   registerKubeCommands(program);
   registerDataCommands(program);
+  registerAlertCommands(program);
   return program;
 }
 

@@ -9,6 +9,7 @@ import type { SecretBox } from '../auth/secret-key.js';
 import type { Interactions } from '../oidc/interactions.js';
 import type { Db } from '../store/db.js';
 import type { AccountAuth, AccountState } from './account-auth.js';
+import type { defaultPrefs } from '../auth/alerts/prefs.js';
 import type { Federation } from './federation.js';
 import type { Render } from './views.js';
 
@@ -23,8 +24,17 @@ export interface AccountDeps {
   classifier: NetworkClassifier;
   upstreams: UpstreamRegistry;
   federation: Federation;
+  /** Sign-in alerts (/account/alerts), when the server runs them. */
+  alerts?: AccountAlertSettings | undefined;
   /** Who is signed in, and the access decision for the account pages (built once in app.ts). */
   accountAuth: AccountAuth;
+}
+
+export interface AccountAlertSettings {
+  /** The VAPID public key (base64url): the browser's applicationServerKey. */
+  vapidPublicKey: string;
+  notify: Parameters<typeof defaultPrefs>[0];
+  emailEnabled: boolean;
 }
 
 /** What every account handler has at hand. */

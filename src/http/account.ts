@@ -16,6 +16,7 @@ import { notices, when, type AccountDeps, type AccountKit } from './account-kit.
 
 export { notices, when, type AccountDeps, type AccountKit } from './account-kit.js';
 import { factorRoutes } from './account-factors.js';
+import { alertAccountRoutes } from './account-alerts.js';
 import { linkRoutes } from './account-links.js';
 import { html } from './interaction.js';
 import { deviceLinkRoutes } from './account-device.js';
@@ -166,5 +167,6 @@ export function accountRoutes(deps: AccountDeps): Router {
   factorRoutes(router, kit);
   linkRoutes(router, kit);
   deviceLinkRoutes(router, kit);
+  alertAccountRoutes(router, kit, deps.alerts);
   return router;
 }

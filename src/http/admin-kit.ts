@@ -10,6 +10,14 @@ import type { Db } from '../store/db.js';
 import type { AccountAuth, AccountState } from './account-auth.js';
 import type { Render } from './views.js';
 
+export interface AdminAlertChannels {
+  /** "host:port (starttls)" when email is set up. */
+  email?: string | undefined;
+  webhook: boolean;
+  /** Sends the test message; throws with the mail server's answer when it refuses. */
+  sendTestEmail?: ((to: string) => Promise<void>) | undefined;
+}
+
 export interface AdminDeps {
   issuer: string;
   base: string;
@@ -20,6 +28,8 @@ export interface AdminDeps {
   /** Makes a new signing key set active (oidc/keys.ts, handed in by main). */
   rotateKeys: () => Promise<unknown>;
   upstreams: UpstreamRegistry;
+  /** Sign-in alert channels, for the Alerts page (its test message): absent when alerts are not wired. */
+  alertChannels?: AdminAlertChannels | undefined;
   /** Who is signed in, and the access decision for the console (built once in app.ts). */
   accountAuth: AccountAuth;
 }
@@ -39,7 +49,7 @@ export const adminNotices = {
   'forward-auth-removed': 'The app is no longer protected by Accouch: take its forward-auth out of the proxy too.',
 } as const;
 
-export type Section = 'overview' | 'apps' | 'forward-auth' | 'users' | 'upstreams' | 'sessions' | 'keys' | 'audit';
+export type Section = 'overview' | 'apps' | 'forward-auth' | 'users' | 'upstreams' | 'sessions' | 'keys' | 'audit' | 'alerts';
 
 /** What every console handler has at hand. */
 export interface AdminKit {

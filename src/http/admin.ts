@@ -17,6 +17,7 @@ import { when } from './account-kit.js';
 import { adminNotices, type AdminDeps, type AdminKit, type Section } from './admin-kit.js';
 
 export { adminNotices, type AdminDeps, type AdminKit, type Section } from './admin-kit.js';
+import { alertAdminRoutes } from './admin-alerts.js';
 import { auditRow, systemRoutes } from './admin-system.js';
 import { upstreamRoutes } from './admin-upstreams.js';
 import { forwardAuthAdminRoutes } from './admin-forward-auth.js';
@@ -160,5 +161,6 @@ export function adminRoutes(deps: AdminDeps): Router {
   upstreamRoutes(router, kit);
   forwardAuthAdminRoutes(router, kit);
   systemRoutes(router, kit);
+  alertAdminRoutes(router, kit);
   return router;
 }

@@ -23,6 +23,10 @@ import { forwardAuthClientId } from '../auth/forward-auth/apps.js';
 import type { UpstreamRegistry } from '../auth/federation/registry.js';
 import { createAccountAuth } from './account-auth.js';
 import { accountRoutes } from './account.js';
+import type { AccountAlertSettings } from './account-kit.js';
+import type { AdminAlertChannels } from './admin-kit.js';
+import { alertRoutes } from './alerts.js';
+import { browserContext } from './browser-id.js';
 import { createFederation, federationRoutes } from './federation.js';
 import { createForwardAuthDirectory } from '../auth/forward-auth/apps.js';
 import { createForwardAuth } from '../auth/forward-auth/check.js';
@@ -67,6 +71,10 @@ export interface AppDeps {
   accessLog?: Logger | undefined;
   /** Makes each request's writes durable before it answers (store/db.ts requestWritesOf); none: every write waits. */
   writes?: RequestWrites | undefined;
+  /** Sign-in alerts: the account page's settings (the alert pages need only db and box). */
+  alerts?: AccountAlertSettings | undefined;
+  /** Sign-in alert channels for the owner console's Alerts page. */
+  alertChannels?: AdminAlertChannels | undefined;
 }
 
 // The browser half of WebAuthn, served as a static file (no CDN).
@@ -131,6 +139,8 @@ export function createApp(deps: AppDeps): Koa {
   // On the public listener only behind the bearer token; without one, /metrics is on its own port or off.
   if (deps.metricsRoute) app.use(deps.metricsRoute);
   app.use(serveStatic(join(viewsDir, 'static'), `${base}/static`, { 'webauthn-browser.js': webauthnBrowser, ...(kubectlPlugin ? { 'kubectl-credential.mjs': kubectlPlugin } : {}) }));
+  // Events recorded while answering a request name its browser (a sign-in alert tells a new browser apart).
+  app.use(browserContext());
   const networkOf = (ctx: Koa.Context) => classifier.ofRequest(ctx.req);
   const steps = createInteractionSteps({
     interactions: deps.interactions, db, render, log, settings: { showUserList: deps.showUserList, networkOf, upstreams: () => deps.upstreams.list() },
@@ -143,6 +153,7 @@ export function createApp(deps: AppDeps): Koa {
     interactionRoutes(steps), signInStepRoutes({ steps, db, box: deps.box, webauthn: deps.webauthn }), federationRoutes(federation), avatarRoutes(db),
     accountRoutes({ ...deps, federation, accountAuth }),
     adminRoutes({ ...deps, accountAuth }), enrolRoutes({ db, box: deps.box, render, webauthn: deps.webauthn, base, issuer }),
+    alertRoutes({ db, box: deps.box, render, base, classifier }),
     forwardAuthRoutes({ forwardAuth, classifier, render, issuer, base, clientId: forwardAuthClientId }),
   ]) {
     if (base) router.prefix(base);

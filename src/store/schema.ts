@@ -73,6 +73,8 @@ export interface AuditLogTable {
   actor: string | null;
   ip: string | null;
   detail: string;
+  /** 1 until the alert fan-out (auth/alerts) has looked at the event: set in the same insert as the event. */
+  alert_pending: Generated<number>;
 }
 
 export interface WebauthnCredentialsTable {
@@ -196,6 +198,65 @@ export interface FederationStatesTable {
   expires_at: number;
 }
 
+export interface AlertsTable {
+  id: string;
+  /** Who is told. */
+  recipient_id: string;
+  /** Whose account it is about: the one "This wasn't me" signs out. */
+  subject_id: string;
+  kind: string;
+  audit_id: number;
+  at: number;
+  /** JSON: what the message says (network, app, browser, address). */
+  detail: string;
+  expires_at: number;
+  /** When "This wasn't me" was confirmed (single use). */
+  used_at: number | null;
+}
+
+export interface AlertOutboxTable {
+  id: string;
+  alert_id: string;
+  channel: 'push' | 'email' | 'webhook';
+  /** A push subscription id, an email address, or '' for the webhook. */
+  target: string;
+  attempts: number;
+  /** Not before then: the next retry, or the lease of the sender that took it. */
+  next_at: number;
+  created_at: number;
+}
+
+export interface PushSubscriptionsTable {
+  id: string;
+  user_id: string;
+  endpoint: string;
+  p256dh: string;
+  auth: string;
+  /** The browser, as the person sees it on /account ("Chrome on Android"). */
+  label: string;
+  created_at: number;
+}
+
+export interface AlertPrefsTable {
+  user_id: string;
+  /** JSON: per alert kind, the channels chosen. */
+  prefs: string;
+  updated_at: number;
+}
+
+export interface AlertSeenTable {
+  user_id: string;
+  /** 'browser', 'app' or 'lock'. */
+  kind: string;
+  value: string;
+  first_at: number;
+}
+
+export interface StepUpTable {
+  user_id: string;
+  since: number;
+}
+
 export interface ForwardAuthAppsTable {
   id: string;
   /** Who declared it: the YAML file, the CLI, the owner console, or a Kubernetes resource. */
@@ -231,6 +292,12 @@ export interface Database {
   federated_identities: FederatedIdentitiesTable;
   federation_states: FederationStatesTable;
   remembered_consents: RememberedConsentsTable;
+  alerts: AlertsTable;
+  alert_outbox: AlertOutboxTable;
+  push_subscriptions: PushSubscriptionsTable;
+  alert_prefs: AlertPrefsTable;
+  alert_seen: AlertSeenTable;
+  step_up: StepUpTable;
   forward_auth_apps: ForwardAuthAppsTable;
   forward_auth_hosts: ForwardAuthHostsTable;
 }

@@ -26,6 +26,12 @@ export const transferTables = [
   { table: 'federated_identities', key: ['upstream_id', 'subject'] },
   { table: 'federation_states', key: ['id'] },
   { table: 'remembered_consents', key: ['user_id', 'client_id'] },
+  { table: 'alerts', key: ['id'] },
+  { table: 'alert_outbox', key: ['id'] },
+  { table: 'push_subscriptions', key: ['id'] },
+  { table: 'alert_prefs', key: ['user_id'] },
+  { table: 'alert_seen', key: ['user_id', 'kind', 'value'] },
+  { table: 'step_up', key: ['user_id'] },
   { table: 'forward_auth_apps', key: ['id'] },
   { table: 'forward_auth_hosts', key: ['host'] },
 ] as const satisfies ReadonlyArray<{ table: keyof Database; key: readonly string[] }>;

@@ -2,12 +2,14 @@
 // what may come next (decide), and the records of a finished, failed or refused step. No koa, no oidc-provider.
 import type { Db } from '../../store/db.js';
 import { epoch } from '../../store/db.js';
+import { hasStepUp } from '../../store/alerts.js';
 import { recordAudit } from '../../store/audit.js';
 import { listCredentials } from '../../store/credentials.js';
 import { countRecoveryCodes, findTotp } from '../../store/factors.js';
 import { recordSignIn } from '../../store/sign-ins.js';
 import { findUserById, type User } from '../../store/users.js';
 import { describeSignIn, needsSecondFactor, satisfies, type Acr, type UsedFactor } from '../policy.js';
+import { strongestAcr } from '../alerts/step-up.js';
 import { recordSuccess } from '../throttle.js';
 import type { PendingSignIn, SecondFactor } from './types.js';
 
@@ -19,16 +21,19 @@ export interface UserFactors {
   securityKeys: number;
   hasTotp: boolean;
   recoveryCodes: number;
+  /** "This wasn't me" was confirmed since their last strong sign-in: the next needs their strongest factor. */
+  stepUp?: boolean;
 }
 
 export async function factorsOf(db: Db, user: Pick<User, 'id' | 'passwordHash'>): Promise<UserFactors> {
-  const [credentials, totp, recovery] = await Promise.all([listCredentials(db, user.id), findTotp(db, user.id), countRecoveryCodes(db, user.id)]);
+  const [credentials, totp, recovery, stepUp] = await Promise.all([listCredentials(db, user.id), findTotp(db, user.id), countRecoveryCodes(db, user.id), hasStepUp(db, user.id)]);
   return {
     hasPassword: Boolean(user.passwordHash),
     passkeys: credentials.filter((c) => c.kind === 'passkey').length,
     securityKeys: credentials.filter((c) => c.kind === 'security_key').length,
     hasTotp: Boolean(totp),
     recoveryCodes: recovery.unused,
+    stepUp,
   };
 }
 
@@ -38,7 +43,8 @@ export type Decision =
   | { status: 'impossible'; acr: Acr };
 
 /** What the sign-in needs next, given the factors used so far and the strength required. */
-export function decide(pending: PendingSignIn, factors: UserFactors, required: Acr): Decision {
+export function decide(pending: PendingSignIn, factors: UserFactors, requiredByPolicy: Acr): Decision {
+  const required = factors.stepUp ? [requiredByPolicy, strongestAcr(factors)].reduce((a, b) => (satisfies(a, b) ? a : b)) : requiredByPolicy;
   const achieved = describeSignIn(pending.factors);
   const webauthnCount = factors.passkeys + factors.securityKeys;
   // A password alone never finishes the sign-in of someone who set up a second factor. An upstream sign-in is
