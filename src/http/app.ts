@@ -140,7 +140,8 @@ export function createApp(deps: AppDeps): Koa {
   if (deps.metricsRoute) app.use(deps.metricsRoute);
   app.use(serveStatic(join(viewsDir, 'static'), `${base}/static`, { 'webauthn-browser.js': webauthnBrowser, ...(kubectlPlugin ? { 'kubectl-credential.mjs': kubectlPlugin } : {}) }));
   // Events recorded while answering a request name its browser (a sign-in alert tells a new browser apart).
-  app.use(browserContext());
+  // Not on the proxies' forward-auth checks: a cookie set there would reach the app's host through the proxy.
+  app.use(browserContext(new Set(['traefik', 'caddy', 'nginx'].map((proxy) => `${base}/forward-auth/${proxy}`))));
   const networkOf = (ctx: Koa.Context) => classifier.ofRequest(ctx.req);
   const steps = createInteractionSteps({
     interactions: deps.interactions, db, render, log, settings: { showUserList: deps.showUserList, networkOf, upstreams: () => deps.upstreams.list() },
