@@ -1,6 +1,7 @@
 // The one module that knows oidc-provider's Session and Grant payload shapes: a browser's session, a user's
 // sessions and connected apps, every session of the household, and revoking a grant (with every token issued
 // under it) or a session. The account page, the console, reset links and the CLI use these, never the payloads.
+import type { Acr } from '../auth/policy.js';
 import type { Db } from '../store/db.js';
 import { epoch } from '../store/db.js';
 import { listSignedInPayloads } from '../store/admin.js';
@@ -28,6 +29,24 @@ export async function findAccountSession(db: Db, sessionId: string | undefined):
   const payload = row?.payload as SessionPayload | undefined;
   if (!payload?.accountId || !payload.loginTs) return undefined;
   return { sessionId, userId: payload.accountId, loginTs: payload.loginTs, acr: payload.acr, amr: payload.amr ?? [] };
+}
+
+/** A signed-in browser session as a door outside oidc-provider (forward-auth) sees it. */
+export interface BrowserSession { uid: string; accountId: string; acr: Acr | undefined; authTime: number; expiresAt: number }
+
+/** The signed-in session with this uid (what tokens and forward-auth cookies name) or id (the session cookie). */
+export async function findBrowserSession(db: Db, by: 'uid' | 'id', value: string): Promise<BrowserSession | undefined> {
+  const payload = (await findPayload(db, 'Session', by, value))?.payload as (SessionPayload & { uid?: unknown; exp?: unknown }) | undefined;
+  if (!payload || typeof payload.uid !== 'string' || typeof payload.accountId !== 'string' || !payload.loginTs || typeof payload.exp !== 'number') return undefined;
+  const acr = typeof payload.acr === 'string' ? (payload.acr as Acr) : undefined;
+  return { uid: payload.uid, accountId: payload.accountId, acr, authTime: Number(payload.loginTs), expiresAt: payload.exp };
+}
+
+/** Who an opaque access token belongs to and the session it came from; undefined when unknown or expired. */
+export async function findAccessTokenOwner(db: Db, token: string, now = epoch()): Promise<{ accountId: string; sessionUid: string | undefined; expiresWithSession: boolean } | undefined> {
+  const payload = (await findPayload(db, 'AccessToken', 'id', token, now))?.payload as { accountId?: unknown; sessionUid?: unknown; expiresWithSession?: unknown; exp?: unknown } | undefined;
+  if (!payload || typeof payload.accountId !== 'string' || (typeof payload.exp === 'number' && payload.exp <= now)) return undefined;
+  return { accountId: payload.accountId, sessionUid: typeof payload.sessionUid === 'string' ? payload.sessionUid : undefined, expiresWithSession: Boolean(payload.expiresWithSession) };
 }
 
 /** Whether the sign-in is recent enough to change factors (at most `maxAge` seconds old). */

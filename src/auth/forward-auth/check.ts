@@ -5,6 +5,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { ForwardAuthAppConfig } from '../../config.js';
 import type { Db } from '../../store/db.js';
 import { consumePayload, findPayload, upsertPayload } from '../../store/oidc-payloads.js';
+import { findAccessTokenOwner, findBrowserSession, type BrowserSession } from '../../oidc/sessions.js';
 import { findUserById, type User } from '../../store/users.js';
 import type { Network } from '../network.js';
 import type { Acr, Strength } from '../policy.js';
@@ -37,7 +38,9 @@ export interface Identity {
   authTime: number;
 }
 
-interface SessionInfo { uid: string; accountId: string; acr: Acr | undefined; authTime: number; expiresAt: number }
+type SessionInfo = BrowserSession;
+/** What a single-use code stands for until the app's host trades it for a cookie (our own model, not oidc-provider's). */
+interface SavedCode { sessionUid: string; host: string; returnUrl: string; expiresAt: number }
 
 export type CheckResult =
   | { kind: 'undeclared' }
@@ -73,8 +76,7 @@ export function createForwardAuth(deps: ForwardAuthDeps) {
   }
 
   const sessionByUid = (uid: string) => cached(`s:${uid}`, async (): Promise<SessionInfo | undefined> => {
-    const row = await findPayload(db, 'Session', 'uid', uid);
-    return toSession(row?.payload);
+    return findBrowserSession(db, 'uid', uid);
   });
   const activeUser = (id: string) => cached(`u:${id}`, async () => {
     const user = await findUserById(db, id);
@@ -108,12 +110,11 @@ export function createForwardAuth(deps: ForwardAuthDeps) {
    */
   const fromBearer = (token: string) => cached(`t:${sha256(token)}`, async (): Promise<Identity | undefined> => {
     if (token.length > 512) return undefined;
-    const row = await findPayload(db, 'AccessToken', 'id', token);
-    const payload = row?.payload as { accountId?: unknown; sessionUid?: unknown; expiresWithSession?: unknown; exp?: unknown } | undefined;
-    if (!payload || typeof payload.accountId !== 'string' || (typeof payload.exp === 'number' && payload.exp * 1000 <= now())) return undefined;
-    const session = typeof payload.sessionUid === 'string' ? await sessionByUid(payload.sessionUid) : undefined;
-    if (payload.expiresWithSession && !session) return undefined;
-    const user = await activeUser(payload.accountId);
+    const owner = await findAccessTokenOwner(db, token, Math.floor(now() / 1000));
+    if (!owner) return undefined;
+    const session = owner.sessionUid ? await sessionByUid(owner.sessionUid) : undefined;
+    if (owner.expiresWithSession && !session) return undefined;
+    const user = await activeUser(owner.accountId);
     if (!user) return undefined;
     const own = session && session.accountId === user.id ? session : undefined;
     return { user, acr: own ? own.acr : '1fa', authTime: own?.authTime ?? 0 };
@@ -148,7 +149,7 @@ export function createForwardAuth(deps: ForwardAuthDeps) {
   /** The browser's Accouch session, by the session id in oidc-provider's own cookie (on the issuer's host). */
   async function browserSession(sessionId: string | undefined): Promise<(SessionInfo & Identity) | undefined> {
     if (!sessionId || sessionId.length > 256) return undefined;
-    const session = toSession((await findPayload(db, 'Session', 'id', sessionId))?.payload);
+    const session = await findBrowserSession(db, 'id', sessionId);
     const identity = await identityOf(session);
     return session && identity && { ...session, ...identity };
   }
@@ -177,7 +178,7 @@ export function createForwardAuth(deps: ForwardAuthDeps) {
     if (!code || code.length > 100) return { kind: 'bad-code' };
     const id = sha256(code);
     const row = await findPayload(db, codeModel, 'id', id, Math.floor(now() / 1000));
-    const saved = row?.payload as { sessionUid: string; host: string; returnUrl: string; expiresAt: number } | undefined;
+    const saved = row?.payload as SavedCode | undefined;
     if (!saved || row!.consumedAt !== null || saved.host !== url.host || !(await consumePayload(db, codeModel, id))) return { kind: 'bad-code' };
     const value = signCookie({ sessionUid: saved.sessionUid, scope: { host: url.host }, expiresAt: saved.expiresAt }, cookieKeys);
     return {
@@ -190,9 +191,3 @@ export function createForwardAuth(deps: ForwardAuthDeps) {
 }
 
 export type ForwardAuth = ReturnType<typeof createForwardAuth>;
-
-function toSession(payload: Record<string, unknown> | undefined): SessionInfo | undefined {
-  const p = payload as { uid?: unknown; accountId?: unknown; acr?: unknown; exp?: unknown; loginTs?: unknown } | undefined;
-  if (!p || typeof p.uid !== 'string' || typeof p.accountId !== 'string' || !p.loginTs || typeof p.exp !== 'number') return undefined;
-  return { uid: p.uid, accountId: p.accountId, acr: typeof p.acr === 'string' ? (p.acr as Acr) : undefined, authTime: Number(p.loginTs), expiresAt: p.exp };
-}
