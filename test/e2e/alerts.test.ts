@@ -194,7 +194,8 @@ describe('alerts of a sign-in from outside', () => {
 
     // The owner hears of Paul's outside sign-ins on that browser.
     await signInToNotes('paul', 'paul password 1');
-    const message = await push.waitFor((m) => m.subscription === sub.id, 'the owner\'s alert');
+    // Her own earlier sign-in's alert may reach the new device first: wait for Paul's.
+    const message = await push.waitFor((m) => m.subscription === sub.id && String(m.payload.body).includes('(paul)'), 'the owner\'s alert');
     expect(message.payload.body).toMatch(/^Paul Example \(paul\) signed in to Notes from outside the home network/);
     await context.close();
   });

@@ -14,7 +14,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { parse as parseYaml } from 'yaml';
-import { makeCertificates, type Certificates } from './fake-apiserver.js';
+import { makeCertificates, type Certificates } from './tls.js';
 import { root } from './server.js';
 
 export type KubeObject = {
