@@ -3,7 +3,6 @@
 // need a sign-in at most five minutes old (prompt=login otherwise). POSTs must come from our own pages.
 // Every request is let in by the one access decision (auth/sign-in/access.ts) for the network it comes from:
 // a session too weak there signs in again at the strength needed, a closed network gets a refusal page.
-import { createHash, randomBytes } from 'node:crypto';
 import type { Context, Middleware, Next } from 'koa';
 import { currentSession, sessionCookie, type AccountSession } from '../auth/account.js';
 import type { NetworkClassifier } from '../auth/network.js';
@@ -14,10 +13,9 @@ import { AppError } from '../errors.js';
 import type { Db } from '../store/db.js';
 import type { User } from '../store/users.js';
 import { html } from './interaction.js';
+import { finishSignIn, startSignIn, type FirstPartySignIn } from './first-party-sign-in.js';
 import type { Render } from './views.js';
 
-const stateCookie = 'accouch.account_signin';
-const stateTtl = 10 * 60_000;
 /** How old a sign-in may be for changing passkeys, authenticator app, password or recovery codes. */
 export const freshSignInMaxAge = 300;
 
@@ -46,7 +44,10 @@ export function createAccountAuth({ db, render, issuer, base, clientId, classifi
   const issuerUrl = new URL(issuer);
   const root = issuer.replace(/\/$/, '');
   const accountPath = `${base}/account`;
-  const cookieOptions = (ctx: Context) => ({ signed: true, httpOnly: true, sameSite: 'lax' as const, path: accountPath, secure: ctx.secure, overwrite: true });
+  const flow: FirstPartySignIn = {
+    cookie: 'accouch.account_signin', root, clientId, redirectUri: `${root}/account/callback`,
+    cookieOptions: (ctx) => ({ signed: true, httpOnly: true, sameSite: 'lax', path: accountPath, secure: ctx.secure, overwrite: true }),
+  };
 
   /** Only our own account and console pages are places to come back to (no open redirect). */
   function safeReturnTo(value: unknown): string {
@@ -60,21 +61,12 @@ export function createAccountAuth({ db, render, issuer, base, clientId, classifi
 
   /** Sends the browser to sign in (again, with `reauth`) and back to `returnTo` afterwards. */
   function signIn(ctx: Context, returnTo: string, options: { reauth?: boolean; loginHint?: string; acr?: Acr } = {}) {
-    const state = randomBytes(16).toString('base64url');
-    const challenge = createHash('sha256').update(randomBytes(32).toString('base64url')).digest('base64url');
-    const value = Buffer.from(JSON.stringify({ state, returnTo: safeReturnTo(returnTo) })).toString('base64url');
-    ctx.cookies.set(stateCookie, value, { ...cookieOptions(ctx), maxAge: stateTtl });
-    const params = new URLSearchParams({
-      client_id: clientId, response_type: 'code', scope: 'openid', redirect_uri: `${root}/account/callback`,
-      code_challenge: challenge, code_challenge_method: 'S256', state,
+    startSignIn(ctx, flow, { returnTo: safeReturnTo(returnTo) }, {
       ...(options.reauth ? { prompt: 'login' } : {}),
       ...(options.loginHint ? { login_hint: options.loginHint } : {}),
       // The strength this network needs, said explicitly so the provider cannot hand back the same weak session.
       ...(options.acr ? { acr_values: options.acr } : {}),
     });
-    ctx.set('cache-control', 'no-store');
-    ctx.status = 303;
-    ctx.redirect(`${root}/auth?${params}`);
   }
 
   /** The signed-in session and its user; undefined if this browser is not signed in (or the user is disabled). */
@@ -163,8 +155,7 @@ export function createAccountAuth({ db, render, issuer, base, clientId, classifi
 
   /** GET /account/callback: the end of the sign-in started by {@link signIn}. The code is not needed: the session is. */
   async function callback(ctx: Context) {
-    const raw = ctx.cookies.get(stateCookie, { signed: true });
-    ctx.cookies.set(stateCookie, null, cookieOptions(ctx));
+    const saved = finishSignIn(ctx, flow);
     const back = { title: 'Sign-in not completed', link: accountPath, linkText: 'Go to your account' };
     const error = typeof ctx.query.error === 'string' ? ctx.query.error : undefined;
     if (error) {
@@ -172,13 +163,7 @@ export function createAccountAuth({ db, render, issuer, base, clientId, classifi
       const message = error === 'access_denied' ? 'The sign-in was cancelled or refused.' : 'The sign-in did not finish.';
       return html(ctx, render('account-message', { ...back, message, detail: description, linkText: 'Try again' }), 400);
     }
-    let saved: { state?: unknown; returnTo?: unknown } = {};
-    try {
-      saved = raw ? JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) : {};
-    } catch (parseError) {
-      ctx.state.log?.warn({ err: parseError }, 'unreadable account sign-in cookie');
-    }
-    if (typeof saved.state !== 'string' || saved.state !== ctx.query.state) {
+    if (!saved) {
       return html(ctx, render('account-message', {
         ...back, message: 'This sign-in has expired or was started in another browser or tab. Start again from your account page.',
       }), 400);

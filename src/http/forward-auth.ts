@@ -2,19 +2,18 @@
 // `auth_request` (X-Original-URL) ask here before every request to a protected app; browsers without a session go
 // through /forward-auth/start (sign in at Accouch, as any app would) and come back with a cookie for the app.
 import Router from '@koa/router';
-import { randomBytes, createHash } from 'node:crypto';
 import type { Context } from 'koa';
 import type { Access } from '../auth/forward-auth/access.js';
 import type { ForwardAuth, Identity } from '../auth/forward-auth/check.js';
 import { parseReturnUrl, targetFromForwarded, targetFromOriginal, type Target } from '../auth/forward-auth/target.js';
 import type { NetworkClassifier } from '../auth/network.js';
 import { AppError } from '../errors.js';
+import { finishSignIn, startSignIn, type FirstPartySignIn } from './first-party-sign-in.js';
 import { html } from './interaction.js';
 import type { Render } from './views.js';
 
 /** oidc-provider's session cookie (its `cookies.names.session` default), signed with the same keys as ours. */
 const sessionCookie = '_session';
-const stateCookie = 'accouch.forward_auth';
 
 export interface ForwardAuthRouteDeps {
   forwardAuth: ForwardAuth;
@@ -122,21 +121,14 @@ export function forwardAuthRoutes(deps: ForwardAuthRouteDeps): Router {
     }
   }
 
-  const cookieOptions = (ctx: Context) => ({ signed: true, httpOnly: true, sameSite: 'lax' as const, path: `${base}/forward-auth`, secure: ctx.secure, overwrite: true });
+  const flow: FirstPartySignIn = {
+    cookie: 'accouch.forward_auth', root, clientId, redirectUri: `${root}/forward-auth/callback`,
+    cookieOptions: (ctx) => ({ signed: true, httpOnly: true, sameSite: 'lax', path: `${base}/forward-auth`, secure: ctx.secure, overwrite: true }),
+  };
 
   /** Signs the browser in at Accouch through the forward-auth client, asking for at least `acr`, then back to callback. */
   function signIn(ctx: Context, returnUrl: URL, acr: string) {
-    const state = randomBytes(16).toString('base64url');
-    // The code is never redeemed (the session is what counts), but the client must send PKCE like every other.
-    const challenge = createHash('sha256').update(randomBytes(32)).digest('base64url');
-    ctx.cookies.set(stateCookie, Buffer.from(JSON.stringify({ state, rd: returnUrl.href })).toString('base64url'), { ...cookieOptions(ctx), maxAge: 10 * 60_000 });
-    const params = new URLSearchParams({
-      client_id: clientId, response_type: 'code', scope: 'openid', redirect_uri: `${root}/forward-auth/callback`,
-      code_challenge: challenge, code_challenge_method: 'S256', state, acr_values: acr,
-    });
-    ctx.set('cache-control', 'no-store');
-    ctx.status = 303;
-    ctx.redirect(`${root}/auth?${params}`);
+    startSignIn(ctx, flow, { rd: returnUrl.href }, { acr_values: acr });
   }
 
   /** At Accouch (issuer host): let the signed-in browser through to the app, or explain why not. */
@@ -174,15 +166,8 @@ export function forwardAuthRoutes(deps: ForwardAuthRouteDeps): Router {
   });
 
   router.get('/forward-auth/callback', async (ctx) => {
-    const raw = ctx.cookies.get(stateCookie, { signed: true });
-    ctx.cookies.set(stateCookie, null, cookieOptions(ctx));
-    let saved: { state?: unknown; rd?: unknown } = {};
-    try {
-      saved = raw ? JSON.parse(Buffer.from(raw, 'base64url').toString('utf8')) : {};
-    } catch (error) {
-      ctx.state.log?.warn({ err: error }, 'unreadable forward-auth sign-in cookie');
-    }
-    if (typeof saved.state !== 'string' || saved.state !== ctx.query.state) {
+    const saved = finishSignIn(ctx, flow);
+    if (!saved) {
       return refusal(ctx, 400, 'Sign-in not completed', 'This sign-in has expired or was started in another browser or tab. Open the app again.');
     }
     const found = await appOf(saved.rd);
