@@ -1,0 +1,61 @@
+// The household as the "Who is signing in?" page reads it: a few people at a time, each read through an index
+// (the latest sign-in, the start of a username or of a name), so the page costs the same for 10 people or 1,000.
+import { sql, type Kysely, type RawBuilder, type Transaction } from 'kysely';
+import { epoch, isPostgres } from './db.js';
+import type { Database } from './schema.js';
+
+type Executor = Kysely<Database> | Transaction<Database>;
+
+/** What a sign-in page shows of someone: no groups, no email, nothing secret. */
+export interface PersonRow {
+  id: string;
+  username: string;
+  name: string;
+  avatarEtag: string | null;
+}
+
+const people = (db: Executor) => db.selectFrom('users').leftJoin('avatars', 'avatars.user_id', 'users.id')
+  .select(['users.id', 'users.username', 'users.name', 'avatars.etag as avatarEtag'])
+  .where('users.disabled', '=', 0);
+
+/** Active users in username order, at most `limit` (the page asks for one more than it shows to learn if there are more). */
+export async function listPeople(db: Executor, limit: number): Promise<PersonRow[]> {
+  return people(db).orderBy('users.username').limit(limit).execute();
+}
+
+/** The active users who signed in most recently, latest first, at most `limit`. */
+export async function listRecentPeople(db: Executor, limit: number): Promise<PersonRow[]> {
+  return people(db).where('users.last_sign_in_at', 'is not', null).orderBy('users.last_sign_in_at', 'desc').limit(limit).execute();
+}
+
+/** Notes a finished sign-in for the lock screen's recent members. */
+export async function recordLastSignIn(db: Executor, userId: string, now = epoch()): Promise<void> {
+  await db.updateTable('users').set({ last_sign_in_at: now }).where('id', '=', userId).execute();
+}
+
+/** The first string after every string that starts with `prefix` (code point order, which is UTF-8 byte order). */
+export function prefixEnd(prefix: string): string {
+  const chars = [...prefix];
+  const last = chars.pop()!.codePointAt(0)!;
+  if (last >= 0x10ffff) return `${prefix}\u{10ffff}`;
+  return chars.join('') + String.fromCodePoint(last === 0xd7ff ? 0xe000 : last + 1);
+}
+
+/**
+ * Active users whose username or name starts with `prefix` (without case; SQLite folds ASCII letters only), in
+ * username order, at most `limit`. Two range reads on indexes (see the 2026_12_03_110300 migration), never a scan.
+ */
+export async function searchPeople(db: Executor, prefix: string, limit: number): Promise<PersonRow[]> {
+  const from = prefix.toLowerCase();
+  if (!from) return [];
+  const to = prefixEnd(from);
+  // Byte order on both engines: PostgreSQL's default collation may follow the locale, its indexes say "C".
+  const bytes = (expr: RawBuilder<string>) => (isPostgres(db) ? sql<string>`${expr} collate "C"` : expr);
+  const inRange = (expr: RawBuilder<string>) => people(db).where(bytes(expr), '>=', from).where(bytes(expr), '<', to).orderBy(bytes(expr)).limit(limit);
+  const [byUsername, byName] = await Promise.all([
+    inRange(sql<string>`users.username`).execute(),
+    inRange(sql<string>`lower(users.name)`).execute(),
+  ]);
+  const found = new Map([...byUsername, ...byName].map((p) => [p.id, p]));
+  return [...found.values()].sort((a, b) => (a.username < b.username ? -1 : 1)).slice(0, limit);
+}
