@@ -41,21 +41,23 @@ export function prefixEnd(prefix: string): string {
   return chars.join('') + String.fromCodePoint(last === 0xd7ff ? 0xe000 : last + 1);
 }
 
+/** Lower case for A–Z only, as SQLite's lower() (and PostgreSQL's under a "C" ctype) folds. */
+const asciiLower = (text: string) => text.replace(/[A-Z]/g, (c) => c.toLowerCase());
+
 /**
- * Active users whose username or name starts with `prefix` (without case; SQLite folds ASCII letters only), in
- * username order, at most `limit`. Two range reads on indexes (see the 2026_12_03_110300 migration), never a scan.
+ * Active users whose username or name starts with `prefix`, without case, in username order, at most `limit`.
+ * Range reads on indexes (see the 2026_12_03_110300 migration), never a scan: usernames are stored in lower case;
+ * names are compared through the engine's lower(), which may fold only ASCII letters, so a prefix with other
+ * capitals ("Él") is looked up as typed too.
  */
 export async function searchPeople(db: Executor, prefix: string, limit: number): Promise<PersonRow[]> {
-  const from = prefix.toLowerCase();
-  if (!from) return [];
-  const to = prefixEnd(from);
+  const lower = prefix.toLowerCase();
+  if (!lower) return [];
   // Byte order on both engines: PostgreSQL's default collation may follow the locale, its indexes say "C".
   const bytes = (expr: RawBuilder<string>) => (isPostgres(db) ? sql<string>`${expr} collate "C"` : expr);
-  const inRange = (expr: RawBuilder<string>) => people(db).where(bytes(expr), '>=', from).where(bytes(expr), '<', to).orderBy(bytes(expr)).limit(limit);
-  const [byUsername, byName] = await Promise.all([
-    inRange(sql<string>`users.username`).execute(),
-    inRange(sql<string>`lower(users.name)`).execute(),
-  ]);
-  const found = new Map([...byUsername, ...byName].map((p) => [p.id, p]));
+  const startsWith = (expr: RawBuilder<string>, from: string) =>
+    people(db).where(bytes(expr), '>=', from).where(bytes(expr), '<', prefixEnd(from)).orderBy(bytes(expr)).limit(limit).execute();
+  const reads = [startsWith(sql<string>`users.username`, lower), ...[...new Set([lower, asciiLower(prefix)])].map((from) => startsWith(sql<string>`lower(users.name)`, from))];
+  const found = new Map((await Promise.all(reads)).flat().map((p) => [p.id, p]));
   return [...found.values()].sort((a, b) => (a.username < b.username ? -1 : 1)).slice(0, limit);
 }

@@ -106,6 +106,10 @@ describe('people store (the lock screen)', () => {
     expect(names(await searchPeople(db, 'zoë', 10))).toEqual(['zoe']);
     expect(names(await searchPeople(db, 'zoë 🌱', 10))).toEqual(['zoe']);
     expect(names(await searchPeople(db, 'zo', 10))).toEqual(['zoe', 'zoey']);
+    // Whether the engine's lower() folds É or not, the name is found as it is written.
+    await createUser(db, { username: 'elodie', name: 'Élodie Martin' });
+    expect(names(await searchPeople(db, 'Élodie', 10))).toEqual(['elodie']);
+    expect(names(await searchPeople(db, 'Él', 10))).toEqual(['elodie']);
   });
 
   test('prefixEnd is the first string after every string with the prefix', () => {
@@ -122,5 +126,6 @@ describe('people store (the lock screen)', () => {
     await expectIndexed(db, (d) => listPeople(d, 9));
     await expectIndexed(db, (d) => listRecentPeople(d, 8));
     await expectIndexed(db, (d) => searchPeople(d, 'Member 1', 10));
+    await expectIndexed(db, (d) => searchPeople(d, 'Élodie', 10));
   });
 });
