@@ -50,7 +50,7 @@ export const searchMaxLength = 64;
 export interface Chooser {
   people: Person[];
   /** Present when the household has more members than tiles: the page offers a search. */
-  search?: { query: string; kind: 'recent' | 'matches' };
+  search?: { query: string; kind: 'recent' | 'matches'; more?: boolean };
 }
 
 /** The search box's value from a query string: trimmed, at most searchMaxLength characters, else a 400. */
@@ -69,7 +69,10 @@ export function listHousehold(db: Db) {
      * `query`. At most three indexed reads of a few rows each, whatever the household's size.
      */
     async chooser(query: string): Promise<Chooser> {
-      if (query) return { people: (await searchPeople(db, query, matchLimit)).map(present), search: { query, kind: 'matches' } };
+      if (query) {
+        const matches = await searchPeople(db, query, matchLimit + 1);
+        return { people: matches.slice(0, matchLimit).map(present), search: { query, kind: 'matches', more: matches.length > matchLimit } };
+      }
       const first = await listPeople(db, tileLimit + 1);
       if (first.length <= tileLimit) return { people: first.map(present) };
       return { people: (await listRecentPeople(db, tileLimit)).map(present), search: { query: '', kind: 'recent' } };

@@ -99,6 +99,11 @@ describe('a household of a thousand', () => {
     expect(res.status, html).toBe(200);
     // Ten matches at most (member0770 … member0779), the first in username order.
     expect(tilesOf(html).map((t) => t.name)).toEqual(Array.from({ length: 10 }, (_, i) => `Member ${770 + i}`));
+    expect(html).not.toContain('More people match');
+    search.searchParams.set('q', 'member07');
+    html = await (await agent.get(search)).text();
+    expect(tilesOf(html).map((t) => t.name)).toEqual(Array.from({ length: 10 }, (_, i) => `Member ${700 + i}`));
+    expect(html).toContain('More people match');
 
     search.searchParams.set('q', 'Member 777');
     res = await agent.get(search);

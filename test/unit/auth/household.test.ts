@@ -36,7 +36,8 @@ describe('the chooser', () => {
     const { household } = await seed(30);
     const chooser = await household.chooser('p1');
     expect(names(chooser)).toEqual(Array.from({ length: 10 }, (_, i) => `p1${i}`));
-    expect(chooser.search).toEqual({ query: 'p1', kind: 'matches' });
+    expect(chooser.search).toEqual({ query: 'p1', kind: 'matches', more: false });
+    expect((await household.chooser('p')).search).toEqual({ query: 'p', kind: 'matches', more: true });
     expect(names(await household.chooser('p'))).toHaveLength(matchLimit);
     expect(names(await household.chooser('Person 2'))).toEqual(['p02', 'p20', 'p21', 'p22', 'p23', 'p24', 'p25', 'p26', 'p27', 'p28']);
   });
