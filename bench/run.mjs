@@ -79,7 +79,7 @@ async function run(system, scenario, { sample = false, timing: t = timing } = {}
     if (system.traceFile) before = await sqlSnapshot(system);
     from = monotonicUs();
   };
-  const result = await measure(scenario.origin ?? system.origin, scenario, { ...t, pid: system.server.pid, beforeMeasure });
+  const result = await measure(scenario.origin ?? system.origin, scenario, { ...t, pid: system.server.pid, cpuPids: system.cpuPids, beforeMeasure });
   result.window = [from, monotonicUs()];
   if (sampler) system.tokenPeak = Math.max(system.tokenPeak ?? 0, sampler.stop());
   if (before) result.sql = sqlPerOp(before, await sqlSnapshot(system), Math.max(1, result.ok + result.bad));

@@ -220,6 +220,8 @@ export async function startHydraPeer({ logDir, progress }) {
   try {
     server = await startHydra({ binary, logDir, dsn: postgres.dsn });
     const system = hydraSystem({ server, client: await createHydraClient(server) });
+    // CPU per request counts Hydra's process and its PostgreSQL's.
+    system.cpuPids = () => [server.pid, ...postgres.pids()];
     await useRsa2048(server, system.origin);
     return { system, stop };
   } catch (error) {

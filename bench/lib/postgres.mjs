@@ -33,7 +33,19 @@ export function startPostgresForHydra() {
     rmSync(dir, { recursive: true, force: true });
     throw new Error(`could not start PostgreSQL for Hydra: ${String(error.stderr ?? error.message).trim().slice(-300)}`);
   }
+  const postmaster = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
   return {
+    /** The server's processes: the postmaster and its children (a backend per connection, the background workers). */
+    pids() {
+      const children = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+        try {
+          return Number(readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ')[1]) === postmaster;
+        } catch {
+          return false; // ended meanwhile
+        }
+      });
+      return [postmaster, ...children.map(Number)];
+    },
     dsn: `postgres://postgres@/postgres?host=${encodeURIComponent(dir)}&sslmode=disable`,
     stop() {
       try {

@@ -109,7 +109,7 @@ function hydraSection(R) {
   }
   const names = [...new Set(R.scenarios.filter((r) => r.system === HYDRA).map((r) => r.name))];
   const lines = [
-    '| Scenario | Hydra req/s | p50 ms | p99 ms | CPU ms/op (Hydra only) | Accouch req/s | Accouch / Hydra | bare engine / Hydra |',
+    '| Scenario | Hydra req/s | p50 ms | p99 ms | CPU ms/op (Hydra + PostgreSQL) | Accouch req/s | Accouch / Hydra | bare engine / Hydra |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...names.map((n) => {
       const x = rowOf(R.scenarios, HYDRA, n);
@@ -135,7 +135,7 @@ ${lines.join('\n')}
   disk, as with \`DSN=memory\`, which does not hold up under concurrent requests (an in-memory SQLite database in
   shared-cache mode: 400 "Unable to serialize access due to a concurrent update", or a deadlock on one connection;
   see bench/lib/hydra.mjs). Hydra's default pool (2 connections per core). CPU ms/op counts the Hydra process
-  only, not PostgreSQL's backends, so it is a lower bound of what a request costs.
+  and PostgreSQL's (the postmaster and its children).
 - The same client through the admin API (authorization_code, refresh_token, client_credentials; client_secret_basic;
   PKCE enforced, S256; refresh tokens rotate, a reused one is refused and revokes its chain), the same redirect URI
   and scopes plus offline_access (Hydra issues refresh tokens only with it). Client secrets hashed with PBKDF2 at 1
