@@ -18,11 +18,13 @@ export function createLogger(level: LevelWithSilent, destination?: pino.Destinat
 }
 
 /**
- * A logger whose lines reach stdout in batches (4 KiB, or at most `flushMs` late, and on exit): for the one line
- * every request writes, which as a synchronous write per request cost more than a JWKS answer itself.
+ * The access log: lines reach stdout in batches (4 KiB, or at most `flushMs` late, and on exit), for the one line
+ * every request writes, which as a synchronous write per request cost more than a JWKS answer itself. Its lines
+ * have fixed fields (request id, method, path, status, time; never a query string, header or body), so they skip
+ * the redaction pass, which cost every request more than the line itself.
  */
-export function createBufferedLogger(level: LevelWithSilent, flushMs = 250): Logger {
+export function createAccessLogger(level: LevelWithSilent, flushMs = 250): Logger {
   const destination = pino.destination({ dest: 1, sync: false, minLength: 4096 });
   setInterval(() => destination.flush(), flushMs).unref();
-  return createLogger(level, destination);
+  return pino({ level, base: { pid: process.pid } }, destination);
 }

@@ -7,7 +7,7 @@ import type Provider from 'oidc-provider';
 import { createCli, runCli } from './cli/index.js';
 import { accountClientId, clientSchema, forwardAuthClientId, issuerPath, loadConfig, type Config } from './config.js';
 import { reconcileConfigForwardAuthApps } from './auth/forward-auth/apps.js';
-import { createBufferedLogger, createLogger, type Logger } from './log.js';
+import { createAccessLogger, createLogger, type Logger } from './log.js';
 import { createNetworkClassifier } from './auth/network.js';
 import { createSecretBox, loadSecretKey } from './auth/secret-key.js';
 import { issueEnrolLink, setupNeeded } from './auth/enrol.js';
@@ -133,7 +133,7 @@ async function serve(): Promise<void> {
   const app = createApp({
     issuer: config.issuer, base, trustProxy: config.trustProxy, db, log, render, provider: () => provider, interactions, cookieKeys, box, webauthn, classifier,
     globalPolicy: config.policy, showUserList: config.login.showUserList, rotateKeys: () => rotateSigningKeys(db), upstreams,
-    metrics, writes: requestWritesOf(db), accessLog: createBufferedLogger(config.logLevel), metricsRoute: metrics && config.metrics.token ? metricsModule!.metricsEndpoint(metrics, config.metrics.token) : undefined,
+    metrics, writes: requestWritesOf(db), accessLog: createAccessLogger(config.logLevel), metricsRoute: metrics && config.metrics.token ? metricsModule!.metricsEndpoint(metrics, config.metrics.token) : undefined,
     alerts: { vapidPublicKey: vapid.publicKey, notify: config.notify, emailEnabled: Boolean(mailer) },
     alertChannels: {
       email: mailer ? `${config.smtp.host}:${config.smtp.port} (${config.smtp.security})` : undefined, webhook: Boolean(config.notify.webhookUrl),

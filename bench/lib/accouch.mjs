@@ -1,6 +1,6 @@
 // Accouch as an operator runs it: `node dist/src/main.js serve` on loopback with a data dir, seeded through
 // the CLI, and the owner set up through the first-boot pages with a (software) passkey.
-import { readFileSync } from 'node:fs';
+import { readFileSync, watch } from 'node:fs';
 import { join } from 'node:path';
 import { createAuthenticator } from './authenticator.mjs';
 import { Agent, pool, redirectUri } from './browser.mjs';
@@ -40,14 +40,32 @@ export async function seedThroughCli(env, users) {
 }
 
 /**
+ * The setup link this start printed: it comes just after the server listens (the link is a write), so the log
+ * may not hold it yet when /readyz answers. Waits for the file to change, 10 s at most.
+ */
+async function setupToken(logFile) {
+  // The last link printed: the log file collects every start of this data dir.
+  const read = () => [...readFileSync(logFile, 'utf8').matchAll(/\/setup\?token=(\S+)/g)].at(-1)?.[1];
+  const watcher = watch(logFile);
+  try {
+    const deadline = AbortSignal.timeout(10_000);
+    for (let token = read(); ; token = read()) {
+      if (token) return token;
+      if (deadline.aborted) throw new Error('the first boot printed no setup link within 10 s');
+      await new Promise((resolve) => { watcher.once('change', resolve); deadline.addEventListener('abort', resolve, { once: true }); });
+    }
+  } finally {
+    watcher.close();
+  }
+}
+
+/**
  * The first-boot setup as the owner does it: the link printed on first boot, the profile form, a passkey
  * registered with a software authenticator, recovery codes, finish. Returns the authenticator.
  */
 export async function setUpOwner(server) {
   const origin = `http://127.0.0.1:${server.port}`;
-  // The last link printed: the log file collects every start of this data dir.
-  const token = [...readFileSync(server.logFile, 'utf8').matchAll(/\/setup\?token=(\S+)/g)].at(-1)?.[1];
-  if (!token) throw new Error('the first boot printed no setup link');
+  const token = await setupToken(server.logFile);
   const agent = new Agent(origin);
   const q = `?token=${encodeURIComponent(token)}`;
   const form = new FormData();

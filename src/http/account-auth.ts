@@ -12,7 +12,7 @@ import { decideAccess, type Access } from '../auth/sign-in/access.js';
 import { AppError } from '../errors.js';
 import type { Db } from '../store/db.js';
 import type { User } from '../store/users.js';
-import { html } from './interaction.js';
+import { html, seeOther } from './kit.js';
 import { finishSignIn, startSignIn, type FirstPartySignIn } from './first-party-sign-in.js';
 import type { Render } from './views.js';
 
@@ -168,9 +168,7 @@ export function createAccountAuth({ db, render, issuer, base, clientId, classifi
         ...back, message: 'This sign-in has expired or was started in another browser or tab. Start again from your account page.',
       }), 400);
     }
-    ctx.set('cache-control', 'no-store');
-    ctx.status = 303;
-    ctx.redirect(safeReturnTo(saved.returnTo));
+    seeOther(ctx, safeReturnTo(saved.returnTo));
   }
 
   return { current, access, gate, requireAccount, requireFresh, sameOrigin, callback, signIn, accountPath };

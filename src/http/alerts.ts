@@ -1,23 +1,24 @@
 // The page every alert links to: what happened, and "This wasn't me". Looking changes nothing; the button (a
 // POST) signs the person out everywhere. No sign-in needed: the signed, single-use link is the key.
 import Router from '@koa/router';
-import { bodyParser } from '@koa/bodyparser';
 import type { Context } from 'koa';
+import { z } from 'zod';
 import { describeAlert } from '../auth/alerts/message.js';
 import { confirmNotMe, openAlertLink } from '../auth/alerts/not-me.js';
 import type { NetworkClassifier } from '../auth/network.js';
 import type { SecretBox } from '../auth/secret-key.js';
 import type { Db } from '../store/db.js';
-import { when } from './account-kit.js';
-import { html } from './interaction.js';
+import { field, form, html, parseBody, when } from './kit.js';
 import type { Render } from './views.js';
+
+/** "This wasn't me": the signed token the page put in the form. */
+const notMeForm = z.object({ token: field });
 
 export interface AlertPageDeps { db: Db; box: SecretBox; render: Render; base: string; classifier: NetworkClassifier }
 
 export function alertRoutes(deps: AlertPageDeps): Router {
   const { db, box, render, base } = deps;
   const router = new Router();
-  const form = bodyParser({ enableTypes: ['form'], formLimit: '4kb' });
   const gone = (ctx: Context) => html(ctx, render('message', {
     title: 'This link does not work', message: 'It is wrong, more than 7 days old, or its alert was deleted. Nothing was changed. If you think someone else signed in, ask the owner to sign that person out.',
   }), 404);
@@ -32,7 +33,7 @@ export function alertRoutes(deps: AlertPageDeps): Router {
     }));
   };
   const confirm = async (ctx: Context) => {
-    const token = (ctx.request.body as Record<string, unknown> | undefined)?.token;
+    const { token } = parseBody(ctx, notMeForm);
     const result = await confirmNotMe(db, box, token, deps.classifier.ofRequest(ctx.req).ip);
     if (!result.done) {
       const link = await openAlertLink(db, box, token);

@@ -1,15 +1,16 @@
 // The koa application: request ids and logs, security headers, the issuer's host pinned, our routes,
 // then oidc-provider (swappable, so a key rotation takes effect without a restart).
-import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Koa from 'koa';
+import compose from 'koa-compose';
 import type Provider from 'oidc-provider';
 import type { Interactions } from '../oidc/interactions.js';
 import type { Logger } from '../log.js';
 import type { Db } from '../store/db.js';
 import type { RequestWrites } from '../store/sqlite-writer.js';
 import { handleErrors } from './errors.js';
+import { requestLog } from './request-log.js';
 import { settleWrites } from './settle.js';
 import { healthRoutes } from './health.js';
 import { createRequire } from 'node:module';
@@ -22,16 +23,16 @@ import { accountClientId } from '../auth/account.js';
 import { forwardAuthClientId } from '../auth/forward-auth/apps.js';
 import type { UpstreamRegistry } from '../auth/federation/registry.js';
 import { createAccountAuth } from './account-auth.js';
-import { accountRoutes } from './account.js';
-import type { AccountAlertSettings } from './account-kit.js';
-import type { AdminAlertChannels } from './admin-kit.js';
+import { accountRoutes } from './account/account.js';
+import type { AccountAlertSettings } from './account/kit.js';
+import type { AdminAlertChannels } from './admin/kit.js';
 import { alertRoutes } from './alerts.js';
 import { browserContext } from './browser-id.js';
 import { createFederation, federationRoutes } from './federation.js';
 import { createForwardAuthDirectory } from '../auth/forward-auth/apps.js';
 import { createForwardAuth } from '../auth/forward-auth/check.js';
 import { forwardAuthRoutes } from './forward-auth.js';
-import { adminRoutes } from './admin.js';
+import { adminRoutes } from './admin/admin.js';
 import { avatarRoutes } from './avatars.js';
 import { createInteractionSteps, interactionRoutes } from './interaction.js';
 import { enrolRoutes } from './enrol.js';
@@ -98,19 +99,7 @@ export function createApp(deps: AppDeps): Koa {
   const accessLog = deps.accessLog ? deps.accessLog.child({ mod: 'http' }) : httpLog;
 
   if (deps.metrics) app.use(deps.metrics.timeRequests);
-  app.use(async (ctx, next) => {
-    const incoming = ctx.get('x-request-id');
-    const reqId = /^[\w.-]{1,64}$/.test(incoming) ? incoming : randomUUID();
-    ctx.state.log = httpLog.child({ reqId });
-    ctx.set('x-request-id', reqId);
-    const started = performance.now();
-    ctx.res.once('finish', () => {
-      // The path only: query strings carry codes and state.
-      accessLog.info({ reqId, method: ctx.method, path: ctx.path, status: ctx.res.statusCode, ms: Math.round(performance.now() - started) }, 'request');
-    });
-    await next();
-  });
-
+  app.use(requestLog(httpLog, accessLog));
   app.use(handleErrors(render));
 
   // One commit per request at most: writes are acknowledged as executed and on disk before the answer leaves.
@@ -133,36 +122,7 @@ export function createApp(deps: AppDeps): Koa {
     await next();
   });
 
-  // Probes stay at the root whatever the issuer's path, where kubelet looks for them.
-  const health = healthRoutes(db, deps.writes && (() => deps.writes!.writable()));
-  app.use(health.routes());
-  // On the public listener only behind the bearer token; without one, /metrics is on its own port or off.
-  if (deps.metricsRoute) app.use(deps.metricsRoute);
-  app.use(serveStatic(join(viewsDir, 'static'), `${base}/static`, { 'webauthn-browser.js': webauthnBrowser, ...(kubectlPlugin ? { 'kubectl-credential.mjs': kubectlPlugin } : {}) }));
-  // Events recorded while answering a request name its browser (a sign-in alert tells a new browser apart).
-  // Not on the proxies' forward-auth checks: a cookie set there would reach the app's host through the proxy.
-  app.use(browserContext(new Set(['traefik', 'caddy', 'nginx'].map((proxy) => `${base}/forward-auth/${proxy}`))));
-  const networkOf = (ctx: Koa.Context) => classifier.ofRequest(ctx.req);
-  const steps = createInteractionSteps({
-    interactions: deps.interactions, db, render, log, settings: { showUserList: deps.showUserList, networkOf, upstreams: () => deps.upstreams.list() },
-    countSignIn: deps.metrics ? (outcome) => deps.metrics!.signIn(outcome) : undefined,
-  });
-  const accountAuth = createAccountAuth({ db, render, issuer, base, clientId: accountClientId, classifier, globalPolicy: deps.globalPolicy });
-  const forwardAuth = createForwardAuth({ db, directory: createForwardAuthDirectory(db), issuer, cookieKeys: deps.cookieKeys, globalPolicy: deps.globalPolicy });
-  const federation = createFederation({ issuer, base, db, render, steps, upstreams: deps.upstreams, accountAuth });
-  for (const router of [
-    interactionRoutes(steps), signInStepRoutes({ steps, db, box: deps.box, webauthn: deps.webauthn }), federationRoutes(federation), avatarRoutes(db),
-    accountRoutes({ ...deps, federation, accountAuth }),
-    adminRoutes({ ...deps, accountAuth }), enrolRoutes({ db, box: deps.box, render, webauthn: deps.webauthn, base, issuer }),
-    alertRoutes({ db, box: deps.box, render, base, classifier }),
-    forwardAuthRoutes({ forwardAuth, classifier, render, issuer, base, clientId: forwardAuthClientId }),
-  ]) {
-    if (base) router.prefix(base);
-    app.use(router.routes());
-    app.use(router.allowedMethods());
-  }
-
-  app.use(async (ctx) => {
+  const toProvider: Koa.Middleware = async (ctx) => {
     const current = provider();
     let callback = callbacks.get(current);
     if (!callback) {
@@ -176,7 +136,44 @@ export function createApp(deps: AppDeps): Koa {
     }
     ctx.respond = false;
     await callback(ctx.req, ctx.res);
+  };
+
+  const networkOf = (ctx: Koa.Context) => classifier.ofRequest(ctx.req);
+  const steps = createInteractionSteps({
+    interactions: deps.interactions, db, render, log, settings: { showUserList: deps.showUserList, networkOf, upstreams: () => deps.upstreams.list() },
+    countSignIn: deps.metrics ? (outcome) => deps.metrics!.signIn(outcome) : undefined,
   });
+  const accountAuth = createAccountAuth({ db, render, issuer, base, clientId: accountClientId, classifier, globalPolicy: deps.globalPolicy });
+  const forwardAuth = createForwardAuth({ db, directory: createForwardAuthDirectory(db), issuer, cookieKeys: deps.cookieKeys, globalPolicy: deps.globalPolicy });
+  const federation = createFederation({ issuer, base, db, render, steps, upstreams: deps.upstreams, accountAuth });
+  const routers = [
+    interactionRoutes(steps), signInStepRoutes({ steps, db, box: deps.box, webauthn: deps.webauthn }), federationRoutes(federation), avatarRoutes(db),
+    accountRoutes({ ...deps, federation, accountAuth }),
+    adminRoutes({ ...deps, accountAuth }), enrolRoutes({ db, box: deps.box, render, webauthn: deps.webauthn, base, issuer }),
+    alertRoutes({ db, box: deps.box, render, base, classifier }),
+    forwardAuthRoutes({ forwardAuth, classifier, render, issuer, base, clientId: forwardAuthClientId }),
+  ];
+  if (base) for (const router of routers) router.prefix(base);
+
+  const pages = compose<Koa.ParameterizedContext<any, any>>([
+    // Probes stay at the root whatever the issuer's path, where kubelet looks for them.
+    healthRoutes(db, deps.writes && (() => deps.writes!.writable())).routes(),
+    // On the public listener only behind the bearer token; without one, /metrics is on its own port or off.
+    ...(deps.metricsRoute ? [deps.metricsRoute] : []),
+    serveStatic(join(viewsDir, 'static'), `${base}/static`, { 'webauthn-browser.js': webauthnBrowser, ...(kubectlPlugin ? { 'kubectl-credential.mjs': kubectlPlugin } : {}) }),
+    // Events recorded while answering a request name its browser (a sign-in alert tells a new browser apart).
+    // Not on the proxies' forward-auth checks: a cookie set there would reach the app's host through the proxy.
+    browserContext(new Set(['traefik', 'caddy', 'nginx'].map((proxy) => `${base}/forward-auth/${proxy}`))),
+    ...routers.flatMap((router) => [router.routes(), router.allowedMethods()]),
+    toProvider,
+  ]);
+  // The endpoints apps and resource servers call (tokens, userinfo, introspection, keys, discovery) are the
+  // engine's alone: they skip the pages' routing and the browser cookie, which cost more than a JWKS answer.
+  const enginePaths = new Set([
+    '/.well-known/openid-configuration', '/.well-known/oauth-authorization-server',
+    ...(['jwks', 'token', 'userinfo', 'introspection', 'revocation', 'device_authorization'] as const).map((name) => provider().pathFor(name, { mountPath: '' })),
+  ].map((path) => `${base}${path}`));
+  app.use((ctx, next) => (enginePaths.has(ctx.path) ? toProvider(ctx, next) : pages(ctx, next)));
 
   return app;
 }

@@ -2,10 +2,10 @@
 // (a passkey on another device), each ?token=<link or short code>. A GET only shows; the first browser that submits
 // claims the link, and any other gets the "in use on another device" page. /join takes a typed short code.
 import Router from '@koa/router';
-import { bodyParser } from '@koa/bodyparser';
 import multer from '@koa/multer';
 import { randomBytes } from 'node:crypto';
 import type { Context, Next } from 'koa';
+import { z } from 'zod';
 import { maxAvatarBytes } from '../auth/avatar.js';
 import { deviceName } from '../auth/device-name.js';
 import {
@@ -21,7 +21,8 @@ import { recordFailure, secondsUntilAllowed, throttleKeys } from '../auth/thrott
 import { matchNewTotpCode, newTotpSecret, totpQrSvg, totpUri } from '../auth/totp.js';
 import { AppError, badRequest } from '../errors.js';
 import type { Db } from '../store/db.js';
-import { html, lastUserCookie } from './interaction.js';
+import { lastUserCookie } from './interaction.js';
+import { field, form, html, json, noStore, orShow, parseBody, passthroughObject, seeOther } from './kit.js';
 import type { Render } from './views.js';
 
 export interface EnrolDeps {
@@ -59,14 +60,21 @@ const uses = {
   },
 } as const satisfies Record<EnrolPurpose, unknown>;
 
+// The bodies the enrolment pages post, checked at the edge (auth/enrol.ts and auth/profile.ts check the values).
+/** Every POST may carry the link's token in the form (the pages put it in the query string too). */
+const tokenBody = z.object({ token: field });
+const profileBody = z.object({ name: field, username: field, email: field, method: field });
+const methodBody = z.object({ method: field });
+const passkeyBody = z.object({ response: passthroughObject, name: field });
+const passwordBody = z.object({ password: field, confirm: field, code: field, offer: field });
+const codeBody = z.object({ code: field });
+
 export const enrolPath = (purpose: EnrolPurpose) => uses[purpose].path;
 
 const browserCookie = 'accouch.browser';
 
 export function enrolRoutes({ db, box, render, webauthn, base, issuer }: EnrolDeps): Router {
   const router = new Router();
-  const form = bodyParser({ enableTypes: ['form'], formLimit: '16kb' });
-  const json = bodyParser({ enableTypes: ['json'], jsonLimit: '64kb' });
   const upload = multer({ storage: multer.memoryStorage(), limits: { fileSize: maxAvatarBytes, files: 1, fields: 10 } });
   const profileForm = async (ctx: Context, next: Next) => {
     if (!ctx.is('multipart')) return form(ctx, next);
@@ -79,8 +87,7 @@ export function enrolRoutes({ db, box, render, webauthn, base, issuer }: EnrolDe
     await next();
   };
   const root = issuer.replace(/\/$/, '');
-  const body = (ctx: Context) => (ctx.request.body ?? {}) as Record<string, unknown>;
-  const tokenOf = (ctx: Context) => String(ctx.query.token ?? body(ctx).token ?? '');
+  const tokenOf = (ctx: Context) => String(ctx.query.token ?? parseBody(ctx, tokenBody).token ?? '');
   const here = (purpose: EnrolPurpose, token: string, extra = '') => `${base}${uses[purpose].path}?token=${encodeURIComponent(token)}${extra}`;
   const browserOf = (ctx: Context) => ctx.cookies.get(browserCookie) || undefined;
 
@@ -178,18 +185,15 @@ export function enrolRoutes({ db, box, render, webauthn, base, issuer }: EnrolDe
     return html(ctx, render('enrol-recovery', { ...common, person: shown, codes: codesToShow(box, link) }), status);
   }
 
-  /** Runs a submit; a readable refusal shows the step again with the message (a taken username: the profile). */
-  const orShow = (purpose: EnrolPurpose, step: (ctx: Context, found: { link: EnrolLink; token: string }) => Promise<void>) => async (ctx: Context) => {
+  /** Runs a submit on the link this browser holds; a readable refusal shows the step again with the message (a taken username: the profile). */
+  const submit = (purpose: EnrolPurpose, step: (ctx: Context, found: { link: EnrolLink; token: string }) => Promise<void>) => async (ctx: Context) => {
     const found = await hold(ctx, purpose);
     if (!found) return;
-    try {
-      await step(ctx, found);
-    } catch (error) {
-      if (!(error instanceof AppError) || !error.expose || error.status === 404 || ctx.accepts('html', 'json') === 'json') throw error;
+    await orShow((ctx) => step(ctx, found), async (ctx, error) => {
       const fresh = (await openEnrolLink(db, box, purpose, found.token)) ?? found.link;
       if (error.code === 'conflict' && /username|email/.test(error.message)) ctx.query = { ...ctx.query, restart: '1' };
       await show(ctx, purpose, fresh, found.token, { error: error.message }, error.status);
-    }
+    }, { rethrow: ['not_found'] })(ctx);
   };
 
   for (const purpose of Object.keys(uses) as EnrolPurpose[]) {
@@ -202,17 +206,15 @@ export function enrolRoutes({ db, box, render, webauthn, base, issuer }: EnrolDe
     });
 
     if (purposes[purpose].creates) {
-      router.post(`${path}/profile`, profileForm, orShow(purpose, async (ctx, { link, token }) => {
+      router.post(`${path}/profile`, profileForm, submit(purpose, async (ctx, { link, token }) => {
         const file = (ctx as unknown as { file?: { buffer: Buffer } }).file;
-        await saveEnrolProfile(db, link, { ...body(ctx), picture: file?.buffer });
-        ctx.status = 303;
-        ctx.redirect(here(purpose, token));
+        await saveEnrolProfile(db, link, { ...parseBody(ctx, profileBody), picture: file?.buffer });
+        seeOther(ctx, here(purpose, token));
       }));
     } else if (purposes[purpose].methods.length > 1) {
-      router.post(`${path}/method`, form, orShow(purpose, async (ctx, { link, token }) => {
-        await chooseEnrolMethod(db, link, body(ctx).method);
-        ctx.status = 303;
-        ctx.redirect(here(purpose, token));
+      router.post(`${path}/method`, form, submit(purpose, async (ctx, { link, token }) => {
+        await chooseEnrolMethod(db, link, parseBody(ctx, methodBody).method);
+        seeOther(ctx, here(purpose, token));
       }));
     }
 
@@ -221,7 +223,7 @@ export function enrolRoutes({ db, box, render, webauthn, base, issuer }: EnrolDe
       if (!found) return;
       const person = await personOf(db, found.link);
       if (!person || found.link.state.credentialDone) throw badRequest('Start again from the link.');
-      ctx.set('cache-control', 'no-store');
+      noStore(ctx);
       ctx.body = await beginRegistration(db, webauthn, person, 'passkey', binding(found.link));
     });
 
@@ -230,21 +232,21 @@ export function enrolRoutes({ db, box, render, webauthn, base, issuer }: EnrolDe
       if (!found) return;
       const person = await personOf(db, found.link);
       if (!person || found.link.state.credentialDone) throw badRequest('Start again from the link.');
-      const sent = body(ctx) as { response?: unknown; name?: unknown };
+      const sent = parseBody(ctx, passkeyBody);
       const credential = await verifyRegistration(db, webauthn, {
-        userId: person.id, binding: binding(found.link), kind: 'passkey', name: typeof sent.name === 'string' ? sent.name : '', response: sent.response as never,
+        userId: person.id, binding: binding(found.link), kind: 'passkey', name: sent.name ?? '', response: sent.response as never,
       });
       // Named after the device it was made on, unless the person typed a name.
-      if (!(typeof sent.name === 'string' && sent.name.trim())) credential.name = deviceName(credential.aaguid, ctx.get('user-agent'));
+      if (!sent.name?.trim()) credential.name = deviceName(credential.aaguid, ctx.get('user-agent'));
       await saveEnrolCredential(db, box, found.link, { kind: 'passkey', credential });
-      ctx.set('cache-control', 'no-store');
+      noStore(ctx);
       ctx.body = { redirect: here(purpose, found.token) };
     });
 
     if (purposes[purpose].methods.length > 1) {
-      router.post(`${path}/password`, form, orShow(purpose, async (ctx, { link, token }) => {
-        const sent = body(ctx);
-        const password = String(sent.password ?? '');
+      router.post(`${path}/password`, form, submit(purpose, async (ctx, { link, token }) => {
+        const sent = parseBody(ctx, passwordBody);
+        const password = sent.password ?? '';
         if (link.state.credentialDone) throw badRequest('Your new sign-in is already saved: save your recovery codes to finish.');
         try {
           checkPasswordRules(password);
@@ -252,8 +254,8 @@ export function enrolRoutes({ db, box, render, webauthn, base, issuer }: EnrolDe
           if (error instanceof AppError && error.message.startsWith('password ')) throw badRequest(`The ${error.message}.`);
           throw error;
         }
-        if (password !== String(sent.confirm ?? '')) throw badRequest('The two passwords are not the same. Type them again.');
-        const code = String(sent.code ?? '').trim();
+        if (password !== (sent.confirm ?? '')) throw badRequest('The two passwords are not the same. Type them again.');
+        const code = (sent.code ?? '').trim();
         let totp: { secret: string; step: number } | undefined;
         if (code || uses[purpose].totpRequired) {
           const secret = openTotpOffer(box, link, sent.offer);
@@ -264,8 +266,7 @@ export function enrolRoutes({ db, box, render, webauthn, base, issuer }: EnrolDe
           totp = { secret, step };
         }
         await saveEnrolCredential(db, box, link, { kind: 'password', passwordHash: await hashPassword(password), totp });
-        ctx.status = 303;
-        ctx.redirect(here(purpose, token));
+        seeOther(ctx, here(purpose, token));
       }));
     }
 
@@ -276,8 +277,7 @@ export function enrolRoutes({ db, box, render, webauthn, base, issuer }: EnrolDe
       if (!userId) throw badRequest('Create your passkey or password first.');
       // The lock screen greets them next time, on this device.
       ctx.cookies.set(lastUserCookie, userId, { signed: true, httpOnly: true, sameSite: 'lax', maxAge: 400 * 86400_000, overwrite: true });
-      ctx.status = 303;
-      ctx.redirect(purpose === 'setup' ? `${base}/setup/done` : `${base}/account`);
+      seeOther(ctx, purpose === 'setup' ? `${base}/setup/done` : `${base}/account`);
     });
   }
 
@@ -286,15 +286,14 @@ export function enrolRoutes({ db, box, render, webauthn, base, issuer }: EnrolDe
 
   router.get('/join', (ctx) => html(ctx, render('join', { title: 'Enter your code' })));
   router.post('/join', form, async (ctx) => {
-    const typed = String(body(ctx).code ?? '');
+    const typed = parseBody(ctx, codeBody).code ?? '';
     if ((await secondsUntilAllowed(db, guessKeys(ctx))) > 0) return tooMany(ctx);
     const found = await purposeOfCode(db, box, typed);
     if (!found) await recordFailure(db, guessKeys(ctx));
     if (!found) {
-      return html(ctx, render('join', { title: 'Enter your code', code: String(body(ctx).code ?? '').slice(0, 20), error: 'That code is not valid: check it, or ask for a new one.' }), 400);
+      return html(ctx, render('join', { title: 'Enter your code', code: typed.slice(0, 20), error: 'That code is not valid: check it, or ask for a new one.' }), 400);
     }
-    ctx.status = 303;
-    ctx.redirect(here(found.purpose, found.code));
+    seeOther(ctx, here(found.purpose, found.code));
   });
 
   return router;

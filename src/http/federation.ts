@@ -2,7 +2,6 @@
 // the upstream sends the browser back to, and the hop back into the sign-in (whose cookie is scoped to its own
 // path). Linking from the account page ends at the same callback. Every failure is a page with a way back.
 import Router from '@koa/router';
-import { bodyParser } from '@koa/bodyparser';
 import type { Context } from 'koa';
 import { resolveUpstreamSignIn, linkUpstreamIdentity } from '../auth/federation/accounts.js';
 import { beginUpstreamSignIn, finishUpstreamSignIn, federationStateTtl, recordOutcome, takeOutcome, type FederationOutcome } from '../auth/federation/flow.js';
@@ -12,7 +11,8 @@ import { throttleKeys } from '../auth/throttle.js';
 import { AppError } from '../errors.js';
 import type { Db } from '../store/db.js';
 import type { AccountAuth } from './account-auth.js';
-import { html, interactionPage, type InteractionSteps } from './interaction.js';
+import { interactionPage, type InteractionSteps } from './interaction.js';
+import { form, html, seeOther } from './kit.js';
 import type { Render } from './views.js';
 
 export interface FederationDeps {
@@ -42,9 +42,7 @@ export function createFederation({ issuer, base, db, render, steps, upstreams, a
   async function start(ctx: Context, input: Omit<Parameters<typeof beginUpstreamSignIn>[2], 'callbackUrl'>) {
     const { state, url } = await beginUpstreamSignIn(upstreams, db, { ...input, callbackUrl: callbackUrl(issuer, input.upstream.id) });
     ctx.cookies.set(bindingCookie, state, { ...cookieOptions(ctx), maxAge: federationStateTtl * 1000 });
-    ctx.set('cache-control', 'no-store');
-    ctx.status = 303;
-    ctx.redirect(url.href);
+    seeOther(ctx, url.href);
   }
 
   const upstreamOf = async (ctx: Context): Promise<Upstream | undefined> => upstreams.find(String(ctx.params.upstream));
@@ -112,9 +110,7 @@ export function createFederation({ issuer, base, db, render, steps, upstreams, a
       }
     }
     await recordOutcome(db, row.id, outcome);
-    ctx.set('cache-control', 'no-store');
-    ctx.status = 303;
-    ctx.redirect(`${base}/interaction/${encodeURIComponent(row.binding)}/federation?state=${encodeURIComponent(row.id)}`);
+    seeOther(ctx, `${base}/interaction/${encodeURIComponent(row.binding)}/federation?state=${encodeURIComponent(row.id)}`);
   }
 
   async function finishLink(ctx: Context, upstream: Upstream, sessionId: string, userId: string | null, identity: Parameters<typeof linkUpstreamIdentity>[3] | undefined, failure?: AppError) {
@@ -133,9 +129,7 @@ export function createFederation({ issuer, base, db, render, steps, upstreams, a
       if (!(error instanceof AppError) || error.status >= 500) throw error;
       return problem(ctx, error.status, { title: `Could not link ${upstream.displayName}`, message: error.message, ...back });
     }
-    ctx.set('cache-control', 'no-store');
-    ctx.status = 303;
-    ctx.redirect(`${base}/account?done=linked#linked-accounts`);
+    seeOther(ctx, `${base}/account?done=linked#linked-accounts`);
   }
 
   /** GET /interaction/:uid/federation?state= — back in the sign-in, with the upstream's outcome. */
@@ -172,7 +166,6 @@ export type Federation = ReturnType<typeof createFederation>;
 /** The sign-in side: the button, the callback and the way back into the sign-in. */
 export function federationRoutes(federation: Federation): Router {
   const router = new Router();
-  const form = bodyParser({ enableTypes: ['form'], formLimit: '16kb' });
   router.post('/interaction/:uid/federation/:upstream', form, (ctx) => federation.continueWith(ctx));
   router.get('/interaction/:uid/federation',                  (ctx) => federation.resume(ctx));
   router.get('/federation/:upstream/callback',                (ctx) => federation.callback(ctx));

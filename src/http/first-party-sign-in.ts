@@ -3,6 +3,7 @@
 // The code is never redeemed (oidc-provider's session is what counts), but the client sends PKCE like every other.
 import { createHash, randomBytes } from 'node:crypto';
 import type { Context } from 'koa';
+import { seeOther } from './kit.js';
 
 const stateTtl = 10 * 60_000;
 
@@ -25,9 +26,7 @@ export function startSignIn(ctx: Context, flow: FirstPartySignIn, carry: Record<
     client_id: flow.clientId, response_type: 'code', scope: 'openid', redirect_uri: flow.redirectUri,
     code_challenge: challenge, code_challenge_method: 'S256', state, ...extra,
   });
-  ctx.set('cache-control', 'no-store');
-  ctx.status = 303;
-  ctx.redirect(`${flow.root}/auth?${params}`);
+  seeOther(ctx, `${flow.root}/auth?${params}`);
 }
 
 /**

@@ -9,7 +9,7 @@ import { parseReturnUrl, targetFromForwarded, targetFromOriginal, type Target } 
 import type { NetworkClassifier } from '../auth/network.js';
 import { AppError } from '../errors.js';
 import { finishSignIn, startSignIn, type FirstPartySignIn } from './first-party-sign-in.js';
-import { html } from './interaction.js';
+import { html, noStore, seeOther } from './kit.js';
 import type { Render } from './views.js';
 
 /** oidc-provider's session cookie (its `cookies.names.session` default), signed with the same keys as ours. */
@@ -58,7 +58,7 @@ export function forwardAuthRoutes(deps: ForwardAuthRouteDeps): Router {
   }
 
   async function check(ctx: Context, mode: Mode) {
-    ctx.set('cache-control', 'no-store');
+    noStore(ctx);
     // Only a proxy we trust may tell us which request it is asking about.
     if (!classifier.isTrustedProxy(ctx.req.socket.remoteAddress ?? '')) {
       ctx.status = 403;
@@ -138,10 +138,7 @@ export function forwardAuthRoutes(deps: ForwardAuthRouteDeps): Router {
     if (access.kind === 'allow') {
       const handoff = await forwardAuth.handOff(session!, returnUrl);
       if (handoff.setCookie) ctx.append('set-cookie', handoff.setCookie);
-      ctx.set('cache-control', 'no-store');
-      ctx.status = 303;
-      ctx.redirect(handoff.location);
-      return;
+      return seeOther(ctx, handoff.location);
     }
     if ((access.kind === 'sign-in' || access.kind === 'step-up') && !afterSignIn) return signIn(ctx, returnUrl, access.acr);
     return refuse(ctx, access, app, session);

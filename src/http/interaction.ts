@@ -3,8 +3,8 @@
 // (oidc/interactions.ts); the next step always comes from auth/sign-in (nextStep, runFactor): this file only
 // turns a Step into a page or a redirect. An expired or foreign interaction becomes a friendly "start again" page.
 import Router from '@koa/router';
-import { bodyParser } from '@koa/bodyparser';
 import type { Context } from 'koa';
+import { z } from 'zod';
 import { findUser } from '../auth/login.js';
 import { activeUser, decide, factorsOf } from '../auth/sign-in/factors.js';
 import { nextStep } from '../auth/sign-in/next-step.js';
@@ -14,6 +14,7 @@ import type { Interactions, LoadedInteraction } from '../oidc/interactions.js';
 import type { Db } from '../store/db.js';
 import type { User } from '../store/users.js';
 import { listHousehold, present } from '../auth/household.js';
+import { field, form, html, noStore, parseBody, seeOther } from './kit.js';
 import type { SignInOutcome } from './metrics.js';
 import type { Render } from './views.js';
 
@@ -45,15 +46,11 @@ const scopeLabels: Record<string, string> = {
   offline_access: 'Stay signed in when you are away',
 };
 
+/** "Forget this browser": the person the page showed, and the second press's confirmation. */
+const forgetForm = z.object({ user: field, confirm: field });
+
 /** The interaction's page (under the issuer's path), from any of its sub-routes. */
 export const interactionPage = (ctx: Context) => ctx.path.slice(0, ctx.path.indexOf(ctx.params.uid!) + ctx.params.uid!.length);
-
-export function html(ctx: Context, body: string, status = 200) {
-  ctx.status = status;
-  ctx.type = 'html';
-  ctx.set('cache-control', 'no-store');
-  ctx.body = body;
-}
 
 /** What every sign-in step has at hand: the interaction, the plain request and what is proven so far. */
 export interface StepContext {
@@ -73,7 +70,7 @@ export function createInteractionSteps({ interactions, db, render, log, settings
     if (loaded) return { loaded, request: loaded.request, pending: loaded.pending };
     if (ctx.accepts('html', 'json') === 'json') {
       ctx.status = 400;
-      ctx.set('cache-control', 'no-store');
+      noStore(ctx);
       ctx.body = { error: 'This sign-in page has expired. Go back to the app and sign in again.' };
       return undefined;
     }
@@ -152,13 +149,9 @@ export function createInteractionSteps({ interactions, db, render, log, settings
 
   /** Sends the browser on: a 303 for forms, `{ redirect }` for the WebAuthn script. */
   function go(ctx: Context, url: string, asJson = false) {
-    ctx.set('cache-control', 'no-store');
-    if (asJson) {
-      ctx.body = { redirect: url };
-      return;
-    }
-    ctx.status = 303;
-    ctx.redirect(url);
+    if (!asJson) return seeOther(ctx, url);
+    noStore(ctx);
+    ctx.body = { redirect: url };
   }
 
   async function showPage(ctx: Context) {
@@ -193,8 +186,8 @@ export function createInteractionSteps({ interactions, db, render, log, settings
    * first press asks to confirm (a page that works without JavaScript), the second forgets.
    */
   async function forget(ctx: Context) {
-    const body = (ctx.request.body ?? {}) as Record<string, unknown>;
-    const shown = typeof body.user === 'string' ? body.user : undefined;
+    const body = parseBody(ctx, forgetForm);
+    const shown = body.user;
     const user = shown && shown === rememberedUser(ctx) ? await activeUser(db, shown) : undefined;
     if (!user) return go(ctx, interactionPage(ctx));
     if (body.confirm !== 'yes') return html(ctx, render('forget-confirm', { title: 'Forget this browser', uid: ctx.params.uid, user: present(user) }));
@@ -211,7 +204,6 @@ export type InteractionSteps = ReturnType<typeof createInteractionSteps>;
 /** GET page, consent, abort and "Forget this browser". The factor steps live in sign-in-steps.ts. */
 export function interactionRoutes(steps: InteractionSteps): Router {
   const router = new Router();
-  const form = bodyParser({ enableTypes: ['form'], formLimit: '16kb' });
 
   router.get('/interaction/:uid', (ctx) => steps.showPage(ctx));
 

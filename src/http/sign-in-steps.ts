@@ -3,8 +3,8 @@
 // verify → audit → nextStep); this file only turns the outcome into a page, a redirect or JSON. Failures never
 // say whether the user exists.
 import Router from '@koa/router';
-import { bodyParser } from '@koa/bodyparser';
 import type { Context } from 'koa';
+import { z } from 'zod';
 import { beginAuthentication, finishAuthentication, type WebauthnSettings } from '../auth/passkey.js';
 import { checkRecoveryCode } from '../auth/recovery.js';
 import type { SecretBox } from '../auth/secret-key.js';
@@ -15,6 +15,7 @@ import { checkTotp } from '../auth/totp.js';
 import { AppError } from '../errors.js';
 import type { Db } from '../store/db.js';
 import { interactionPage, type InteractionSteps, type StepContext } from './interaction.js';
+import { field, form, json, noStore, parseBody, passthroughObject } from './kit.js';
 
 export interface SignInStepDeps {
   steps: InteractionSteps;
@@ -23,7 +24,13 @@ export interface SignInStepDeps {
   webauthn: WebauthnSettings;
 }
 
-type Mode = 'passkey' | 'second';
+// The bodies each step reads, checked at the edge. Lengths are cut, not refused, as the pages always did.
+const passwordForm = z.object({ username: field.transform((v) => v?.slice(0, 256) ?? ''), password: field.transform((v) => v ?? ''), from: field });
+const codeForm = z.object({ code: field.transform((v) => (v ?? '').slice(0, 64)) });
+/** 'second' confirms a pending sign-in (a security key); otherwise a passkey sign-in from the lock screen. */
+const mode = z.enum(['passkey', 'second']).optional();
+const optionsBody = z.object({ mode, user: field });
+const assertionBody = z.object({ mode, response: passthroughObject });
 
 const noMatch = 'That username and password do not match.';
 // Where a password alone can never finish the sign-in, a right password that the policy refuses and a wrong
@@ -41,8 +48,6 @@ const throttledMessage = (retryAfter: number, locked: boolean) => (locked
 
 export function signInStepRoutes({ steps, db, box, webauthn }: SignInStepDeps): Router {
   const router = new Router();
-  const form = bodyParser({ enableTypes: ['form'], formLimit: '16kb' });
-  const json = bodyParser({ enableTypes: ['json'], jsonLimit: '64kb' });
 
   function throttled(ctx: Context, step: StepContext, outcome: Extract<FactorOutcome, { kind: 'throttled' }>) {
     ctx.set('retry-after', String(outcome.retryAfter));
@@ -57,7 +62,7 @@ export function signInStepRoutes({ steps, db, box, webauthn }: SignInStepDeps): 
     if (!pending) return steps.go(ctx, interactionPage(ctx));
     if (await steps.refuseDenied(ctx, step)) return;
     const user = await activeUser(db, pending.userId);
-    const code = String((ctx.request.body as Record<string, unknown> | undefined)?.code ?? '').slice(0, 64);
+    const { code } = parseBody(ctx, codeForm);
     const outcome = await runFactor(db, step.request, pending, {
       factor,
       keys: throttleKeys(user?.username ?? pending.userId, step.request.ip, step.request.network),
@@ -82,9 +87,8 @@ export function signInStepRoutes({ steps, db, box, webauthn }: SignInStepDeps): 
     if (!step) return;
     if (step.loaded.prompt !== 'login') return steps.go(ctx, interactionPage(ctx));
     if (await steps.refuseDenied(ctx, step)) return;
-    const body = (ctx.request.body ?? {}) as Record<string, unknown>;
-    const username = typeof body.username === 'string' ? body.username.slice(0, 256) : '';
-    const password = typeof body.password === 'string' ? body.password : '';
+    const body = parseBody(ctx, passwordForm);
+    const { username, password } = body;
     const selected = username ? await steps.household.byUsername(username) : undefined;
     const outcome = await runFactor(db, step.request, undefined, passwordFactor(db, step.request, { username, password }));
     // The lock screen stays on the person who was shown; "Other user" stays on the form.
@@ -113,13 +117,13 @@ export function signInStepRoutes({ steps, db, box, webauthn }: SignInStepDeps): 
   router.post('/interaction/:uid/webauthn/options', json, async (ctx) => {
     const step = await steps.load(ctx);
     if (!step) return;
-    const body = (ctx.request.body ?? {}) as { mode?: Mode; user?: string };
+    const body = parseBody(ctx, optionsBody);
     const second = body.mode === 'second';
     // A named user narrows the passkeys offered; only for someone this page may name (no probing ids).
-    const named = typeof body.user === 'string' && steps.mayName(ctx, body.user) ? body.user : undefined;
+    const named = body.user !== undefined && steps.mayName(ctx, body.user) ? body.user : undefined;
     const userId = second ? step.pending?.userId : named;
     if (second && !userId) throw new AppError('bad_request', 'there is no sign-in to confirm');
-    ctx.set('cache-control', 'no-store');
+    noStore(ctx);
     ctx.body = await beginAuthentication(db, webauthn, {
       binding: step.loaded.uid, userId, userVerification: second ? 'discouraged' : 'required',
     });
@@ -134,7 +138,7 @@ export function signInStepRoutes({ steps, db, box, webauthn }: SignInStepDeps): 
       return;
     }
     if (await steps.refuseDenied(ctx, step, true)) return;
-    const body = (ctx.request.body ?? {}) as { mode?: Mode; response?: unknown };
+    const body = parseBody(ctx, assertionBody);
     const second = body.mode === 'second';
     const factor = second ? 'security_key' : 'passkey';
     const check: FactorCheck = {

@@ -4,6 +4,7 @@ import type { Kysely, Transaction } from 'kysely';
 import type { ClientConfig } from '../config.js';
 import { conflict } from '../errors.js';
 import { epoch, isUniqueViolation } from './db.js';
+import { prepared } from './prepared.js';
 import type { ClientsTable, Database } from './schema.js';
 
 type Executor = Kysely<Database> | Transaction<Database>;
@@ -22,8 +23,11 @@ const toClient = (row: ClientsTable): StoredClient => ({
 
 const serialize = ({ id: _id, secretFile: _file, ...rest }: ClientConfig) => JSON.stringify(rest);
 
+// oidc-provider looks the client up on every token, introspection and authorization request.
+const clientById = prepared(1, (db, id: string) => db.selectFrom('clients').selectAll().where('id', '=', id));
+
 export async function findClient(db: Executor, id: string): Promise<StoredClient | undefined> {
-  const row = await db.selectFrom('clients').selectAll().where('id', '=', id).executeTakeFirst();
+  const [row] = (await clientById(db, id)).rows;
   return row && toClient(row);
 }
 

@@ -1,6 +1,7 @@
 // Query functions behind the oidc-provider adapter: one table keyed by (model, id).
 import type { Kysely } from 'kysely';
 import { epoch } from './db.js';
+import { prepared } from './prepared.js';
 import type { Database } from './schema.js';
 
 export interface PayloadRow {
@@ -9,6 +10,15 @@ export interface PayloadRow {
   grantId: string | null;
 }
 
+type Values = [model: string, id: string, payload: string, grantId: string | null, userCode: string | null, uid: string | null, accountId: string | null, expiresAt: number | null];
+
+// Every oidc-provider save, find and consume: the hottest statements there are.
+const upsert = prepared(8, (db, ...[model, id, payload, grant_id, user_code, uid, account_id, expires_at]: Values) => {
+  const values = { payload, grant_id, user_code, uid, account_id, expires_at };
+  return db.insertInto('oidc_payloads').values({ model, id, consumed_at: null, ...values })
+    .onConflict((oc) => oc.columns(['model', 'id']).doUpdateSet(values));
+});
+
 export async function upsertPayload(
   db: Kysely<Database>,
   model: string,
@@ -16,38 +26,31 @@ export async function upsertPayload(
   payload: Record<string, unknown>,
   expiresAt: number | null,
 ): Promise<void> {
-  const values = {
-    payload: JSON.stringify(payload),
-    grant_id: typeof payload.grantId === 'string' ? payload.grantId : null,
-    user_code: typeof payload.userCode === 'string' ? payload.userCode : null,
-    uid: typeof payload.uid === 'string' ? payload.uid : null,
-    account_id: typeof payload.accountId === 'string' ? payload.accountId : null,
-    expires_at: expiresAt,
-  };
-  await db.insertInto('oidc_payloads').values({ model, id, consumed_at: null, ...values })
-    .onConflict((oc) => oc.columns(['model', 'id']).doUpdateSet(values))
-    .execute();
+  const text = (value: unknown) => (typeof value === 'string' ? value : null);
+  await upsert(db, model, id, JSON.stringify(payload), text(payload.grantId), text(payload.userCode), text(payload.uid), text(payload.accountId), expiresAt);
 }
 
 type Column = 'id' | 'uid' | 'user_code';
 
+const findBy = (column: Column) => prepared(3, (db, model: string, value: string, now: number) => db.selectFrom('oidc_payloads')
+  .select(['payload', 'consumed_at', 'grant_id'])
+  .where('model', '=', model)
+  .where(column, '=', value)
+  .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)])));
+const finders = { id: findBy('id'), uid: findBy('uid'), user_code: findBy('user_code') };
+
 /** Finds an unexpired payload by id, uid or user code. */
 export async function findPayload(db: Kysely<Database>, model: string, column: Column, value: string, now = epoch()): Promise<PayloadRow | undefined> {
-  const row = await db.selectFrom('oidc_payloads')
-    .select(['payload', 'consumed_at', 'grant_id'])
-    .where('model', '=', model)
-    .where(column, '=', value)
-    .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)]))
-    .executeTakeFirst();
+  const [row] = (await finders[column](db, model, value, now)).rows;
   return row && { payload: JSON.parse(row.payload), consumedAt: row.consumed_at === null ? null : Number(row.consumed_at), grantId: row.grant_id };
 }
 
+const consume = prepared(3, (db, now: number, model: string, id: string) => db.updateTable('oidc_payloads').set({ consumed_at: now })
+  .where('model', '=', model).where('id', '=', id).where('consumed_at', 'is', null));
+
 /** Marks a payload consumed; false when it was already consumed (or is gone). */
 export async function consumePayload(db: Kysely<Database>, model: string, id: string, now = epoch()): Promise<boolean> {
-  const result = await db.updateTable('oidc_payloads').set({ consumed_at: now })
-    .where('model', '=', model).where('id', '=', id).where('consumed_at', 'is', null)
-    .executeTakeFirst();
-  return Number(result.numUpdatedRows) === 1;
+  return Number((await consume(db, now, model, id)).numAffectedRows) === 1;
 }
 
 export async function grantIdOf(db: Kysely<Database>, model: string, id: string): Promise<string | null> {

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
 import { conflict } from '../errors.js';
 import { epoch, isPostgres, isUniqueViolation } from './db.js';
+import { prepared } from './prepared.js';
 import type { Database, UsersTable } from './schema.js';
 
 type Executor = Kysely<Database> | Transaction<Database>;
@@ -58,9 +59,12 @@ function toUser(row: UserRow, groups: string[]): User {
 const usersWithAvatar = (db: Executor) =>
   db.selectFrom('users').leftJoin('avatars', 'avatars.user_id', 'users.id').selectAll('users').select('avatars.etag as avatar_etag');
 
+// Read on every token, userinfo and session check: compiled once (prepared.ts).
+const groupsQuery = prepared(1, (db, userId: string) => db.selectFrom('user_groups').select('group_name').where('user_id', '=', userId).orderBy('group_name'));
+const userById = prepared(1, (db, id: string) => usersWithAvatar(db).where('users.id', '=', id));
+
 async function groupsOf(db: Executor, userId: string): Promise<string[]> {
-  const rows = await db.selectFrom('user_groups').select('group_name').where('user_id', '=', userId).orderBy('group_name').execute();
-  return rows.map((r) => r.group_name);
+  return (await groupsQuery(db, userId)).rows.map((r) => r.group_name);
 }
 
 /** Runs `work` in a transaction: a new one, or the caller's when `db` already is one. */
@@ -96,7 +100,7 @@ export async function createUser(db: Executor, input: NewUser & { id?: string },
 }
 
 export async function findUserById(db: Executor, id: string): Promise<User | undefined> {
-  const row = await usersWithAvatar(db).where('users.id', '=', id).executeTakeFirst();
+  const [row] = (await userById(db, id)).rows;
   return row && toUser(row, await groupsOf(db, row.id));
 }
 

@@ -133,3 +133,26 @@ describe('sign-in page', () => {
     expect((await fetch(`${server.issuer}/healthz`, { method: 'DELETE' })).status).toBeLessThan(500);
   });
 });
+
+describe('forms checked at the edge (http/kit.ts parseBody)', () => {
+  it('answers a field sent twice with a 400 page that names the field, never a 500', async () => {
+    for (const path of ['/join', '/alerts']) {
+      const field = path === '/join' ? 'code' : 'token';
+      const res = await fetch(`${server.issuer}${path}`, {
+        method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `${field}=a&${field}=b`,
+      });
+      expect(res.status, path).toBe(400);
+      expect(res.headers.get('cache-control')).toBe('no-store');
+      expect(await res.text()).toContain(`&quot;${field}&quot; must be text.`);
+    }
+  });
+
+  it('answers a WebAuthn body without its response with a readable JSON 400', async () => {
+    const res = await fetch(`${server.issuer}/interaction/does-not-exist/webauthn`, {
+      method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: '{"mode":"second"}',
+    });
+    // An unknown interaction is refused before the body is read: the sign-in page's own JSON answer.
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({ error: 'This sign-in page has expired. Go back to the app and sign in again.' });
+  });
+});

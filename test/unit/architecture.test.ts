@@ -227,6 +227,19 @@ describe('no import cycles, and one door to the interaction API', () => {
     expect(cycles.map((c) => c.join(' <-> ')), 'import cycles').toEqual([]);
   });
 
+  test('the account and console page files import the kit, never their parent route file (STYLE.md http/)', () => {
+    const parents = ['src/http/account/account.ts', 'src/http/admin/admin.ts'];
+    const folderOf = (path: string) => path.slice(0, path.lastIndexOf('/') + 1);
+    const fromParentFolder = (e: Edge) => parents.some((parent) => e.from.startsWith(folderOf(parent)) && e.from !== parent);
+    const violations = internal.filter((e) => fromParentFolder(e) && parents.includes(e.to)).map((e) => `${e.from} imports ${e.to}`);
+    expect(violations, violations.join('\n')).toEqual([]);
+    // Not vacuous: the parents are the ones app.ts wires, and their folders' files do import the kit.
+    for (const parent of parents) expect(internal).toContainEqual(expect.objectContaining({ from: 'src/http/app.ts', to: parent }));
+    expect(internal).toContainEqual(expect.objectContaining({ from: 'src/http/account/factors.ts', to: 'src/http/kit.ts' }));
+    expect(internal).toContainEqual(expect.objectContaining({ from: 'src/http/admin/users.ts', to: 'src/http/kit.ts' }));
+    expect([{ from: 'src/http/admin/users.ts', to: 'src/http/admin/admin.ts', typeOnly: true, internal: true }].filter(fromParentFolder)).toHaveLength(1);
+  });
+
   test('the cycle check finds a cycle when there is one', () => {
     const edge = (from: string, to: string): Edge => ({ from, to, typeOnly: false, internal: true });
     expect(cyclesOf([edge('a', 'b'), edge('b', 'c'), edge('c', 'a'), edge('c', 'd')])).toEqual([['a', 'b', 'c']]);

@@ -17,7 +17,7 @@
       body: JSON.stringify(body),
     }).then(function (res) {
       return res.json().then(function (json) {
-        if (!res.ok) throw new Error(json.error || json.message || 'That did not work. Try again.');
+        if (!res.ok) throw new Error(json.message || json.error || 'That did not work. Try again.');
         return json;
       });
     });

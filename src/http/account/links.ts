@@ -2,12 +2,13 @@
 // unlink it. Both need a sign-in at most five minutes old; unlinking never removes the last way in.
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { unlinkUpstreamIdentity } from '../auth/federation/accounts.js';
-import { notFound } from '../errors.js';
-import type { AccountKit } from './account-kit.js';
+import { unlinkUpstreamIdentity } from '../../auth/federation/accounts.js';
+import { notFound } from '../../errors.js';
+import { form, orShow } from '../kit.js';
+import type { AccountKit } from './kit.js';
 
 export function linkRoutes(router: Router, kit: AccountKit): void {
-  const { deps, form, actor, account, go, orShow, fresh } = kit;
+  const { deps, actor, account, go, accountPage, fresh } = kit;
   const { requireAccount, sameOrigin } = kit.auth;
 
   const link = async (ctx: Context) => {
@@ -21,6 +22,6 @@ export function linkRoutes(router: Router, kit: AccountKit): void {
     go(ctx, '', 'unlinked');
   };
 
-  router.post('/account/links/:upstream/link',   sameOrigin, requireAccount, fresh('#linked-accounts'), form, orShow(link));
-  router.post('/account/links/:upstream/unlink', sameOrigin, requireAccount, fresh('#linked-accounts'), form, orShow(unlink));
+  router.post('/account/links/:upstream/link',   sameOrigin, requireAccount, fresh('#linked-accounts'), form, orShow(link, accountPage));
+  router.post('/account/links/:upstream/unlink', sameOrigin, requireAccount, fresh('#linked-accounts'), form, orShow(unlink, accountPage));
 }

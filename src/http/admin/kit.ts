@@ -1,14 +1,14 @@
 // What every owner console handler has at hand (the kit admin.ts builds once) and the console's notices; the
-// route files import this, never admin.ts, so the console has no import cycle.
+// route files import this and ../kit.js, never admin.ts, so the console has no import cycle.
 import type { Context, Middleware } from 'koa';
-import type { Actor } from '../auth/account.js';
-import type { UpstreamRegistry } from '../auth/federation/registry.js';
-import type { NetworkClassifier } from '../auth/network.js';
-import type { SecretBox } from '../auth/secret-key.js';
-import type { AppError } from '../errors.js';
-import type { Db } from '../store/db.js';
-import type { AccountAuth, AccountState } from './account-auth.js';
-import type { Render } from './views.js';
+import type { Actor } from '../../auth/account.js';
+import type { UpstreamRegistry } from '../../auth/federation/registry.js';
+import type { NetworkClassifier } from '../../auth/network.js';
+import type { SecretBox } from '../../auth/secret-key.js';
+import type { Db } from '../../store/db.js';
+import type { AccountAuth, AccountState } from '../account-auth.js';
+import type { ShowOptions } from '../kit.js';
+import type { Render } from '../views.js';
 
 export interface AdminAlertChannels {
   /** "host:port (starttls)" when email is set up. */
@@ -55,18 +55,20 @@ export type Section = 'overview' | 'apps' | 'forward-auth' | 'users' | 'upstream
 export interface AdminKit {
   deps: AdminDeps;
   auth: AccountAuth;
-  form: Middleware;
   requireAdmin: Middleware;
   /** Needs a sign-in at most five minutes old; otherwise signs in again and comes back to `page` under /admin. */
   fresh(page: string | ((ctx: Context) => string)): Middleware;
   actor(ctx: Context): Actor;
   admin(ctx: Context): AccountState;
-  body(ctx: Context): Record<string, unknown>;
   /** 303 to a console page, optionally with a notice key. */
   go(ctx: Context, path: string, done?: keyof typeof adminNotices): void;
   /** Renders a console view with the navigation, the notice from ?done= and an optional error. */
   show(ctx: Context, view: string, section: Section, data: Record<string, unknown>, status?: number): void;
-  /** Runs a change; a readable refusal (4xx AppError) re-renders `page` with the message instead. */
-  orShow(change: (ctx: Context) => Promise<void>, page: (ctx: Context, error: AppError) => Promise<void>): Middleware;
 }
+
+/**
+ * How the console shows a refusal (orShow in http/kit.ts): on the page the change came from, except a missing
+ * app, user or service, which is the error middleware's 404 page.
+ */
+export const consoleRefusals: ShowOptions = { rethrow: ['not_found'] };
 

@@ -2,13 +2,13 @@
 // code and short code) with which the other device creates its own passkey for this account (auth/enrol.ts).
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { issueEnrolLink } from '../auth/enrol.js';
-import { when, type AccountKit } from './account-kit.js';
-import { html } from './interaction.js';
-import { shareLink } from './link-share.js';
+import { issueEnrolLink } from '../../auth/enrol.js';
+import { form, html, orShow, when } from '../kit.js';
+import { shareLink } from '../link-share.js';
+import type { AccountKit } from './kit.js';
 
 export function deviceLinkRoutes(router: Router, kit: AccountKit): void {
-  const { deps, form, actor, account, fresh, orShow } = kit;
+  const { deps, actor, account, fresh, accountPage } = kit;
   const { db, box, render, issuer } = deps;
   const { requireAccount, sameOrigin } = kit.auth;
 
@@ -19,5 +19,5 @@ export function deviceLinkRoutes(router: Router, kit: AccountKit): void {
     html(ctx, render('account-device-link', { title: 'Add a passkey on another device', link, expires: when(link.expiresAt) }));
   };
 
-  router.post('/account/passkeys/other-device', sameOrigin, requireAccount, fresh(''), form, orShow(create));
+  router.post('/account/passkeys/other-device', sameOrigin, requireAccount, fresh(''), form, orShow(create, accountPage));
 }

@@ -2,12 +2,16 @@
 // with notify.webhookUrl), and a test message through the mail server, so the owner knows emails arrive.
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { badRequest } from '../errors.js';
-import type { AdminKit } from './admin-kit.js';
+import { z } from 'zod';
+import { badRequest } from '../../errors.js';
+import { form, parseBody } from '../kit.js';
+import type { AdminKit } from './kit.js';
 
+/** Where the test message goes. */
+const testForm = z.object({ to: z.string().trim().optional() });
 
 export function alertAdminRoutes(router: Router, kit: AdminKit): void {
-  const { deps, form, requireAdmin, admin, body, show } = kit;
+  const { deps, requireAdmin, admin, show } = kit;
   const { sameOrigin } = kit.auth;
   const channels = deps.alertChannels;
   if (!channels) return;
@@ -16,7 +20,7 @@ export function alertAdminRoutes(router: Router, kit: AdminKit): void {
     email: channels.email, webhook: channels.webhook, to: extra.to ?? admin(ctx).user.email ?? '', sentTo: extra.sentTo, error: extra.error,
   }, status);
   const test = async (ctx: Context) => {
-    const to = String(body(ctx).to ?? '').trim();
+    const to = parseBody(ctx, testForm).to ?? '';
     if (!channels.sendTestEmail) throw badRequest('Email is not set up on this server (smtp.host).');
     try {
       await channels.sendTestEmail(to);

@@ -3,11 +3,13 @@
 // console (homepage, callback URL, links to those forms) and takes the client id and secret it gives back.
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import type { Upstream } from '../auth/federation/registry.js';
-import { googleIssuer } from '../auth/federation/registry.js';
-import type { AppError } from '../errors.js';
-import type { AdminKit } from './admin-kit.js';
-import { callbackUrl } from './federation.js';
+import { z } from 'zod';
+import type { Upstream } from '../../auth/federation/registry.js';
+import { googleIssuer } from '../../auth/federation/registry.js';
+import type { AppError } from '../../errors.js';
+import { callbackUrl } from '../federation.js';
+import { field, form, orShow, parseBody, postedValues } from '../kit.js';
+import { consoleRefusals, type AdminKit } from './kit.js';
 
 const types = {
   github: { title: 'GitHub', description: 'github.com or GitHub Enterprise Server' },
@@ -15,6 +17,12 @@ const types = {
   oidc: { title: 'Another OpenID Connect provider', description: 'Authentik, Keycloak, Kanidm, GitLab, Microsoft Entra…' },
 } as const;
 type UpstreamType = keyof typeof types;
+
+/** The setup helper's form; the registry (auth/federation/registry.ts) checks the upstream it makes. */
+const upstreamForm = z.object({
+  type: field, id: field, name: field, clientId: field, clientSecret: field, issuer: field, baseUrl: field, apiUrl: field,
+  emails: field, githubLogins: field, githubOrgs: field, googleDomains: field, groups: field,
+});
 
 /** Splits a textarea or comma-separated field into its values. */
 const list = (value: unknown) => (typeof value === 'string' ? value.split(/[\s,]+/).map((v) => v.trim()).filter(Boolean) : []);
@@ -31,7 +39,7 @@ function groupMap(value: unknown): Record<string, string> {
 }
 
 export function upstreamRoutes(router: Router, kit: AdminKit): void {
-  const { deps, form, requireAdmin, fresh, actor, body, go, show, orShow } = kit;
+  const { deps, requireAdmin, fresh, actor, go, show } = kit;
   const { issuer } = deps;
   const { sameOrigin } = kit.auth;
   const origin = new URL(issuer).origin;
@@ -48,7 +56,7 @@ export function upstreamRoutes(router: Router, kit: AdminKit): void {
 
   /** The setup helper for one type and id: what to paste at the upstream, then the form for what it gives back. */
   const showNew = async (ctx: Context, error?: AppError) => {
-    const b = error ? body(ctx) : {};
+    const b = error ? postedValues(ctx, upstreamForm) : {};
     const type = (Object.keys(types).includes(String(b.type ?? ctx.query.type)) ? String(b.type ?? ctx.query.type) : 'github') as UpstreamType;
     const requested = text(b.id) ?? text(ctx.query.id);
     const id = requested && /^[a-z0-9][a-z0-9-]{0,31}$/.test(requested) ? requested : type;
@@ -68,7 +76,7 @@ export function upstreamRoutes(router: Router, kit: AdminKit): void {
   };
 
   const create = async (ctx: Context) => {
-    const b = body(ctx);
+    const b = parseBody(ctx, upstreamForm);
     const type = String(b.type) as UpstreamType;
     const input: Record<string, unknown> = {
       id: text(b.id), type, name: text(b.name), clientId: text(b.clientId), clientSecret: text(b.clientSecret),
@@ -94,6 +102,6 @@ export function upstreamRoutes(router: Router, kit: AdminKit): void {
   // is a new way into every app), then the body.
   router.get('/admin/upstreams',                             requireAdmin,                           (ctx) => showList(ctx));
   router.get('/admin/upstreams/new',                         requireAdmin,                           (ctx) => showNew(ctx));
-  router.post('/admin/upstreams',                sameOrigin, requireAdmin, fresh('/upstreams'), form, orShow(create, showNew));
-  router.post('/admin/upstreams/:id/remove',     sameOrigin, requireAdmin, fresh('/upstreams'), form, orShow(remove, showList));
+  router.post('/admin/upstreams',                sameOrigin, requireAdmin, fresh('/upstreams'), form, orShow(create, showNew, consoleRefusals));
+  router.post('/admin/upstreams/:id/remove',     sameOrigin, requireAdmin, fresh('/upstreams'), form, orShow(remove, showList, consoleRefusals));
 }

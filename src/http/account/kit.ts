@@ -1,17 +1,18 @@
-// What every account page handler has at hand (the kit account.ts builds once) and the words and dates the
-// pages share; the route files import this, never account.ts, so the account pages have no import cycle.
+// What every account page handler has at hand (the kit account.ts builds once) and the words the pages share;
+// the route files import this and ../kit.js, never account.ts, so the account pages have no import cycle.
 import type { Context, Middleware } from 'koa';
-import type { Actor } from '../auth/account.js';
-import type { NetworkClassifier } from '../auth/network.js';
-import type { WebauthnSettings } from '../auth/passkey.js';
-import type { UpstreamRegistry } from '../auth/federation/registry.js';
-import type { SecretBox } from '../auth/secret-key.js';
-import type { Interactions } from '../oidc/interactions.js';
-import type { Db } from '../store/db.js';
-import type { AccountAuth, AccountState } from './account-auth.js';
-import type { defaultPrefs } from '../auth/alerts/prefs.js';
-import type { Federation } from './federation.js';
-import type { Render } from './views.js';
+import type { Actor } from '../../auth/account.js';
+import type { AppError } from '../../errors.js';
+import type { NetworkClassifier } from '../../auth/network.js';
+import type { WebauthnSettings } from '../../auth/passkey.js';
+import type { UpstreamRegistry } from '../../auth/federation/registry.js';
+import type { SecretBox } from '../../auth/secret-key.js';
+import type { Interactions } from '../../oidc/interactions.js';
+import type { Db } from '../../store/db.js';
+import type { AccountAuth, AccountState } from '../account-auth.js';
+import type { defaultPrefs } from '../../auth/alerts/prefs.js';
+import type { Federation } from '../federation.js';
+import type { Render } from '../views.js';
 
 export interface AccountDeps {
   issuer: string;
@@ -41,8 +42,6 @@ export interface AccountAlertSettings {
 export interface AccountKit {
   deps: AccountDeps;
   auth: AccountAuth;
-  form: Middleware;
-  json: Middleware;
   /** The signed-in user as the audit log records them. */
   actor(ctx: Context): Actor;
   account(ctx: Context): AccountState;
@@ -50,8 +49,8 @@ export interface AccountKit {
   go(ctx: Context, path?: string, done?: keyof typeof notices): void;
   /** The account page with an error instead of a change. */
   showAccount(ctx: Context, extra?: { error?: string; status?: number }): Promise<void>;
-  /** Runs a change; a readable refusal (a 4xx AppError, or an upstream's failure) shows the account page with it. */
-  orShow(change: (ctx: Context) => Promise<void>): Middleware;
+  /** The account page with a refusal instead of a change: the page for orShow (http/kit.ts). */
+  accountPage(ctx: Context, error: AppError): Promise<void>;
   /** Needs a fresh sign-in; otherwise signs in again and comes back to the account page `page(ctx)`. */
   fresh(page: string | ((ctx: Context) => string)): Middleware;
 }
@@ -76,8 +75,4 @@ export const notices = {
   linked: 'Account linked. You can use it to sign in.',
   unlinked: 'Account unlinked.',
 } as const;
-
-const dateFormat = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'short' });
-/** A time for the page: readable text and the machine-readable value of a <time> element. */
-export const when = (ts: number | null) => (ts ? { text: dateFormat.format(ts * 1000), iso: new Date(ts * 1000).toISOString() } : null);
 

@@ -1,26 +1,26 @@
-// The account page at /account: profile and picture, sign-in methods (their routes are in account-factors.ts),
-// active sessions and connected apps. Signed in through oidc-provider's session (account-auth.ts).
+// The account page at /account: profile and picture, sign-in methods (their routes are in factors.ts), active
+// sessions and connected apps. Signed in through oidc-provider's session (../account-auth.ts).
 import Router from '@koa/router';
-import { bodyParser } from '@koa/bodyparser';
 import multer from '@koa/multer';
 import type { Context, Middleware } from 'koa';
+import { z } from 'zod';
 import {
   accountClientId, endOwnSession, forgetOwnConsent, ownConsents, hasWayIn, ownConnectedApps, ownSessions, removeOwnAvatar, revokeOwnApp, securityOverview, setOwnAvatar, updateOwnProfile,
   type Actor,
-} from '../auth/account.js';
-import { maxAvatarBytes } from '../auth/avatar.js';
-import { present } from '../auth/household.js';
-import { AppError, badRequest } from '../errors.js';
-import type { AccountState } from './account-auth.js';
-import { notices, when, type AccountDeps, type AccountKit } from './account-kit.js';
+} from '../../auth/account.js';
+import { maxAvatarBytes } from '../../auth/avatar.js';
+import { present } from '../../auth/household.js';
+import { badRequest, type AppError } from '../../errors.js';
+import type { AccountState } from '../account-auth.js';
+import { field, form, html, orShow, parseBody, seeOther, when } from '../kit.js';
+import { alertAccountRoutes } from './alerts.js';
+import { deviceLinkRoutes } from './device.js';
+import { factorRoutes } from './factors.js';
+import { notices, type AccountDeps, type AccountKit } from './kit.js';
+import { linkRoutes } from './links.js';
 
-export { notices, when, type AccountDeps, type AccountKit } from './account-kit.js';
-import { factorRoutes } from './account-factors.js';
-import { alertAccountRoutes } from './account-alerts.js';
-import { linkRoutes } from './account-links.js';
-import { html } from './interaction.js';
-import { deviceLinkRoutes } from './account-device.js';
-import { isAdmin } from '../auth/admin.js';
+export { notices, type AccountDeps, type AccountKit } from './kit.js';
+import { isAdmin } from '../../auth/admin.js';
 
 const scopeLabels: Record<string, string> = {
   openid: 'Who you are',
@@ -31,13 +31,14 @@ const scopeLabels: Record<string, string> = {
   offline_access: 'Stays signed in',
 };
 
+/** The profile form; auth/profile.ts checks the values (and says what is wrong with them). */
+const profileForm = z.object({ name: field, email: field });
+
 export function accountRoutes(deps: AccountDeps): Router {
   const { db, render, base } = deps;
   const router = new Router();
   const auth = deps.accountAuth;
   const { requireAccount, sameOrigin } = auth;
-  const form = bodyParser({ enableTypes: ['form'], formLimit: '16kb' });
-  const json = bodyParser({ enableTypes: ['json'], jsonLimit: '64kb' });
   const upload = multer({ storage: multer.memoryStorage(), limits: { fileSize: maxAvatarBytes, files: 1, fields: 5, parts: 6 } });
 
   const account = (ctx: Context) => ctx.state.account as AccountState;
@@ -47,9 +48,7 @@ export function accountRoutes(deps: AccountDeps): Router {
   });
 
   function go(ctx: Context, path = '', done?: keyof typeof notices) {
-    ctx.set('cache-control', 'no-store');
-    ctx.status = 303;
-    ctx.redirect(`${base}/account${path}${done ? `?done=${done}` : ''}`);
+    seeOther(ctx, `${base}/account${path}${done ? `?done=${done}` : ''}`);
   }
 
   const clientName = (clientId: string) => deps.interactions.clientName(clientId);
@@ -100,15 +99,8 @@ export function accountRoutes(deps: AccountDeps): Router {
     }), extra.status);
   }
 
-  /** Runs a change; a readable refusal (4xx AppError) re-renders the account page with the message. */
-  const orShow = (change: (ctx: Context) => Promise<void>) => async (ctx: Context) => {
-    try {
-      await change(ctx);
-    } catch (error) {
-      if (!(error instanceof AppError) || (error.status >= 500 && error.code !== 'upstream')) throw error;
-      await showAccount(ctx, { error: error.message, status: error.status });
-    }
-  };
+  /** A readable refusal (a 4xx, or an upstream's failure) re-renders the account page with the message. */
+  const accountPage = (ctx: Context, error: AppError) => showAccount(ctx, { error: error.message, status: error.status });
   const fresh = (page: string | ((ctx: Context) => string)): Middleware => async (ctx, next) => {
     if (await auth.requireFresh(ctx, `${base}/account${typeof page === 'string' ? page : page(ctx)}`)) await next();
   };
@@ -126,10 +118,9 @@ export function accountRoutes(deps: AccountDeps): Router {
     return file.buffer;
   }
 
-  const body = (ctx: Context) => (ctx.request.body ?? {}) as Record<string, unknown>;
-
   const saveProfile = async (ctx: Context) => {
-    await updateOwnProfile(db, actor(ctx), { name: body(ctx).name, email: body(ctx).email });
+    const { name, email } = parseBody(ctx, profileForm);
+    await updateOwnProfile(db, actor(ctx), { name, email });
     go(ctx, '', 'profile');
   };
   const savePicture = async (ctx: Context) => {
@@ -156,14 +147,14 @@ export function accountRoutes(deps: AccountDeps): Router {
   // Every POST: same origin first, then the session, then the body (an upload is read only once signed in).
   router.get('/account/callback',                                                (ctx) => auth.callback(ctx));
   router.get('/account',                                         requireAccount, (ctx) => showAccount(ctx));
-  router.post('/account/profile',                    sameOrigin, requireAccount, form, orShow(saveProfile));
-  router.post('/account/picture',                    sameOrigin, requireAccount,       orShow(savePicture));
+  router.post('/account/profile',                    sameOrigin, requireAccount, form, orShow(saveProfile, accountPage));
+  router.post('/account/picture',                    sameOrigin, requireAccount,       orShow(savePicture, accountPage));
   router.post('/account/picture/remove',             sameOrigin, requireAccount, form, removePicture);
-  router.post('/account/sessions/:handle/end',       sameOrigin, requireAccount, form, orShow(endSession));
-  router.post('/account/apps/:grant/revoke',         sameOrigin, requireAccount, form, orShow(revokeApp));
-  router.post('/account/consents/:client/forget',    sameOrigin, requireAccount, form, orShow(forgetConsent));
+  router.post('/account/sessions/:handle/end',       sameOrigin, requireAccount, form, orShow(endSession, accountPage));
+  router.post('/account/apps/:grant/revoke',         sameOrigin, requireAccount, form, orShow(revokeApp, accountPage));
+  router.post('/account/consents/:client/forget',    sameOrigin, requireAccount, form, orShow(forgetConsent, accountPage));
 
-  const kit: AccountKit = { deps, auth, form, json, actor, account, go, showAccount, orShow, fresh };
+  const kit: AccountKit = { deps, auth, actor, account, go, showAccount, accountPage, fresh };
   factorRoutes(router, kit);
   linkRoutes(router, kit);
   deviceLinkRoutes(router, kit);

@@ -2,21 +2,25 @@
 // factors) and every signed-in session (revoke). A reset link needs a sign-in at most five minutes old.
 import type Router from '@koa/router';
 import type { Context } from 'koa';
+import { z } from 'zod';
 import {
   createResetLink, findAdminUser, inviteTtl, inviteUser, liftPasswordLock, listAdminUsers, listApps, listHouseholdSessions, passwordLocksOf, revokeSession,
   setUserDisabled, setUserGroups,
-} from '../auth/admin.js';
-import { sessionHandle } from '../auth/account.js';
-import { present } from '../auth/household.js';
-import { badRequest, type AppError } from '../errors.js';
-import { when } from './account-kit.js';
-import { shareLink, type SharedLink } from './link-share.js';
-import type { AdminKit } from './admin-kit.js';
+} from '../../auth/admin.js';
+import { sessionHandle } from '../../auth/account.js';
+import { present } from '../../auth/household.js';
+import { badRequest, type AppError } from '../../errors.js';
+import { field, form, orShow, parseBody, postedValues, when } from '../kit.js';
+import { shareLink, type SharedLink } from '../link-share.js';
+import { consoleRefusals, type AdminKit } from './kit.js';
+
+/** The invitation's and a user's groups, comma-separated; auth/admin.ts checks the names. */
+const groupsForm = z.object({ groups: field });
 
 const statusWords = { active: 'Active', disabled: 'Disabled' } as const;
 
 export function userRoutes(router: Router, kit: AdminKit): void {
-  const { deps, form, requireAdmin, fresh, actor, admin, body, go, show, orShow } = kit;
+  const { deps, requireAdmin, fresh, actor, admin, go, show } = kit;
   const { db, box, base } = deps;
   const { sameOrigin } = kit.auth;
   const root = deps.issuer.replace(/\/$/, '');
@@ -28,7 +32,7 @@ export function userRoutes(router: Router, kit: AdminKit): void {
       users: users.map(({ user, status }) => ({
         id: user.id, person: present(user), username: user.username, name: user.name, email: user.email, groups: user.groups, status, statusText: statusWords[status],
       })),
-      groups: error && typeof body(ctx).groups === 'string' ? body(ctx).groups : '',
+      groups: (error && postedValues(ctx, groupsForm).groups) ?? '',
       inviteDays: inviteTtl / 86400,
       error: error?.message,
     }, error?.status);
@@ -39,7 +43,7 @@ export function userRoutes(router: Router, kit: AdminKit): void {
     show(ctx, 'admin-link', 'users', { ...data, expires: when(data.link.expiresAt) });
 
   const invite = async (ctx: Context) => {
-    const issued = await inviteUser(db, box, actor(ctx), body(ctx).groups);
+    const issued = await inviteUser(db, box, actor(ctx), parseBody(ctx, groupsForm).groups);
     const { groups } = issued;
     showLink(ctx, {
       title: 'Invitation link',
@@ -51,12 +55,12 @@ export function userRoutes(router: Router, kit: AdminKit): void {
   const showUser = async (ctx: Context, error?: AppError) => {
     const { user, status } = await findAdminUser(db, ctx.params.id!);
     const locks = await passwordLocksOf(db, user.id);
-    const b = error ? body(ctx) : {};
+    const b = error ? postedValues(ctx, groupsForm) : {};
     show(ctx, 'admin-user', 'users', {
       person: present(user),
       user: { id: user.id, username: user.username, name: user.name, email: user.email, created: when(user.createdAt) },
       status, statusText: statusWords[status],
-      groups: typeof b.groups === 'string' ? b.groups : user.groups.join(', '),
+      groups: b.groups ?? user.groups.join(', '),
       self: user.id === admin(ctx).user.id,
       locks: locks.map((l) => ({ where: l.network === 'home' ? 'at home' : 'from outside the home network', until: when(l.until), failures: l.failures })),
       error: error?.message,
@@ -65,7 +69,7 @@ export function userRoutes(router: Router, kit: AdminKit): void {
   const userPage = (ctx: Context) => `/users/${encodeURIComponent(ctx.params.id!)}`;
 
   const saveGroups = async (ctx: Context) => {
-    await setUserGroups(db, actor(ctx), ctx.params.id!, body(ctx).groups);
+    await setUserGroups(db, actor(ctx), ctx.params.id!, parseBody(ctx, groupsForm).groups);
     go(ctx, userPage(ctx), 'groups-saved');
   };
   const disable = async (ctx: Context) => {
@@ -116,13 +120,13 @@ export function userRoutes(router: Router, kit: AdminKit): void {
   };
 
   router.get('/admin/users',                                     requireAdmin,                     (ctx) => showUsers(ctx));
-  router.post('/admin/users/invite',                 sameOrigin, requireAdmin,               form, orShow(invite, showUsers));
+  router.post('/admin/users/invite',                 sameOrigin, requireAdmin,               form, orShow(invite, showUsers, consoleRefusals));
   router.get('/admin/users/:id',                                 requireAdmin,                     (ctx) => showUser(ctx));
-  router.post('/admin/users/:id/groups',             sameOrigin, requireAdmin,               form, orShow(saveGroups, showUser));
-  router.post('/admin/users/:id/disable',            sameOrigin, requireAdmin,               form, orShow(disable, showUser));
-  router.post('/admin/users/:id/enable',             sameOrigin, requireAdmin,               form, orShow(enable, showUser));
-  router.post('/admin/users/:id/unlock',             sameOrigin, requireAdmin,               form, orShow(unlock, showUser));
-  router.post('/admin/users/:id/reset',              sameOrigin, requireAdmin, fresh(userPage), form, orShow(reset, showUser));
+  router.post('/admin/users/:id/groups',             sameOrigin, requireAdmin,               form, orShow(saveGroups, showUser, consoleRefusals));
+  router.post('/admin/users/:id/disable',            sameOrigin, requireAdmin,               form, orShow(disable, showUser, consoleRefusals));
+  router.post('/admin/users/:id/enable',             sameOrigin, requireAdmin,               form, orShow(enable, showUser, consoleRefusals));
+  router.post('/admin/users/:id/unlock',             sameOrigin, requireAdmin,               form, orShow(unlock, showUser, consoleRefusals));
+  router.post('/admin/users/:id/reset',              sameOrigin, requireAdmin, fresh(userPage), form, orShow(reset, showUser, consoleRefusals));
   router.get('/admin/sessions',                                  requireAdmin,                     (ctx) => showSessions(ctx));
-  router.post('/admin/sessions/:handle/revoke',      sameOrigin, requireAdmin,               form, orShow(revoke, showSessions));
+  router.post('/admin/sessions/:handle/revoke',      sameOrigin, requireAdmin,               form, orShow(revoke, showSessions, consoleRefusals));
 }

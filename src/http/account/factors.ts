@@ -3,16 +3,17 @@
 // and the last way in (a password or a passkey) cannot be removed.
 import type Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
+import { z } from 'zod';
 import {
   canRemoveCredential, changeOwnPassword, enrolOwnTotp, ownCredential, regenerateOwnRecoveryCodes, removeOwnCredential, removeOwnPassword,
   removeOwnTotp, renameOwnCredential, securityOverview,
-} from '../auth/account.js';
-import { beginRegistration, finishRegistration, type CredentialKind } from '../auth/passkey.js';
-import { minPasswordLength } from '../auth/password.js';
-import { newTotpSecret, totpQrSvg, totpUri } from '../auth/totp.js';
-import { AppError } from '../errors.js';
-import { when, type AccountKit } from './account-kit.js';
-import { html } from './interaction.js';
+} from '../../auth/account.js';
+import { beginRegistration, finishRegistration, type CredentialKind } from '../../auth/passkey.js';
+import { minPasswordLength } from '../../auth/password.js';
+import { newTotpSecret, totpQrSvg, totpUri } from '../../auth/totp.js';
+import { AppError } from '../../errors.js';
+import { field, form, html, json, noStore, orShow, parseBody, passthroughObject, when } from '../kit.js';
+import type { AccountKit } from './kit.js';
 
 const totpCookie = 'accouch.totp_pending';
 const totpTtl = 15 * 60;
@@ -22,9 +23,15 @@ const kindWords = { passkey: { one: 'passkey', title: 'Add a passkey' }, securit
 
 type Extra = { error?: string; status?: number };
 
+// The bodies these pages post, checked at the edge; auth/ checks the values.
+const registrationBody = z.object({ response: passthroughObject, name: field });
+const nameForm = z.object({ name: field });
+const codeForm = z.object({ code: field });
+const passwordForm = z.object({ password: field, confirm: field, endOthers: field });
+
 /** A JSON answer webauthn.js can show: `{ error }` with a readable message. */
 const jsonErrors: Middleware = async (ctx, next) => {
-  ctx.set('cache-control', 'no-store');
+  noStore(ctx);
   try {
     await next();
   } catch (error) {
@@ -35,10 +42,9 @@ const jsonErrors: Middleware = async (ctx, next) => {
 };
 
 export function factorRoutes(router: Router, kit: AccountKit): void {
-  const { deps, auth, form, json, actor, account, go, showAccount, fresh } = kit;
+  const { deps, auth, actor, account, go, showAccount, fresh } = kit;
   const { db, render, box, webauthn, base } = deps;
   const { requireAccount, sameOrigin } = auth;
-  const body = (ctx: Context) => (ctx.request.body ?? {}) as Record<string, unknown>;
 
   // ---- passkeys and security keys ------------------------------------------------------------------------
   const kindParam = (ctx: Context) => kindOf(ctx.query.kind);
@@ -57,9 +63,9 @@ export function factorRoutes(router: Router, kit: AccountKit): void {
   };
   const register = async (ctx: Context) => {
     const kind = kindParam(ctx);
-    const { response, name } = body(ctx);
+    const { response, name } = parseBody(ctx, registrationBody);
     await finishRegistration(db, webauthn, {
-      userId: account(ctx).user.id, binding: binding(ctx, kind), kind, name: typeof name === 'string' ? name : '', response: response as never,
+      userId: account(ctx).user.id, binding: binding(ctx, kind), kind, name: name ?? '', response: response as never,
     });
     ctx.body = { redirect: `${base}/account?done=${kind === 'passkey' ? 'passkey-added' : 'security-key-added'}` };
   };
@@ -77,17 +83,11 @@ export function factorRoutes(router: Router, kit: AccountKit): void {
     }), extra.status);
   }
   const credentialPage = (ctx: Context) => `/credentials/${encodeURIComponent(ctx.params.id!)}`;
-  /** A refusal (the last way in, a bad name) re-renders the credential page with its message. */
-  const onCredential = (change: (ctx: Context) => Promise<void>) => async (ctx: Context) => {
-    try {
-      await change(ctx);
-    } catch (error) {
-      if (!(error instanceof AppError) || error.status >= 500 || error.code === 'not_found') throw error;
-      await showCredential(ctx, { error: error.message, status: error.status });
-    }
-  };
+  /** A refusal (the last way in, a bad name) re-renders the credential page with its message; a missing key is a 404. */
+  const onCredential = (change: (ctx: Context) => Promise<void>) =>
+    orShow(change, (ctx, error) => showCredential(ctx, { error: error.message, status: error.status }), { rethrow: ['not_found'] });
   const renameKey = onCredential(async (ctx) => {
-    await renameOwnCredential(db, actor(ctx), ctx.params.id!, body(ctx).name);
+    await renameOwnCredential(db, actor(ctx), ctx.params.id!, parseBody(ctx, nameForm).name);
     go(ctx, '', 'renamed');
   });
   const removeKey = onCredential(async (ctx) => {
@@ -135,7 +135,7 @@ export function factorRoutes(router: Router, kit: AccountKit): void {
   const confirmTotp = async (ctx: Context) => {
     const secret = pendingSecret(ctx);
     if (!secret) return go(ctx, '/totp');
-    const code = String(body(ctx).code ?? '').slice(0, 16);
+    const code = (parseBody(ctx, codeForm).code ?? '').slice(0, 16);
     if (!(await enrolOwnTotp(db, box, actor(ctx), secret, code))) {
       return showTotp(ctx, secret, { error: 'That code did not work. Check the time on your phone and enter the newest code.', status: 400 });
     }
@@ -156,8 +156,8 @@ export function factorRoutes(router: Router, kit: AccountKit): void {
     }), extra.status);
   };
   const changePassword = async (ctx: Context) => {
-    const { password, confirm, endOthers } = body(ctx);
-    if (typeof password !== 'string' || password !== confirm) return showPassword(ctx, { error: 'The two passwords are not the same. Type them again.', status: 400 });
+    const { password, confirm, endOthers } = parseBody(ctx, passwordForm);
+    if (password === undefined || password !== confirm) return showPassword(ctx, { error: 'The two passwords are not the same. Type them again.', status: 400 });
     try {
       await changeOwnPassword(db, actor(ctx), password, { endOtherSessions: endOthers === 'yes' ? account(ctx).session.sessionId : undefined });
     } catch (error) {

@@ -2,11 +2,11 @@
 // the browser's push subscription here). The service worker that shows the notifications is static/push-sw.js.
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { prefsOf, saveOwnPrefs } from '../auth/alerts/prefs.js';
-import { addPushDevice, listPushDevices, removePushDevice } from '../auth/alerts/devices.js';
-import { when, type AccountAlertSettings, type AccountKit } from './account-kit.js';
-import { html } from './interaction.js';
-
+import { z } from 'zod';
+import { prefsOf, saveOwnPrefs } from '../../auth/alerts/prefs.js';
+import { addPushDevice, listPushDevices, removePushDevice } from '../../auth/alerts/devices.js';
+import { form, html, json, noStore, orShow, parseBody, passthroughObject, seeOther, when } from '../kit.js';
+import type { AccountAlertSettings, AccountKit } from './kit.js';
 
 const kindLabels: Record<string, string> = {
   outside: 'A sign-in from outside the home network',
@@ -18,9 +18,14 @@ const kindLabels: Record<string, string> = {
   notMe: 'Someone in the household said "This wasn\'t me" (owner)',
 };
 
+/** The settings form: a checkbox per alert kind and channel (`<kind>.push`, `<kind>.email`), read by auth/alerts/prefs.ts. */
+const prefsForm = z.record(z.string(), z.string());
+/** The browser's PushSubscription as JSON; auth/alerts/devices.ts checks the endpoint and keys. */
+const subscriptionBody = passthroughObject;
+
 export function alertAccountRoutes(router: Router, kit: AccountKit, settings: AccountAlertSettings | undefined): void {
   if (!settings) return;
-  const { deps, form, json, account, orShow } = kit;
+  const { deps, account, accountPage } = kit;
   const { requireAccount, sameOrigin } = kit.auth;
   const { db, render, base } = deps;
 
@@ -38,24 +43,22 @@ export function alertAccountRoutes(router: Router, kit: AccountKit, settings: Ac
     }));
   };
   const save = async (ctx: Context) => {
-    await saveOwnPrefs(db, account(ctx).user.id, (ctx.request.body ?? {}) as Record<string, unknown>);
-    ctx.status = 303;
-    ctx.redirect(`${base}/account/alerts?done=saved`);
+    await saveOwnPrefs(db, account(ctx).user.id, parseBody(ctx, prefsForm));
+    seeOther(ctx, `${base}/account/alerts?done=saved`);
   };
   const subscribe = async (ctx: Context) => {
-    await addPushDevice(db, account(ctx).user.id, ctx.request.body, ctx.get('user-agent'));
+    await addPushDevice(db, account(ctx).user.id, parseBody(ctx, subscriptionBody), ctx.get('user-agent'));
     ctx.status = 201;
-    ctx.set('cache-control', 'no-store');
+    noStore(ctx);
     ctx.body = { saved: true };
   };
   const remove = async (ctx: Context) => {
     await removePushDevice(db, account(ctx).user.id, String(ctx.params.id));
-    ctx.status = 303;
-    ctx.redirect(`${base}/account/alerts?done=removed`);
+    seeOther(ctx, `${base}/account/alerts?done=removed`);
   };
 
   router.get('/account/alerts',                         requireAccount, show);
-  router.post('/account/alerts',            sameOrigin, requireAccount, form, orShow(save));
+  router.post('/account/alerts',            sameOrigin, requireAccount, form, orShow(save, accountPage));
   router.post('/account/alerts/push',       sameOrigin, requireAccount, json, subscribe);
-  router.post('/account/alerts/push/:id/remove', sameOrigin, requireAccount, form, orShow(remove));
+  router.post('/account/alerts/push/:id/remove', sameOrigin, requireAccount, form, orShow(remove, accountPage));
 }

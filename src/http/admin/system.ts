@@ -2,9 +2,9 @@
 // filtered by event prefix, user and dates, 50 entries a page.
 import type Router from '@koa/router';
 import type { Context } from 'koa';
-import { auditPage, auditPageSize, listKeys, rotateKeys } from '../auth/admin.js';
-import { when } from './account-kit.js';
-import type { AdminKit } from './admin-kit.js';
+import { auditPage, auditPageSize, listKeys, rotateKeys } from '../../auth/admin.js';
+import { form, when } from '../kit.js';
+import type { AdminKit } from './kit.js';
 
 type AuditEntry = Awaited<ReturnType<typeof auditPage>>['entries'][number];
 
@@ -24,7 +24,7 @@ export function auditRow(entry: AuditEntry) {
 const eventPrefixes = ['client.', 'user.', 'session.', 'keys.', 'login.', 'passkey.', 'password.', 'totp.', 'recovery.', 'setup.', 'federation.', 'upstream.'];
 
 export function systemRoutes(router: Router, kit: AdminKit): void {
-  const { deps, form, requireAdmin, fresh, actor, show } = kit;
+  const { deps, requireAdmin, fresh, actor, show } = kit;
   const { db, base } = deps;
   const { sameOrigin } = kit.auth;
 

@@ -1,42 +1,43 @@
 // The owner console at /admin, for members of `admins`: the overview and apps (add from a preset, redirect URIs,
-// secret, removal) here; users and sessions in admin-users.ts; sign-in services in admin-upstreams.ts; signing
-// keys and the audit log in admin-system.ts.
-// Signed in like the account pages (account-auth.ts); a secret or key rotation needs a sign-in at most five minutes old.
+// secret, removal) here; users and sessions in users.ts; sign-in services in upstreams.ts; signing keys and the
+// audit log in system.ts. Signed in like the account pages (../account-auth.ts); a secret or key rotation needs a sign-in at most five minutes old.
 import Router from '@koa/router';
-import { bodyParser } from '@koa/bodyparser';
 import type { Context, Middleware } from 'koa';
-import type { Actor } from '../auth/account.js';
+import { z } from 'zod';
+import type { Actor } from '../../auth/account.js';
 import {
   addApp, adminGroup, auditPage, countOpenInvitations, findApp, listAdminUsers, listApps, listHouseholdSessions, newClientSecret, removeApp, rotateAppSecret,
   updateAppAuthMethod, updateAppRedirects,
-} from '../auth/admin.js';
-import { AppError, badRequest } from '../errors.js';
-import { listPresets, presetClient, presetInstructions, type PresetName } from '../integrations/presets.js';
-import type { AccountState } from './account-auth.js';
-import { when } from './account-kit.js';
-import { adminNotices, type AdminDeps, type AdminKit, type Section } from './admin-kit.js';
+} from '../../auth/admin.js';
+import { badRequest, type AppError } from '../../errors.js';
+import { listPresets, presetClient, presetInstructions, type PresetName } from '../../integrations/presets.js';
+import type { AccountState } from '../account-auth.js';
+import { field, form, html, orShow, parseBody, postedValues, seeOther, trimmed, when } from '../kit.js';
+import { alertAdminRoutes } from './alerts.js';
+import { forwardAuthAdminRoutes } from './forward-auth.js';
+import { adminNotices, consoleRefusals, type AdminDeps, type AdminKit, type Section } from './kit.js';
+import { auditRow, systemRoutes } from './system.js';
+import { upstreamRoutes } from './upstreams.js';
+import { userRoutes } from './users.js';
 
-export { adminNotices, type AdminDeps, type AdminKit, type Section } from './admin-kit.js';
-import { alertAdminRoutes } from './admin-alerts.js';
-import { auditRow, systemRoutes } from './admin-system.js';
-import { upstreamRoutes } from './admin-upstreams.js';
-import { forwardAuthAdminRoutes } from './admin-forward-auth.js';
-import { userRoutes } from './admin-users.js';
-import { html } from './interaction.js';
+export { adminNotices, type AdminDeps, type AdminKit, type Section } from './kit.js';
+
+// The app forms, checked at the edge; auth/admin.ts and the presets check the values.
+const newAppForm = z.object({ preset: field, url: trimmed, name: trimmed, id: trimmed });
+const redirectsForm = z.object({ redirectUris: field });
+const authMethodForm = z.object({ tokenEndpointAuthMethod: field });
 
 export function adminRoutes(deps: AdminDeps): Router {
   const { db, render, base, issuer } = deps;
   const router = new Router();
   const auth = deps.accountAuth;
   const { sameOrigin } = auth;
-  const form = bodyParser({ enableTypes: ['form'], formLimit: '16kb' });
 
   const admin = (ctx: Context) => ctx.state.account as AccountState;
   const actor = (ctx: Context): Actor => ({
     userId: admin(ctx).user.id,
     ip: deps.classifier.ofRequest(ctx.req).ip,
   });
-  const body = (ctx: Context) => (ctx.request.body ?? {}) as Record<string, unknown>;
 
   /** Signed in strongly enough for this network and in `admins`; otherwise the sign-in (and back here), or a 403 page. */
   const requireAdmin = auth.gate({
@@ -54,9 +55,7 @@ export function adminRoutes(deps: AdminDeps): Router {
   };
 
   function go(ctx: Context, path: string, done?: keyof typeof adminNotices) {
-    ctx.set('cache-control', 'no-store');
-    ctx.status = 303;
-    ctx.redirect(`${base}/admin${path}${done ? `?done=${done}` : ''}`);
+    seeOther(ctx, `${base}/admin${path}${done ? `?done=${done}` : ''}`);
   }
 
   function show(ctx: Context, view: string, section: Section, data: Record<string, unknown>, status = 200) {
@@ -64,16 +63,7 @@ export function adminRoutes(deps: AdminDeps): Router {
     html(ctx, render(view, { title: 'Owner console', section, notice: data.error ? undefined : done, me: admin(ctx).user.id, ...data }), status);
   }
 
-  const orShow = (change: (ctx: Context) => Promise<void>, page: (ctx: Context, error: AppError) => Promise<void>): Middleware => async (ctx) => {
-    try {
-      await change(ctx);
-    } catch (error) {
-      if (!(error instanceof AppError) || error.status >= 500 || error.code === 'not_found') throw error;
-      await page(ctx, error);
-    }
-  };
-
-  const kit: AdminKit = { deps, auth, form, requireAdmin, fresh, actor, admin, body, go, show, orShow };
+  const kit: AdminKit = { deps, auth, requireAdmin, fresh, actor, admin, go, show };
 
   // ---- overview --------------------------------------------------------------------------------------------
   const overview = async (ctx: Context) => {
@@ -95,20 +85,19 @@ export function adminRoutes(deps: AdminDeps): Router {
   };
 
   const showNewApp = async (ctx: Context, error?: AppError) => {
-    const b = error ? body(ctx) : {};
-    const preset = typeof b.preset === 'string' ? b.preset : typeof ctx.query.preset === 'string' ? ctx.query.preset : presets[0]?.name;
+    const b = error ? postedValues(ctx, newAppForm) : {};
+    const preset = b.preset ?? (typeof ctx.query.preset === 'string' ? ctx.query.preset : presets[0]?.name);
     show(ctx, 'admin-app-new', 'apps', {
       presets, preset, url: b.url ?? '', name: b.name ?? '', id: b.id ?? '', error: error?.message,
     }, error?.status);
   };
 
   const createApp = async (ctx: Context) => {
-    const b = body(ctx);
-    const text = (value: unknown) => (typeof value === 'string' && value.trim() ? value.trim() : undefined);
+    const b = parseBody(ctx, newAppForm);
     const preset = presets.find((p) => p.name === b.preset)?.name as PresetName | undefined;
     if (!preset) throw badRequest('Choose what kind of app it is.');
     // The preset checks the address (kubectl needs none) and the id (a generic app needs one).
-    const client = presetClient(preset, { url: text(b.url) ?? '', name: text(b.name), id: text(b.id), secret: newClientSecret() });
+    const client = presetClient(preset, { url: b.url ?? '', name: b.name, id: b.id, secret: newClientSecret() });
     const created = await addApp(db, actor(ctx), client, preset);
     const secret = created.config.public ? undefined : created.config.secret;
     show(ctx, 'admin-app-added', 'apps', {
@@ -119,21 +108,21 @@ export function adminRoutes(deps: AdminDeps): Router {
 
   const showApp = async (ctx: Context, error?: AppError) => {
     const app = await findApp(db, ctx.params.id!);
-    const b = error ? body(ctx) : {};
+    const b = error ? postedValues(ctx, redirectsForm) : {};
     show(ctx, 'admin-app', 'apps', {
       app: { ...app, created: when(app.createdAt) },
-      redirectUris: typeof b.redirectUris === 'string' ? b.redirectUris : app.config.redirectUris.join('\n'),
+      redirectUris: b.redirectUris ?? app.config.redirectUris.join('\n'),
       error: error?.message,
     }, error?.status);
   };
   const appPage = (ctx: Context) => `/apps/${encodeURIComponent(ctx.params.id!)}`;
 
   const saveRedirects = async (ctx: Context) => {
-    await updateAppRedirects(db, actor(ctx), ctx.params.id!, body(ctx).redirectUris);
+    await updateAppRedirects(db, actor(ctx), ctx.params.id!, parseBody(ctx, redirectsForm).redirectUris);
     go(ctx, appPage(ctx), 'redirects-saved');
   };
   const saveAuthMethod = async (ctx: Context) => {
-    await updateAppAuthMethod(db, actor(ctx), ctx.params.id!, body(ctx).tokenEndpointAuthMethod);
+    await updateAppAuthMethod(db, actor(ctx), ctx.params.id!, parseBody(ctx, authMethodForm).tokenEndpointAuthMethod);
     go(ctx, appPage(ctx), 'auth-method-saved');
   };
   const rotateSecret = async (ctx: Context) => {
@@ -150,12 +139,12 @@ export function adminRoutes(deps: AdminDeps): Router {
   router.get('/admin',                                           requireAdmin,                    overview);
   router.get('/admin/apps',                                      requireAdmin,                    showApps);
   router.get('/admin/apps/new',                                  requireAdmin,                    (ctx) => showNewApp(ctx));
-  router.post('/admin/apps',                         sameOrigin, requireAdmin,              form, orShow(createApp, showNewApp));
+  router.post('/admin/apps',                         sameOrigin, requireAdmin,              form, orShow(createApp, showNewApp, consoleRefusals));
   router.get('/admin/apps/:id',                                  requireAdmin,                    (ctx) => showApp(ctx));
-  router.post('/admin/apps/:id/redirects',           sameOrigin, requireAdmin,              form, orShow(saveRedirects, showApp));
-  router.post('/admin/apps/:id/auth-method',       sameOrigin, requireAdmin,              form, orShow(saveAuthMethod, showApp));
-  router.post('/admin/apps/:id/secret',              sameOrigin, requireAdmin, fresh(appPage), form, orShow(rotateSecret, showApp));
-  router.post('/admin/apps/:id/remove',              sameOrigin, requireAdmin,              form, orShow(remove, showApp));
+  router.post('/admin/apps/:id/redirects',           sameOrigin, requireAdmin,              form, orShow(saveRedirects, showApp, consoleRefusals));
+  router.post('/admin/apps/:id/auth-method',       sameOrigin, requireAdmin,              form, orShow(saveAuthMethod, showApp, consoleRefusals));
+  router.post('/admin/apps/:id/secret',              sameOrigin, requireAdmin, fresh(appPage), form, orShow(rotateSecret, showApp, consoleRefusals));
+  router.post('/admin/apps/:id/remove',              sameOrigin, requireAdmin,              form, orShow(remove, showApp, consoleRefusals));
 
   userRoutes(router, kit);
   upstreamRoutes(router, kit);
