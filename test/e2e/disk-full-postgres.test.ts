@@ -4,12 +4,13 @@
 // JSON and as a page, with its log line; reads go on, and writes work again once space is freed.
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chownSync, closeSync, mkdirSync, mkdtempSync, openSync, rmSync, statSync, writeSync } from 'node:fs';
+import { chownSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { dropDatabase } from '../postgres/databases.js';
+import { fillToLastByte } from './support/full-disk.js';
 import { addClient } from './support/rp.js';
 import { startServer, type RunningServer } from './support/server.js';
 
@@ -20,23 +21,6 @@ async function until(check: () => boolean, what: string): Promise<void> {
     expect(Date.now(), `waiting for ${what}`).toBeLessThan(deadline);
     await new Promise((r) => setTimeout(r, 20));
   }
-}
-
-/** Writes a file until the file system is full to the last byte (ENOSPC at every size down to one byte). */
-function fill(file: string): void {
-  const fd = openSync(file, 'w');
-  const block = Buffer.alloc(64 * 1024, 1);
-  try {
-    for (;;) writeSync(fd, block);
-  } catch (error) {
-    expect((error as NodeJS.ErrnoException).code).toBe('ENOSPC');
-  }
-  for (let size = 4096; size >= 1; size = Math.floor(size / 2)) {
-    try {
-      for (;;) writeSync(fd, block, 0, size);
-    } catch { /* that size no longer fits: try a smaller one */ }
-  }
-  closeSync(fd);
 }
 
 describe('a full disk under PostgreSQL', () => {
@@ -87,7 +71,7 @@ describe('a full disk under PostgreSQL', () => {
     await admin.query(`alter table all in tablespace pg_default set tablespace ${tablespace}`);
     await admin.query(`alter index all in tablespace pg_default set tablespace ${tablespace}`);
     const filler = join(mountPoint, 'filler');
-    fill(filler);
+    fillToLastByte(filler);
 
     // Tokens until a new one no longer fits in the table's last page.
     let refusal: Response | undefined;
