@@ -2,7 +2,8 @@
 // Every problem is collected and reported with its path; nothing else in the codebase reads process.env.
 import { createPublicKey, type JsonWebKey } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { createRequire } from 'node:module';
+import type YAML from 'yaml';
 import { z } from 'zod';
 
 const redirectUri = z.string().refine((value) => {
@@ -475,7 +476,9 @@ export function loadConfig({ env, file }: { env: Env; file?: string }): Config {
   const configFile = file ?? env.ACCOUCH_CONFIG;
   if (configFile) {
     try {
-      const parsed = parseYaml(readFileSync(configFile, 'utf8')) ?? {};
+      // Loaded only for a config file: many installs run on env alone, and yaml costs every start ~10 MB.
+      const { parse } = createRequire(import.meta.url)('yaml') as typeof YAML;
+      const parsed = parse(readFileSync(configFile, 'utf8')) ?? {};
       if (typeof parsed !== 'object' || Array.isArray(parsed)) problems.push(`${configFile}: must be a YAML mapping`);
       else raw = parsed;
     } catch (error) {

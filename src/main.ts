@@ -124,7 +124,7 @@ async function serve(): Promise<void> {
   if (orphaned.length) log.warn({ event: 'config.warning', upstreams: orphaned }, 'accounts are linked to sign-in services that are no longer configured');
   // Sign-in alerts: VAPID keys made at first start and kept in the database like the signing keys.
   const vapid = JSON.parse(await ensureSecret(db, 'vapid', JSON.stringify(generateVapidKeys()))) as VapidKeys;
-  const mailer = createMailer({ issuer: config.issuer, notify: config.notify, smtp: config.smtp, vapid });
+  const mailer = await createMailer({ issuer: config.issuer, notify: config.notify, smtp: config.smtp, vapid });
   const alertWorker = createAlertWorker({
     db, log: log.child({ mod: 'alerts' }), box, issuer: config.issuer, notify: config.notify, emailEnabled: Boolean(mailer), accountClientId,
     channels: createAlertChannels({ issuer: config.issuer, notify: config.notify, smtp: config.smtp, vapid }, mailer),

@@ -2,7 +2,7 @@
 // against what the scenario expects (a 303 for /auth, a 200 with tokens for /token, ...); the rate counts
 // only expected responses, and anything else is reported next to it.
 import autocannon from 'autocannon';
-import { cpuSecondsOf } from './processes.mjs';
+import { cpuSecondsOf, threadCpuOf } from './processes.mjs';
 
 function once(opts) {
   return new Promise((resolve, reject) => {
@@ -58,8 +58,12 @@ export async function measure(origin, scenario, { warmup, duration, pid, cpuPids
     }
   }, 0) : cpuSecondsOf(pid));
   const cpuBefore = pid ? cpuNow() : 0;
+  // By thread for a Node server only (the thread names are Node's).
+  const threadsBefore = pid && !cpuPids ? threadCpuOf(pid) : undefined;
   const { result, seconds } = await once({ ...base, duration });
   const cpu = pid ? cpuNow() - cpuBefore : undefined;
+  const threadsAfter = threadsBefore && threadCpuOf(pid);
+  const ops = Math.max(1, ok + bad);
   const elapsed = scenario.elapsed?.() ?? seconds;
   return {
     name: scenario.name,
@@ -68,7 +72,9 @@ export async function measure(origin, scenario, { warmup, duration, pid, cpuPids
     ok,
     bad,
     rate: ok / elapsed,
-    cpuMsPerOp: cpu === undefined ? undefined : (cpu * 1000) / Math.max(1, ok + bad),
+    cpuMsPerOp: cpu === undefined ? undefined : (cpu * 1000) / ops,
+    // The same CPU time by kind of thread, per operation.
+    threadMsPerOp: threadsAfter && Object.fromEntries(Object.entries(threadsAfter).map(([kind, s]) => [kind, ((s - threadsBefore[kind]) * 1000) / ops])),
     cpuShare: cpu === undefined ? undefined : cpu / seconds,
     latency: { mean: result.latency.mean, p50: result.latency.p50, p90: result.latency.p90, p99: result.latency.p99, max: result.latency.max },
     errors: result.errors + result.timeouts,

@@ -1,7 +1,7 @@
 // The processes a bench run starts (Accouch, the bare engine, helpers): spawn on loopback, time to ready,
 // memory from /proc, and a registry that stops every one of them by pid, also when the run fails.
 import { spawn, spawnSync } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
@@ -91,6 +91,27 @@ export function memoryOf(pid) {
 export function cpuSecondsOf(pid) {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/**
+ * CPU seconds per kind of thread of a process so far (/proc/<pid>/task): the event loop ('main'), worker threads
+ * ('worker': Accouch's SQLite writer), libuv's pool ('pool': crypto, scrypt) and V8's helpers ('v8': GC, compiler).
+ */
+export function threadCpuOf(pid) {
+  const out = { main: 0, worker: 0, pool: 0, v8: 0, other: 0 };
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    let stat;
+    try {
+      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    } catch {
+      continue; // the thread ended
+    }
+    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const kind = tid === String(pid) ? 'main' : name === 'WorkerThread' ? 'worker' : name.startsWith('libuv-worker') ? 'pool' : name.startsWith('V8') ? 'v8' : 'other';
+    out[kind] += (Number(fields[11]) + Number(fields[12])) / 100;
+  }
+  return out;
 }
 
 /** Samples VmRSS every `everyMs` until stopped; `stop()` returns the highest sample in MiB. */

@@ -12,7 +12,7 @@ export function registerAlertCommands(program: Command): void {
       const config = loadConfig({ env: process.env });
       // nodemailer and web-push take most of a second to load: only this command pays for them.
       const { createMailer, sendTestEmail } = await import('../integrations/alert-channels.js');
-      const mailer = createMailer({ issuer: config.issuer, notify: config.notify, smtp: config.smtp, vapid: { publicKey: '', privateKey: '' } });
+      const mailer = await createMailer({ issuer: config.issuer, notify: config.notify, smtp: config.smtp, vapid: { publicKey: '', privateKey: '' } });
       if (!mailer) throw badRequest('email is not configured: set smtp.host (ACCOUCH_SMTP_HOST)');
       try {
         await sendTestEmail(mailer, config.issuer, address);

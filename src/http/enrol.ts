@@ -2,7 +2,6 @@
 // (a passkey on another device), each ?token=<link or short code>. A GET only shows; the first browser that submits
 // claims the link, and any other gets the "in use on another device" page. /join takes a typed short code.
 import Router from '@koa/router';
-import multer from '@koa/multer';
 import { randomBytes } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import { z } from 'zod';
@@ -22,7 +21,7 @@ import { matchNewTotpCode, newTotpSecret, totpQrSvg, totpUri } from '../auth/tot
 import { AppError, badRequest } from '../errors.js';
 import type { Db } from '../store/db.js';
 import { lastUserCookie } from './interaction.js';
-import { field, form, html, json, noStore, orShow, parseBody, passthroughObject, seeOther } from './kit.js';
+import { field, form, html, json, noStore, orShow, parseBody, passthroughObject, readPicture, seeOther } from './kit.js';
 import type { Render } from './views.js';
 
 export interface EnrolDeps {
@@ -75,15 +74,9 @@ const browserCookie = 'accouch.browser';
 
 export function enrolRoutes({ db, box, render, webauthn, base, issuer }: EnrolDeps): Router {
   const router = new Router();
-  const upload = multer({ storage: multer.memoryStorage(), limits: { fileSize: maxAvatarBytes, files: 1, fields: 10 } });
   const profileForm = async (ctx: Context, next: Next) => {
     if (!ctx.is('multipart')) return form(ctx, next);
-    try {
-      await upload.single('avatar')(ctx as never, async () => {});
-    } catch (error) {
-      if ((error as { code?: string }).code === 'LIMIT_FILE_SIZE') throw badRequest('The picture is larger than 1 MB. Choose a smaller one.');
-      throw badRequest('The form could not be read. Try again.');
-    }
+    await readPicture(ctx, 'avatar', { maxBytes: maxAvatarBytes, fields: 10, unreadable: 'The form could not be read. Try again.' });
     await next();
   };
   const root = issuer.replace(/\/$/, '');

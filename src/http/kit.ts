@@ -31,6 +31,23 @@ export const form: Middleware = bodyParser({ enableTypes: ['form'], formLimit: '
 /** Reads a JSON body (at most 64 kB; `__proto__` and `constructor.prototype` keys are a 400, see errors.ts). */
 export const json: Middleware = bodyParser({ enableTypes: ['json'], jsonLimit: '64kb' });
 
+/**
+ * Reads a multipart form with one picture (field `file`, at most `maxBytes`) into memory: ctx.file, and the other
+ * fields in ctx.request.body. multer loads on the first upload, not with every server start (about 10 MB).
+ * Too large a picture is a 400 that says so; anything else unreadable, a 400 with `unreadable`.
+ */
+export async function readPicture(ctx: Context, file: string, { maxBytes, fields, unreadable }: { maxBytes: number; fields: number; unreadable: string }): Promise<Buffer | undefined> {
+  const { default: multer } = await import('@koa/multer');
+  try {
+    await multer({ storage: multer.memoryStorage(), limits: { fileSize: maxBytes, files: 1, fields, parts: fields + 1 } }).single(file)(ctx as never, async () => {});
+  } catch (error) {
+    if ((error as { code?: string }).code === 'LIMIT_FILE_SIZE') throw badRequest(`The picture is larger than ${maxBytes / 1024 / 1024} MB. Choose a smaller one.`);
+    throw badRequest(unreadable);
+  }
+  const buffer = (ctx as { file?: { buffer?: Buffer } }).file?.buffer;
+  return buffer?.length ? buffer : undefined;
+}
+
 /** A form field as the old pages read it: text, or absent. */
 export const field = z.string().optional();
 /** A form field trimmed, and absent when nothing but spaces was typed. */

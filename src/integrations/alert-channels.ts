@@ -1,13 +1,22 @@
 // How alerts leave Accouch: Web Push (RFC 8030 with RFC 8291 encryption and RFC 8292 VAPID, by `web-push`),
 // email over SMTP (`nodemailer`), and a JSON webhook. Each send throws on failure so the outbox retries it.
-import nodemailer from 'nodemailer';
-import webpush from 'web-push';
+// Both libraries load on first use (nodemailer only when a mail server is set): together they cost every
+// server start about 20 MB of memory and a third of its time, and most households get few alerts.
+import { generateKeyPairSync } from 'node:crypto';
 import type { Config } from '../config.js';
 
 export interface VapidKeys { publicKey: string; privateKey: string }
 
-/** A new VAPID key pair (P-256), base64url, as browsers take the public half (`applicationServerKey`). */
-export const generateVapidKeys = (): VapidKeys => webpush.generateVAPIDKeys();
+/**
+ * A new VAPID key pair (P-256), base64url, as browsers take the public half (`applicationServerKey`): the
+ * uncompressed point (65 bytes) and the 32-byte private scalar, the form web-push reads.
+ */
+export function generateVapidKeys(): VapidKeys {
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const { x, y, d } = privateKey.export({ format: 'jwk' });
+  const bytes = (b64: string | undefined) => Buffer.from(b64!, 'base64url');
+  return { publicKey: Buffer.concat([Buffer.from([4]), bytes(x), bytes(y)]).toString('base64url'), privateKey: bytes(d).toString('base64url') };
+}
 
 export interface ChannelSettings {
   issuer: string;
@@ -19,9 +28,10 @@ export interface ChannelSettings {
 /** The From address: smtp.from, or accouch@ the issuer's host. */
 const senderOf = (settings: ChannelSettings) => settings.smtp.from ?? `Accouch <accouch@${new URL(settings.issuer).hostname}>`;
 
-export function createMailer(settings: ChannelSettings) {
+export async function createMailer(settings: ChannelSettings) {
   const { smtp, notify } = settings;
   if (!smtp.host) return undefined;
+  const { default: nodemailer } = await import('nodemailer');
   const transport = nodemailer.createTransport({
     host: smtp.host,
     port: smtp.port,
@@ -42,13 +52,15 @@ export function createMailer(settings: ChannelSettings) {
   };
 }
 
-export type Mailer = NonNullable<ReturnType<typeof createMailer>>;
+export type Mailer = NonNullable<Awaited<ReturnType<typeof createMailer>>>;
 
 export function createAlertChannels(settings: ChannelSettings, mailer: Mailer | undefined) {
   const { notify, vapid } = settings;
   const vapidDetails = { subject: notify.pushContact ?? `mailto:accouch@${new URL(settings.issuer).hostname}`, publicKey: vapid.publicKey, privateKey: vapid.privateKey };
+  let webpush: typeof import('web-push') | undefined;
   return {
     async push(target: { endpoint: string; keys: { p256dh: string; auth: string } }, payload: string): Promise<'sent' | 'gone'> {
+      webpush ??= (await import('web-push')).default;
       try {
         await webpush.sendNotification(target, payload, { vapidDetails, TTL: 86400, urgency: 'high', timeout: notify.timeout * 1000, contentEncoding: 'aes128gcm' });
         return 'sent';

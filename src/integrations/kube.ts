@@ -1,10 +1,14 @@
 // What Kubernetes needs from Accouch: the public `kubectl` client, a kubeconfig whose user signs in through us
 // (our own credential plugin, or kubelogin), and the kube-apiserver side: --oidc-* flags (plain, k3s, kubeadm),
 // a structured AuthenticationConfiguration, and the ClusterRoleBinding that makes the admins cluster-admin.
-import { stringify } from 'yaml';
+import { createRequire } from 'node:module';
+import type YAML from 'yaml';
 import { clientSchema, type ClientConfig } from '../config.js';
 import { badRequest } from '../errors.js';
 import { kubectlPluginLoader } from './kubectl-plugin.js';
+
+// Loaded when a kubeconfig or manifest is written, not with every server start (the CLI is part of main.js).
+const stringify = (value: unknown, options?: YAML.ToStringOptions) => (createRequire(import.meta.url)('yaml') as typeof YAML).stringify(value, options);
 
 /** The client `accouch kubeconfig` registers; id_tokens issued to it are short-lived (ttl.kubectlIdToken). */
 export const kubectlClientId = 'kubectl';

@@ -75,6 +75,8 @@ class WriterDriver implements Driver {
   async init(): Promise<void> {
     const worker = new Worker(new URL(`./sqlite-writer-thread.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url), {
       workerData: { file: this.file },
+      // The thread only passes statements and rows along: a small young generation keeps its idle memory small.
+      resourceLimits: { maxYoungGenerationSizeMb: 4 },
     });
     await new Promise<void>((resolve, reject) => {
       worker.once('message', () => resolve());

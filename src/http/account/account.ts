@@ -1,7 +1,6 @@
 // The account page at /account: profile and picture, sign-in methods (their routes are in factors.ts), active
 // sessions and connected apps. Signed in through oidc-provider's session (../account-auth.ts).
 import Router from '@koa/router';
-import multer from '@koa/multer';
 import type { Context, Middleware } from 'koa';
 import { z } from 'zod';
 import {
@@ -12,7 +11,7 @@ import { maxAvatarBytes } from '../../auth/avatar.js';
 import { present } from '../../auth/household.js';
 import { badRequest, type AppError } from '../../errors.js';
 import type { AccountState } from '../account-auth.js';
-import { field, form, html, orShow, parseBody, seeOther, when } from '../kit.js';
+import { field, form, html, orShow, parseBody, readPicture, seeOther, when } from '../kit.js';
 import { alertAccountRoutes } from './alerts.js';
 import { deviceLinkRoutes } from './device.js';
 import { factorRoutes } from './factors.js';
@@ -39,7 +38,6 @@ export function accountRoutes(deps: AccountDeps): Router {
   const router = new Router();
   const auth = deps.accountAuth;
   const { requireAccount, sameOrigin } = auth;
-  const upload = multer({ storage: multer.memoryStorage(), limits: { fileSize: maxAvatarBytes, files: 1, fields: 5, parts: 6 } });
 
   const account = (ctx: Context) => ctx.state.account as AccountState;
   const actor = (ctx: Context): Actor => ({
@@ -106,16 +104,10 @@ export function accountRoutes(deps: AccountDeps): Router {
   };
 
   /** The uploaded picture's bytes (multipart field `picture`, at most 1 MB). */
-  async function readPicture(ctx: Context): Promise<Buffer> {
-    try {
-      await upload.single('picture')(ctx as never, async () => {});
-    } catch (error) {
-      if ((error as { code?: string }).code === 'LIMIT_FILE_SIZE') throw badRequest('The picture is larger than 1 MB. Choose a smaller one.');
-      throw badRequest('The picture could not be read. Try again.');
-    }
-    const file = (ctx as { file?: { buffer?: Buffer } }).file;
-    if (!file?.buffer?.length) throw badRequest('Choose a picture first.');
-    return file.buffer;
+  async function pictureOf(ctx: Context): Promise<Buffer> {
+    const picture = await readPicture(ctx, 'picture', { maxBytes: maxAvatarBytes, fields: 5, unreadable: 'The picture could not be read. Try again.' });
+    if (!picture) throw badRequest('Choose a picture first.');
+    return picture;
   }
 
   const saveProfile = async (ctx: Context) => {
@@ -124,7 +116,7 @@ export function accountRoutes(deps: AccountDeps): Router {
     go(ctx, '', 'profile');
   };
   const savePicture = async (ctx: Context) => {
-    await setOwnAvatar(db, actor(ctx), await readPicture(ctx));
+    await setOwnAvatar(db, actor(ctx), await pictureOf(ctx));
     go(ctx, '', 'picture');
   };
   const removePicture = async (ctx: Context) => {
