@@ -197,7 +197,7 @@ export function createProvider({ config, db, log, jwks, cookieKeys, render, clas
   }
   provider.on('grant.success', (ctx) => {
     const grantType = String(ctx.oidc.params?.grant_type);
-    oidcLog.debug({ event: 'token.issued', client: ctx.oidc.client?.clientId, grant_type: grantType }, 'tokens issued');
+    oidcLog.info({ event: 'token.issued', client: ctx.oidc.client?.clientId, grant_type: grantType }, 'tokens issued');
     const body = (ctx.body ?? {}) as Record<string, unknown>;
     onTokensIssued?.(grantType, ['access_token', 'id_token', 'refresh_token'].filter((token) => typeof body[token] === 'string'));
   });
