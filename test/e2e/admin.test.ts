@@ -2,7 +2,7 @@
 // their setup text, secret rotation seen at the token endpoint; session revocation seen by the refresh token;
 // disabling, invitation and reset links; key rotation seen in the JWKS; the audit log; and, in Chromium, axe and
 // screenshots in light and dark.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { exportJWK, generateKeyPair } from 'jose';
@@ -441,6 +441,13 @@ describe('in a browser', () => {
     await check(page, 'app added', 'admin-app-added');
     await page.click('text=Done');
     await check(page, 'app page');
+    // An app that signs with its own key: its keys, and the way back to a secret.
+    const jwksFile = join(server.dataDir, 'signer-jwks.json');
+    writeFileSync(jwksFile, JSON.stringify({ keys: [{ ...(await exportJWK((await generateKeyPair('ES256')).publicKey)), kid: 'signer-1' }] }));
+    expect(server.cli(['client', 'add', 'signer', '--client-credentials', '--auth-method', 'private_key_jwt', '--jwks', jwksFile]).status).toBe(0);
+    await page.goto(url('/admin/apps/signer'));
+    expect(await page.inputValue('#jwks-input')).toContain('"kid": "signer-1"');
+    await check(page, 'app page with its own key', 'admin-app-key');
     await page.goto(url('/admin/apps'));
     await check(page, 'apps', 'admin-apps');
     await page.goto(url('/admin/users'));
