@@ -3,6 +3,8 @@
 // disabling, invitation and reset links; key rotation seen in the JWKS; the audit log; and, in Chromium, axe and
 // screenshots in light and dark.
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { exportJWK, generateKeyPair } from 'jose';
@@ -217,17 +219,34 @@ describe('an app that signs with its own key', () => {
     const stranger = await generateKeyPair('ES256');
     expect(await clientCredentials('robot', oidc.PrivateKeyJwt({ key: stranger.privateKey, kid: 'robot-1' }))).toBe('error: invalid_client');
 
+    // New keys at an address the app serves (http is allowed on loopback): the new key works, the old one no longer.
+    const next = await generateKeyPair('ES256', { extractable: true });
+    const nextJwk = { ...(await exportJWK(next.publicKey)), kid: 'robot-2', alg: 'ES256', use: 'sig' };
+    const jwksServer = createServer((_req, res) => res.setHeader('content-type', 'application/json').end(JSON.stringify({ keys: [nextJwk] })));
+    await new Promise<void>((resolve) => jwksServer.listen(0, '127.0.0.1', resolve));
+    try {
+      const jwksUri = `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}/jwks`;
+      const moved = await owner.post(url('/admin/apps/robot/keys'), { jwksUri, jwks: '' });
+      expect(moved.headers.get('location')).toBe('/admin/apps/robot?done=keys-saved');
+      expect(await page(owner, '/admin/apps/robot')).toContain(`<code id="jwks-uri">${jwksUri}</code>`);
+      expect(await clientCredentials('robot', oidc.PrivateKeyJwt({ key: next.privateKey, kid: 'robot-2' }))).not.toMatch(/^error/);
+      expect(await clientCredentials('robot', oidc.PrivateKeyJwt(key))).toBe('error: invalid_client');
+    } finally {
+      jwksServer.close();
+    }
+
     // Back to a secret: the rotation page shows the new one once, and the key stops working.
     const switched = await owner.post(url('/admin/apps/robot/secret'), { tokenEndpointAuthMethod: 'client_secret_post' });
     expect(switched.status).toBe(200);
     const fresh = (await switched.text()).match(/<code id="client-secret">([^<]+)<\/code>/)![1]!;
     expect(fresh).not.toBe(secret);
     expect(await clientCredentials('robot', oidc.ClientSecretPost(fresh))).not.toMatch(/^error/);
-    expect(await clientCredentials('robot', oidc.PrivateKeyJwt(key))).toBe('error: invalid_client');
+    expect(await clientCredentials('robot', oidc.PrivateKeyJwt({ key: next.privateKey, kid: 'robot-2' }))).toBe('error: invalid_client');
     expect(await page(owner, '/admin/apps/robot')).toMatch(/value="client_secret_post" checked/);
 
     const log = auditLog();
     expect(log).toMatch(/client\.updated .*client=robot/);
+    expect(log).toContain('jwksUri=http://127.0.0.1:');
     expect(log).toMatch(/client\.secret_rotated .*client=robot/);
     expect(log).not.toContain(publicJwk.x!);
     expect(log).not.toContain(privateJwk.d!);
@@ -446,7 +465,8 @@ describe('in a browser', () => {
     writeFileSync(jwksFile, JSON.stringify({ keys: [{ ...(await exportJWK((await generateKeyPair('ES256')).publicKey)), kid: 'signer-1' }] }));
     expect(server.cli(['client', 'add', 'signer', '--client-credentials', '--auth-method', 'private_key_jwt', '--jwks', jwksFile]).status).toBe(0);
     await page.goto(url('/admin/apps/signer'));
-    expect(await page.inputValue('#jwks-input')).toContain('"kid": "signer-1"');
+    await page.click('summary:has-text("Its public keys")');
+    expect(await page.textContent('#app-jwks')).toContain('"kid": "signer-1"');
     await check(page, 'app page with its own key', 'admin-app-key');
     await page.goto(url('/admin/apps'));
     await check(page, 'apps', 'admin-apps');

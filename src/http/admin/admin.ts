@@ -112,15 +112,14 @@ export function adminRoutes(deps: AdminDeps): Router {
   const showApp = async (ctx: Context, error?: AppError) => {
     const app = await findApp(db, ctx.params.id!);
     const b = error ? postedValues(ctx, redirectsForm) : {};
-    // The keys form shows what was posted (a pasted private key never again), else the app's own keys.
-    const posted = error ? postedValues(ctx, keysForm) : undefined;
-    const keys = posted
-      ? { jwksUri: posted.jwksUri ?? '', jwks: posted.jwks && !holdsPrivateKey(posted.jwks) ? posted.jwks : '' }
-      : { jwksUri: app.config.jwksUri ?? '', jwks: app.config.jwks ? JSON.stringify(app.config.jwks, null, 2) : '' };
+    // The keys form starts empty (one of its two fields is given) and after a refusal shows what was posted, but
+    // never a pasted private key.
+    const posted = error ? postedValues(ctx, keysForm) : {};
     show(ctx, 'admin-app', 'apps', {
       app: { ...app, created: when(app.createdAt) },
       redirectUris: b.redirectUris ?? app.config.redirectUris.join('\n'),
-      keys,
+      keys: { jwksUri: posted.jwksUri ?? '', jwks: posted.jwks && !holdsPrivateKey(posted.jwks) ? posted.jwks : '' },
+      jwks: app.config.jwks ? JSON.stringify(app.config.jwks, null, 2) : undefined,
       error: error?.message,
     }, error?.status);
   };
