@@ -1,7 +1,9 @@
 // The household as the sign-in pages show it: names, initials and pictures, never anything secret.
+import { badRequest } from '../errors.js';
 import type { Db } from '../store/db.js';
 import { findAvatar } from '../store/avatars.js';
-import { findUserByUsername, listUsers, type User } from '../store/users.js';
+import { listPeople, listRecentPeople, searchPeople } from '../store/people.js';
+import { findUserByUsername, type User } from '../store/users.js';
 
 export interface Person {
   id: string;
@@ -33,10 +35,47 @@ export function present(user: Pick<User, 'id' | 'username' | 'name' | 'avatarEta
   };
 }
 
+/**
+ * Tiles on the "Who is signing in?" page at most: two rows of four, one phone screen with the username form still
+ * in sight, and about as many people as share a household's devices. A household this size or smaller sees
+ * everyone, as a family's lock screen does; a larger one sees who signed in last, and finds anyone else by search.
+ */
+export const tileLimit = 8;
+/** Matches a search shows at most: the first ones in username order; typing more letters narrows them. */
+export const matchLimit = 10;
+/** The longest search (usernames and names are far shorter). */
+export const searchMaxLength = 64;
+
+/** The chooser page's people: every member, or (in a larger household) the recent ones or a search's matches. */
+export interface Chooser {
+  people: Person[];
+  /** Present when the household has more members than tiles: the page offers a search. */
+  search?: { query: string; kind: 'recent' | 'matches'; more?: boolean };
+}
+
+/** The search box's value from a query string: trimmed, at most searchMaxLength characters, else a 400. */
+export function parseSearch(raw: unknown): string {
+  if (raw === undefined) return '';
+  if (typeof raw !== 'string') throw badRequest('Search for one name at a time.');
+  const query = raw.trim();
+  if ([...query].length > searchMaxLength) throw badRequest(`Type at most ${searchMaxLength} characters to search.`);
+  return query;
+}
+
 export function listHousehold(db: Db) {
   return {
-    async list(): Promise<Person[]> {
-      return (await listUsers(db)).filter((u) => !u.disabled).map(present);
+    /**
+     * Who the chooser shows: everyone when they fit on the page, else the most recent sign-ins, or the matches of
+     * `query`. At most three indexed reads of a few rows each, whatever the household's size.
+     */
+    async chooser(query: string): Promise<Chooser> {
+      if (query) {
+        const matches = await searchPeople(db, query, matchLimit + 1);
+        return { people: matches.slice(0, matchLimit).map(present), search: { query, kind: 'matches', more: matches.length > matchLimit } };
+      }
+      const first = await listPeople(db, tileLimit + 1);
+      if (first.length <= tileLimit) return { people: first.map(present) };
+      return { people: (await listRecentPeople(db, tileLimit)).map(present), search: { query: '', kind: 'recent' } };
     },
     async byUsername(username: string): Promise<User | undefined> {
       const user = await findUserByUsername(db, username);

@@ -1,4 +1,4 @@
-// `accouch user add|list|passwd`: household users from the command line.
+// `accouch user add|import|list|passwd`: household users from the command line.
 import type { Command } from 'commander';
 import { parseProfile } from '../auth/profile.js';
 import { hashPassword } from '../auth/password.js';
@@ -7,6 +7,7 @@ import { notFound } from '../errors.js';
 import { createUser, findUserByUsername, listUsers, setPasswordHash } from '../store/users.js';
 import { recordAudit } from '../store/audit.js';
 import { printTable, readPassword, readStdin, withDatabase } from './context.js';
+import { registerUserImport } from './user-import.js';
 
 
 export function registerUserCommands(program: Command): void {
@@ -30,6 +31,8 @@ export function registerUserCommands(program: Command): void {
         console.log(`added user ${created.username} (sub ${created.id})${passwordHash ? '' : '; no password yet: set one with `accouch user passwd`'}`);
       });
     });
+
+  registerUserImport(user);
 
   user.command('list')
     .description('list users')

@@ -13,7 +13,7 @@ import type { Logger } from '../log.js';
 import type { Interactions, LoadedInteraction } from '../oidc/interactions.js';
 import type { Db } from '../store/db.js';
 import type { User } from '../store/users.js';
-import { listHousehold, present } from '../auth/household.js';
+import { listHousehold, parseSearch, present } from '../auth/household.js';
 import { field, form, html, noStore, parseBody, seeOther } from './kit.js';
 import type { SignInOutcome } from './metrics.js';
 import type { Render } from './views.js';
@@ -120,8 +120,9 @@ export function createInteractionSteps({ interactions, db, render, log, settings
       const remembered = rememberedUser(ctx) === selected.id;
       return html(ctx, render('lock-screen', { ...base, title: 'Sign in', user: present(selected), factors, remembered }), extra.status);
     }
-    const people = settings.showUserList ? await household.list() : [];
-    return html(ctx, render('choose-user', { ...base, title: 'Sign in', people, username: extra.username ?? step.request.loginHint ?? '' }), extra.status);
+    // Without the household list there is nothing to search either: `q` is ignored, as any unknown parameter.
+    const chooser = settings.showUserList ? await household.chooser(parseSearch(ctx.query.q)) : { people: [] };
+    return html(ctx, render('choose-user', { ...base, title: 'Sign in', ...chooser, username: extra.username ?? step.request.loginHint ?? '' }), extra.status);
   }
 
   const household = listHousehold(db);

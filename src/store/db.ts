@@ -39,7 +39,7 @@ export function requestWritesOf(db: Kysely<any>): RequestWrites {
  * Opens (creating if needed) `<dataDir>/accouch.sqlite` in WAL mode with synchronous=FULL: reads on this thread,
  * writes on the writer thread (sqlite-writer.ts), so the event loop never waits for an fsync.
  */
-function openSqlite(dataDir: string): Db {
+function openSqlite(dataDir: string, writer: { maxHoldMs?: number }): Db {
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   // Password hashes and private keys: readable by this user only, whatever the umask or an existing dir's mode
   // (the -wal and -shm files take the database file's mode).
@@ -53,7 +53,7 @@ function openSqlite(dataDir: string): Db {
   } finally {
     sqlite.close();
   }
-  const { dialect, writes } = createWriterDialect(file);
+  const { dialect, writes } = createWriterDialect(file, writer);
   const db = new Kysely<Database>({ dialect });
   requestWrites.set(db, writes);
   return db;
@@ -85,11 +85,12 @@ function openPostgres(url: string, onPoolError: (error: Error) => void): Db {
 
 /**
  * Opens the configured database: PostgreSQL when `databaseUrl` is set, else `<dataDir>/accouch.sqlite`.
- * `onPoolError` hears about PostgreSQL connections that broke while idle.
+ * `onPoolError` hears about PostgreSQL connections that broke while idle; `writer.maxHoldMs` is how long a request
+ * may hold the embedded database's group commit (sqlite-writer.ts, default 25 ms).
  */
-export function openDatabase(config: DatabaseConfig, options: { onPoolError?: (error: Error) => void } = {}): Db {
+export function openDatabase(config: DatabaseConfig, options: { onPoolError?: (error: Error) => void; writer?: { maxHoldMs?: number } } = {}): Db {
   if (config.databaseUrl) return openPostgres(config.databaseUrl, options.onPoolError ?? (() => undefined));
-  return openSqlite(config.dataDir);
+  return openSqlite(config.dataDir, options.writer ?? {});
 }
 
 /** Where the data lives, for logs: the SQLite file, or the PostgreSQL URL without its password. */

@@ -12,6 +12,8 @@ export interface UsersTable {
   disabled: number;
   created_at: number;
   updated_at: number;
+  /** The latest finished sign-in (epoch seconds), null before the first: the lock screen's recent members. */
+  last_sign_in_at: number | null;
 }
 
 export interface UserGroupsTable {

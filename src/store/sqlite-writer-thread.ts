@@ -1,15 +1,20 @@
 // The SQLite writer thread: the one connection that writes, so that no fsync ever runs on the server's event loop.
 // Statements are executed in arrival order inside one open transaction (a "group"); the group commits, with one
-// fsync, as soon as somebody waits for durability, so concurrent requests share a commit (group commit).
+// fsync, as soon as somebody waits for durability, so concurrent requests share a commit (group commit). A request
+// that wrote into the open group holds its commit until it settles too (at most `maxHoldMs` after the group
+// opened): its writes then go to disk together, never half in one commit and half in a later one that fails.
 // Self-contained (no project imports): it is loaded by path from src/ in tests and from dist/ in production.
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import SQLite from 'better-sqlite3';
 
-/** A message from the main thread. `tx` 0 is no explicit transaction; `durable` asks for the reply after the commit. */
+/**
+ * A message from the main thread. `tx` 0 is no explicit transaction; `durable` asks for the reply after the commit;
+ * `scope` names the request a statement belongs to (0: none), which holds the group's commit until it syncs.
+ */
 export type WriterCall =
-  | { op: 'run'; sql: string; params: unknown[]; tx: number; durable: boolean }
-  | { op: 'begin' | 'commit' | 'rollback'; tx: number; durable: boolean }
-  | { op: 'sync'; group: number; tx?: undefined }
+  | { op: 'run'; sql: string; params: unknown[]; tx: number; durable: boolean; scope: number }
+  | { op: 'begin' | 'commit' | 'rollback'; tx: number; durable: boolean; scope: number }
+  | { op: 'sync'; group: number; scope: number; tx?: undefined }
   | { op: 'probe'; tx?: undefined }
   | { op: 'close'; tx?: undefined };
 export type WriterRequest = WriterCall & { id: number };
@@ -26,7 +31,8 @@ export interface WriterReply {
 }
 
 const port = parentPort!;
-const { file } = workerData as { file: string };
+/** `maxHoldMs`: how long requests that wrote may hold the open group's commit while they finish (the latency it may add). */
+const { file, maxHoldMs } = workerData as { file: string; maxHoldMs: number };
 const db = new SQLite(file);
 db.pragma('journal_mode = WAL');
 db.pragma('synchronous = FULL');
@@ -44,8 +50,11 @@ function prepare(source: string): SQLite.Statement {
   return statement;
 }
 
+
 let group = 0; // the current (or last) group
 let open = false; // whether group's transaction is open
+let openedAt = 0; // when it opened (performance.now())
+const holders = new Set<number>(); // request scopes that wrote into the open group and have not synced yet
 let committed = 0; // every group up to this one is settled (committed or failed)
 const failed = new Map<number, WriterReply['error']>();
 let activeTx = 0; // an explicit transaction runs alone: other requests wait until it ends
@@ -64,6 +73,7 @@ function openGroup(): void {
   if (open) return;
   db.exec('BEGIN IMMEDIATE');
   open = true;
+  openedAt = performance.now();
   group += 1;
 }
 
@@ -71,6 +81,7 @@ function openGroup(): void {
 function failGroup(error: unknown): void {
   if (db.inTransaction) db.exec('ROLLBACK');
   open = false;
+  holders.clear();
   activeTx = 0;
   const reason = errorOf(error);
   failed.set(group, reason);
@@ -90,6 +101,7 @@ function commit(): void {
     return;
   }
   open = false;
+  holders.clear();
   committed = group;
   lastFailure = undefined;
   for (const reply of deferred) post(reply);
@@ -104,6 +116,7 @@ function handle(request: WriterRequest): void {
         openGroup();
         const statement = prepare(request.sql);
         const wrote = !statement.readonly;
+        if (wrote && request.scope) holders.add(request.scope);
         const reply: WriterReply = statement.reader
           ? { id, group, wrote, rows: statement.all(request.params) }
           : { id, group, wrote, ...statement.run(request.params) };
@@ -133,6 +146,7 @@ function handle(request: WriterRequest): void {
         post({ id, group });
         return;
       case 'sync': {
+        holders.delete(request.scope);
         const reason = failed.get(request.group);
         if (reason) post({ id, group: request.group, error: reason });
         else if (request.group <= committed || !open) post({ id, group: request.group });
@@ -170,20 +184,25 @@ function next(): WriterRequest | undefined {
   return index < 0 ? undefined : queue.splice(index, 1)[0];
 }
 
+/** Whether requests that wrote into the open group may still hold its commit (none left, or held long enough: no). */
+const held = () => holders.size > 0 && !closing && performance.now() - openedAt < maxHoldMs;
+
 function drain(): void {
   scheduled = false;
   for (;;) {
     for (let request = next(); request; request = next()) handle(request);
     if (!open || activeTx) break;
-    if (deferred.length || closing) {
+    if ((deferred.length || closing) && !held()) {
       commit();
       continue; // what arrived during the fsync is the next group
     }
-    // Writes nobody waits for yet (a request still running): committed when it settles, or soon anyway.
+    // Writes nobody waits for yet, or that requests still running hold: committed when they settle, or soon anyway
+    // (a request that failed before settling lets go at maxHoldMs).
     clearTimeout(idleCommit);
     idleCommit = setTimeout(() => {
-      if (!activeTx) commit();
-    }, 25);
+      if (!activeTx && open && !held()) commit();
+      else if (open) schedule();
+    }, held() ? Math.max(1, maxHoldMs - (performance.now() - openedAt)) : maxHoldMs);
     break;
   }
   if (closing && !open && !activeTx) {
@@ -195,11 +214,14 @@ function drain(): void {
 }
 
 let scheduled = false;
-port.on('message', (request: WriterRequest) => {
-  queue.push(request);
+function schedule(): void {
   if (!scheduled) {
     scheduled = true;
     setImmediate(drain);
   }
+}
+port.on('message', (request: WriterRequest) => {
+  queue.push(request);
+  schedule();
 });
 port.postMessage({ id: 0, group: 0 } satisfies WriterReply);

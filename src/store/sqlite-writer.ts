@@ -27,8 +27,12 @@ export interface RequestWrites {
 }
 
 interface Scope {
+  /** Names the request to the writer thread, where its writes hold the group's commit until it syncs. */
+  id: number;
   group: number;
   dirty: boolean;
+  /** The group a sync was last sent for: the request no longer holds it. */
+  synced: number;
   failure?: AppError | undefined;
 }
 
@@ -69,11 +73,11 @@ class WriterDriver implements Driver {
   #nextId = 1;
   #nextTx = 1;
 
-  constructor(readonly file: string) {}
+  constructor(readonly file: string, readonly maxHoldMs: number) {}
 
   async init(): Promise<void> {
     const worker = new Worker(new URL(`./sqlite-writer-thread.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url), {
-      workerData: { file: this.file },
+      workerData: { file: this.file, maxHoldMs: this.maxHoldMs },
       // The thread only passes statements and rows along: a small young generation keeps its idle memory small.
       resourceLimits: { maxYoungGenerationSizeMb: 4 },
     });
@@ -181,7 +185,7 @@ class WriterConnection implements DatabaseConnection {
   async send(request: { op: 'run'; sql: string; params: unknown[] } | { op: 'begin' | 'commit' | 'rollback'; tx: number }): Promise<WriterReply> {
     const scope = this.driver.scopes.getStore();
     try {
-      const reply = await this.driver.call({ ...request, tx: this.tx, durable: !scope });
+      const reply = await this.driver.call({ ...request, tx: this.tx, durable: !scope, scope: scope?.id ?? 0 });
       if (scope && reply.wrote) {
         scope.group = Math.max(scope.group, reply.group);
         scope.dirty = true;
@@ -237,20 +241,37 @@ class WriterDialect implements Dialect {
   }
 }
 
+/** How long a request that wrote may hold its group's commit while it finishes: the most latency it adds to others. */
+export const defaultMaxHoldMs = 25;
+
 /** The dialect over `file` (created and in WAL mode already) and the request scopes of its writes. */
-export function createWriterDialect(file: string): { dialect: Dialect; writes: RequestWrites } {
-  const driver = new WriterDriver(file);
+export function createWriterDialect(file: string, { maxHoldMs = defaultMaxHoldMs } = {}): { dialect: Dialect; writes: RequestWrites } {
+  const driver = new WriterDriver(file, maxHoldMs);
   const { scopes } = driver;
+  let nextScope = 1;
   const writes: RequestWrites = {
-    run: (work) => scopes.run({ group: 0, dirty: false }, work),
+    async run(work) {
+      const scope: Scope = { id: nextScope++, group: 0, dirty: false, synced: 0 };
+      try {
+        return await scopes.run(scope, work);
+      } finally {
+        // A request that failed before it settled lets go of the group it wrote into (its writes are committed
+        // with the others, as they were before a failure made it give up).
+        if (scope.dirty && scope.synced < scope.group) {
+          scope.synced = scope.group;
+          driver.call({ op: 'sync', group: scope.group, scope: scope.id }).catch(() => undefined);
+        }
+      }
+    },
     async settle() {
       const scope = scopes.getStore();
       if (!scope) return;
       if (scope.failure) throw scope.failure;
       if (!scope.dirty) return;
       const { group } = scope;
+      scope.synced = group;
       try {
-        await driver.call({ op: 'sync', group });
+        await driver.call({ op: 'sync', group, scope: scope.id });
         scope.dirty = scope.group > group; // a write made meanwhile waits for the next settle
       } catch (error) {
         scope.failure = error instanceof AppError ? error : storageFailure(error);

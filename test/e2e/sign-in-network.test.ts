@@ -70,6 +70,14 @@ describe('from outside the home network', () => {
     expect(await page.locator('.tiles, .tile').count()).toBe(0);
     const html = await page.content();
     for (const name of ['Olivia', 'olivia', 'Paul Example']) expect(html).not.toContain(name);
+    // No search either: a query finds no one and the page has no search box, as if the parameter were not there.
+    const searched = new URL(page.url());
+    searched.searchParams.set('view', 'other');
+    searched.searchParams.set('q', 'pa');
+    await page.goto(searched.href);
+    await page.waitForSelector('h1:has-text("Who is signing in?")');
+    expect(await page.locator('.tiles, .tile, #q, [role=search]').count()).toBe(0);
+    for (const name of ['Olivia', 'Paul Example']) expect(await page.content()).not.toContain(name);
     await page.fill('#username', 'paul');
     await page.fill('#password', 'paul password 1');
     await page.press('#password', 'Enter');

@@ -6,6 +6,7 @@ import { hasStepUp } from '../../store/alerts.js';
 import { recordAudit } from '../../store/audit.js';
 import { listCredentials } from '../../store/credentials.js';
 import { countRecoveryCodes, findTotp } from '../../store/factors.js';
+import { recordLastSignIn } from '../../store/people.js';
 import { recordSignIn } from '../../store/sign-ins.js';
 import { findUserById, type User } from '../../store/users.js';
 import { describeSignIn, needsSecondFactor, satisfies, type Acr, type UsedFactor } from '../policy.js';
@@ -78,6 +79,7 @@ export async function completeSignIn(
 ): Promise<number> {
   await recordSuccess(db, input.username);
   await recordSignIn(db, { accountId: input.userId, authTime: now, network: input.network, amr: input.amr, acr: input.acr });
+  await recordLastSignIn(db, input.userId, now);
   await recordAudit(db, {
     event: 'login.success', actor: input.userId, ip: input.ip,
     detail: {

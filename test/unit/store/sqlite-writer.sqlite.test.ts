@@ -2,9 +2,10 @@
 // request scope, before the request settles), reads of one's own writes, transactions that run alone.
 import SQLite from 'better-sqlite3';
 import { describe, expect, test } from 'vitest';
-import { requestWritesOf } from '../../../src/store/db.js';
+import { openDatabase, requestWritesOf } from '../../../src/store/db.js';
+import { migrateToLatest } from '../../../src/store/migrate.js';
 import { createUser, findUserById } from '../../../src/store/users.js';
-import { openTestDb } from '../helpers.js';
+import { openTestDb, tempDir } from '../helpers.js';
 import { sqliteFileOf } from '../../../src/store/dialect.js';
 import type { Db } from '../../../src/store/db.js';
 
@@ -19,6 +20,22 @@ async function committedUsernames(db: Db): Promise<string[]> {
 }
 
 const user = (username: string) => ({ username, name: username, email: null, passwordHash: null, groups: [] });
+
+/** A database whose requests may hold a commit for a minute: a test that waited for the hold to run out would time out. */
+async function openHoldingDb(): Promise<Db> {
+  const db = openDatabase({ dataDir: tempDir() }, { writer: { maxHoldMs: 60_000 } });
+  await migrateToLatest(db);
+  return db;
+}
+
+/** Resolves when `promise` has settled, or with 'pending' after the writer thread has had a few turns to act. */
+async function stateOf(promise: Promise<unknown>, db: Db): Promise<'done' | 'pending'> {
+  let done = false;
+  void promise.then(() => { done = true; }, () => { done = true; });
+  // Round trips through the writer thread (its readiness probe): anything it was going to answer by now, it has.
+  for (let i = 0; i < 5; i++) await requestWritesOf(db).writable();
+  return done ? 'done' : 'pending';
+}
 
 describe('the SQLite writer', () => {
   test('a write outside a request is committed when it resolves', async () => {
@@ -76,5 +93,66 @@ describe('the SQLite writer', () => {
     await expect(failing).rejects.toThrow('changed my mind');
     await beside;
     expect(await committedUsernames(db)).toEqual(['frank']);
+  });
+
+  test('a request\'s writes go to disk in one commit, even when another request settles between two of them', async () => {
+    const db = await openHoldingDb();
+    const writes = requestWritesOf(db);
+    let wroteFirst!: () => void;
+    const firstWritten = new Promise<void>((resolve) => { wroteFirst = resolve; });
+    let goOn!: () => void;
+    const mayGoOn = new Promise<void>((resolve) => { goOn = resolve; });
+    const slow = writes.run(async () => {
+      await createUser(db, user('gina'));
+      wroteFirst();
+      await mayGoOn;
+      await createUser(db, user('hugo'));
+      await writes.settle();
+    });
+    await firstWritten;
+    const quick = writes.run(async () => {
+      await createUser(db, user('ines'));
+      await writes.settle();
+    });
+    // The quick request waits: committing now would put gina on disk without hugo.
+    expect(await stateOf(quick, db)).toBe('pending');
+    expect(await committedUsernames(db)).not.toContain('gina');
+    goOn();
+    await Promise.all([slow, quick]);
+    expect(await committedUsernames(db)).toEqual(expect.arrayContaining(['gina', 'hugo', 'ines']));
+  });
+
+  test('a request that fails before it settles lets go of the commit at once', async () => {
+    const db = await openHoldingDb();
+    const writes = requestWritesOf(db);
+    await expect(writes.run(async () => {
+      await createUser(db, user('jack'));
+      throw new Error('the request failed');
+    })).rejects.toThrow('the request failed');
+    // With a one-minute hold, this settles only because the failed request let go.
+    await writes.run(async () => {
+      await createUser(db, user('kate'));
+      await writes.settle();
+    });
+    expect(await committedUsernames(db)).toEqual(expect.arrayContaining(['jack', 'kate']));
+  });
+
+  test('a request holds the commit for at most its hold, then the others go on without it', async () => {
+    const db = openDatabase({ dataDir: tempDir() }, { writer: { maxHoldMs: 50 } });
+    await migrateToLatest(db);
+    const writes = requestWritesOf(db);
+    let finish!: () => void;
+    const stuck = writes.run(async () => {
+      await createUser(db, user('liam'));
+      await new Promise<void>((resolve) => { finish = resolve; });
+      await writes.settle();
+    });
+    await writes.run(async () => {
+      await createUser(db, user('mona'));
+      await writes.settle();
+    });
+    expect(await committedUsernames(db)).toEqual(expect.arrayContaining(['liam', 'mona']));
+    finish();
+    await stuck;
   });
 });
