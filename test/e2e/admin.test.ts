@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent, formAction } from './support/agent.js';
 import { expectAccessible } from './support/axe.js';
 import { launchChromium } from './support/chromium.js';
-import { addClient, addUser, callback, codeFlow, discover } from './support/rp.js';
+import { addClient, addUser, callback, clientCredentials, codeFlow, discover, discoverWith } from './support/rp.js';
 import { screenshotDir, startServer, type RunningServer, stopCleanly } from './support/server.js';
 import { addVirtualAuthenticator } from './support/webauthn.js';
 
@@ -167,22 +167,13 @@ describe('apps', () => {
   });
 });
 
-/** A client_credentials request as the app makes it: the access token, or the OAuth error code. */
-async function clientCredentials(clientId: string, auth: oidc.ClientAuth): Promise<string> {
-  const config = await oidc.discovery(new URL(server.issuer), clientId, {}, auth, { execute: [oidc.allowInsecureRequests] });
-  try {
-    return (await oidc.clientCredentialsGrant(config)).access_token;
-  } catch (error) {
-    if (error instanceof oidc.ResponseBodyError) return `error: ${error.error}`;
-    if (error instanceof oidc.WWWAuthenticateChallengeError) return `error: ${error.cause[0]?.parameters.error}`;
-    throw error;
-  }
-}
+/** A client_credentials request from app `clientId` proving itself with `auth`: the access token, or the OAuth error code. */
+const tokenFor = async (clientId: string, auth: oidc.ClientAuth) => clientCredentials(await discoverWith(server, clientId, auth));
 
 describe('an app that signs with its own key', () => {
   it('switches to private_key_jwt with pasted public keys after a fresh sign-in, refuses a private key, and switches back to a new secret', async () => {
     const secret = addClient(server, 'robot', ['--name', 'Backup Robot', '--client-credentials'])!;
-    expect(await clientCredentials('robot', oidc.ClientSecretBasic(secret))).not.toMatch(/^error/);
+    expect(await tokenFor('robot', oidc.ClientSecretBasic(secret))).not.toMatch(/^error/);
     const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
     const publicJwk = { ...(await exportJWK(publicKey)), kid: 'robot-1', alg: 'ES256', use: 'sig' };
     const privateJwk = { ...(await exportJWK(privateKey)), kid: 'robot-1' };
@@ -204,7 +195,7 @@ describe('an app that signs with its own key', () => {
     const offLoopback = await owner.post(url('/admin/apps/robot/keys'), { jwksUri: 'http://robot.example/jwks', jwks: '' });
     expect(offLoopback.status).toBe(400);
     expect(await offLoopback.text()).toContain('must be https (http only on a loopback address)');
-    expect(await clientCredentials('robot', oidc.ClientSecretBasic(secret))).not.toMatch(/^error/); // nothing changed
+    expect(await tokenFor('robot', oidc.ClientSecretBasic(secret))).not.toMatch(/^error/); // nothing changed
 
     const saved = await owner.post(url('/admin/apps/robot/keys'), keys);
     expect(saved.headers.get('location')).toBe('/admin/apps/robot?done=keys-saved');
@@ -214,10 +205,10 @@ describe('an app that signs with its own key', () => {
     expect(detail).not.toContain('Rotate secret');
 
     const key = { key: privateKey, kid: 'robot-1' };
-    expect(await clientCredentials('robot', oidc.PrivateKeyJwt(key))).not.toMatch(/^error/);
-    expect(await clientCredentials('robot', oidc.ClientSecretBasic(secret))).toBe('error: invalid_client');
+    expect(await tokenFor('robot', oidc.PrivateKeyJwt(key))).not.toMatch(/^error/);
+    expect(await tokenFor('robot', oidc.ClientSecretBasic(secret))).toBe('error: invalid_client');
     const stranger = await generateKeyPair('ES256');
-    expect(await clientCredentials('robot', oidc.PrivateKeyJwt({ key: stranger.privateKey, kid: 'robot-1' }))).toBe('error: invalid_client');
+    expect(await tokenFor('robot', oidc.PrivateKeyJwt({ key: stranger.privateKey, kid: 'robot-1' }))).toBe('error: invalid_client');
 
     // New keys at an address the app serves (http is allowed on loopback): the new key works, the old one no longer.
     const next = await generateKeyPair('ES256', { extractable: true });
@@ -229,8 +220,8 @@ describe('an app that signs with its own key', () => {
       const moved = await owner.post(url('/admin/apps/robot/keys'), { jwksUri, jwks: '' });
       expect(moved.headers.get('location')).toBe('/admin/apps/robot?done=keys-saved');
       expect(await page(owner, '/admin/apps/robot')).toContain(`<code id="jwks-uri">${jwksUri}</code>`);
-      expect(await clientCredentials('robot', oidc.PrivateKeyJwt({ key: next.privateKey, kid: 'robot-2' }))).not.toMatch(/^error/);
-      expect(await clientCredentials('robot', oidc.PrivateKeyJwt(key))).toBe('error: invalid_client');
+      expect(await tokenFor('robot', oidc.PrivateKeyJwt({ key: next.privateKey, kid: 'robot-2' }))).not.toMatch(/^error/);
+      expect(await tokenFor('robot', oidc.PrivateKeyJwt(key))).toBe('error: invalid_client');
     } finally {
       jwksServer.close();
     }
@@ -240,8 +231,8 @@ describe('an app that signs with its own key', () => {
     expect(switched.status).toBe(200);
     const fresh = (await switched.text()).match(/<code id="client-secret">([^<]+)<\/code>/)![1]!;
     expect(fresh).not.toBe(secret);
-    expect(await clientCredentials('robot', oidc.ClientSecretPost(fresh))).not.toMatch(/^error/);
-    expect(await clientCredentials('robot', oidc.PrivateKeyJwt({ key: next.privateKey, kid: 'robot-2' }))).toBe('error: invalid_client');
+    expect(await tokenFor('robot', oidc.ClientSecretPost(fresh))).not.toMatch(/^error/);
+    expect(await tokenFor('robot', oidc.PrivateKeyJwt({ key: next.privateKey, kid: 'robot-2' }))).toBe('error: invalid_client');
     expect(await page(owner, '/admin/apps/robot')).toMatch(/value="client_secret_post" checked/);
 
     const log = auditLog();

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { exportJWK, generateKeyPair } from 'jose';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addClient, addUser, callback, codeFlow } from './support/rp.js';
+import { addClient, addUser, callback, clientCredentials, codeFlow, discoverWith } from './support/rp.js';
 import { startServer, stopCleanly, type RunningServer } from './support/server.js';
 
 let server: RunningServer;
@@ -19,20 +19,7 @@ beforeAll(async () => {
 });
 afterAll(async () => stopCleanly(server));
 
-const configure = (clientId: string, auth: oidc.ClientAuth, metadata: Partial<oidc.ClientMetadata> = {}) =>
-  oidc.discovery(new URL(server.issuer), clientId, metadata, auth, { execute: [oidc.allowInsecureRequests] });
-
-/** The token endpoint's answer to a client_credentials request: the access token, or the OAuth error code. */
-async function clientCredentials(config: oidc.Configuration): Promise<string> {
-  try {
-    return (await oidc.clientCredentialsGrant(config)).access_token;
-  } catch (error) {
-    if (error instanceof oidc.ResponseBodyError) return `error: ${error.error}`;
-    // A refused client: 401 with a Basic challenge carrying the error code.
-    if (error instanceof oidc.WWWAuthenticateChallengeError) return `error: ${error.cause[0]?.parameters.error}`;
-    throw error;
-  }
-}
+const configure = (clientId: string, auth: oidc.ClientAuth, metadata: Partial<oidc.ClientMetadata> = {}) => discoverWith(server, clientId, auth, metadata);
 
 describe('client_secret_post', () => {
   it('an app that posts its secret completes the code flow and the client_credentials grant; a wrong secret is refused', async () => {
