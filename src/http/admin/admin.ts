@@ -1,6 +1,7 @@
 // The owner console at /admin, for members of `admins`: the overview and apps (add from a preset, redirect URIs,
-// secret or the app's own keys, removal) here; users and sessions in users.ts; sign-in services in upstreams.ts; signing keys and the
-// audit log in system.ts. Signed in like the account pages (../account-auth.ts); a secret, an app's keys or a key rotation need a sign-in at most five minutes old.
+// secret or the app's own keys, removal) here; users and sessions in users.ts; sign-in services in upstreams.ts;
+// signing keys and the audit log in system.ts. Signed in like the account pages (../account-auth.ts); a secret, an
+// app's keys or a key rotation need a sign-in at most five minutes old.
 import Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
 import { z } from 'zod';
