@@ -23,6 +23,7 @@ const postgresE2eTests = [
   'test/e2e/lifecycle.test.ts',
   'test/e2e/replicas.test.ts',
   'test/e2e/backup.test.ts', // export from SQLite, import into PostgreSQL
+  'test/e2e/disk-full-postgres.test.ts', // SQLSTATE 53100 as a 503
 ];
 const e2e = {
   environment: 'node',
@@ -59,7 +60,7 @@ export default defineConfig({
         test: {
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
-          exclude: ['test/e2e/replicas.test.ts'],
+          exclude: ['test/e2e/replicas.test.ts', 'test/e2e/disk-full-postgres.test.ts'],
           globalSetup: ['test/e2e/global-setup.ts'],
           ...e2e,
         },

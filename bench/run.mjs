@@ -9,6 +9,7 @@ import { accouchEnv, seedThroughCli, setUpOwner, userPassword } from './lib/acco
 import { measure } from './lib/load.mjs';
 import { freePort, memoryOf, runNode, sampleRss, stopAll, stopProcess } from './lib/processes.mjs';
 import { monotonicUs, summariseProfile } from './lib/profile.mjs';
+import { startHydraPeer, hydraVersion } from './lib/hydra.mjs';
 import { evaluateTargets, renderResults, renderTable } from './lib/report.mjs';
 import { slowDiskRun } from './lib/slow-disk.mjs';
 import * as s from './lib/scenarios.mjs';
@@ -33,13 +34,14 @@ const tmp = mkdtempSync(join(os.tmpdir(), 'accouch-bench-'));
 const logDir = join(tmp, 'logs');
 mkdirSync(logDir);
 
+let hydraPeer;
 const R = {
   settings,
   machine: {
     cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.availableParallelism(), memoryGiB: os.totalmem() / 2 ** 30, kernel: `${os.type()} ${os.release()}`,
     node: process.version, date: new Date().toISOString(), loadStart: os.loadavg(), loadEnd: undefined,
   },
-  sign: undefined, ceilings: undefined, boot: {}, memory: {}, scenarios: [], minting: undefined, scaling: undefined, profile: undefined, imports: undefined,
+  sign: undefined, ceilings: undefined, boot: {}, memory: {}, scenarios: [], hydra: undefined, minting: undefined, scaling: undefined, profile: undefined, imports: undefined,
 };
 
 /** The SQL trace of a server started with bench/lib/sql-trace.mjs: statements, prepares and memory so far. */
@@ -77,7 +79,7 @@ async function run(system, scenario, { sample = false, timing: t = timing } = {}
     if (system.traceFile) before = await sqlSnapshot(system);
     from = monotonicUs();
   };
-  const result = await measure(system.origin, scenario, { ...t, pid: system.server.pid, beforeMeasure });
+  const result = await measure(scenario.origin ?? system.origin, scenario, { ...t, pid: system.server.pid, cpuPids: system.cpuPids, beforeMeasure });
   result.window = [from, monotonicUs()];
   if (sampler) system.tokenPeak = Math.max(system.tokenPeak ?? 0, sampler.stop());
   if (before) result.sql = sqlPerOp(before, await sqlSnapshot(system), Math.max(1, result.ok + result.bad));
@@ -93,7 +95,7 @@ async function run(system, scenario, { sample = false, timing: t = timing } = {}
  */
 async function codesFor(system, refreshRate, t) {
   const wanted = Math.ceil(Math.max(refreshRate, 50) * (t.warmup + t.duration) * 1.5) + 4 * settings.connections;
-  const { codes, perSecond } = await mintFor(system, system.tokens.agents, wanted, settings.mintSeconds);
+  const { codes, perSecond } = await mintFor(system, system.tokens.agents, wanted, system.mintSeconds ?? settings.mintSeconds);
   progress(`${system.label}: minted ${codes.length} codes at ${Math.round(perSecond)}/s (wanted ${wanted})`);
   // Minting is itself a figure: an authorization request from a signed-in browser (single sign-on to an app).
   R.minting ??= [];
@@ -105,7 +107,7 @@ async function codesFor(system, refreshRate, t) {
 async function tokenScenarios(systems, rows, t = timing) {
   const refreshRate = new Map();
   for (const system of systems) {
-    const row = await run(system, s.refreshToken(system.client, system.tokens.refresh), { sample: true, timing: t });
+    const row = await run(system, s.refreshToken(system.client, system.tokens.refresh, system.paths), { sample: true, timing: t });
     refreshRate.set(system, row.rate);
     rows.push(row);
   }
@@ -113,11 +115,30 @@ async function tokenScenarios(systems, rows, t = timing) {
   const codeTiming = { warmup: Math.min(1, t.warmup), duration: t.duration };
   for (const system of systems) {
     const codes = await codesFor(system, refreshRate.get(system), codeTiming);
-    rows.push(await run(system, s.authorizationCode(system.client, codes), { sample: true, timing: codeTiming }));
+    rows.push(await run(system, s.authorizationCode(system.client, codes, system.paths), { sample: true, timing: codeTiming }));
+  }
+}
+
+/**
+ * Ory Hydra, the second peer, before anything is measured (a first run builds it with Go): on failure (no Go, a
+ * failed build, no PostgreSQL) the run goes on without it and results.md says why.
+ */
+async function startHydraOrSayWhy() {
+  progress(`Ory Hydra ${hydraVersion}: building (once) and starting`);
+  try {
+    hydraPeer = await startHydraPeer({ logDir, progress });
+    R.hydra = { version: hydraVersion, readyMs: hydraPeer.system.server.readyMs };
+    progress(`Ory Hydra ready in ${Math.round(R.hydra.readyMs)} ms`);
+    return hydraPeer.system;
+  } catch (error) {
+    R.hydra = { version: hydraVersion, skipped: error.message.split('\n')[0] };
+    progress(`Ory Hydra not measured: ${R.hydra.skipped}`);
+    return undefined;
   }
 }
 
 async function mainRun() {
+  const H = await startHydraOrSayWhy();
   progress(`RS256 signing rate (${settings.signSeconds} s, one core)`);
   R.sign = JSON.parse(await runNode(join(benchDir, 'sign-rate.mjs'), [String(settings.signSeconds)]));
 
@@ -171,7 +192,12 @@ async function mainRun() {
   const A = accouchSystem({ server: acc, client, users: settings.users, authenticator });
   const B = bareSystem({ server: bare });
   const C = settings.connections;
-  for (const system of [B, A]) {
+  // Hydra's codes live 10 minutes and each takes five round trips (login and consent accepted through its admin
+  // API): it gets longer to mint them.
+  if (H) H.mintSeconds = settings.mintSeconds * 3;
+  const peers = H ? [B, A, H] : [B, A];
+  if (H) R.memory.hydraIdle = memoryOf(H.server.pid).rss;
+  for (const system of peers) {
     system.tokens = await prepareTokens(system, { sessions: settings.sessions });
   }
   R.memory.accouchAfterSignIns = memoryOf(acc.pid).rss;
@@ -182,17 +208,20 @@ async function mainRun() {
   const passkeyInteractions = await prepareInteractions(A, 2 * C);
 
   const rows = R.scenarios;
-  for (const make of [() => s.discovery(), () => s.jwks(), (sys) => s.authorize(sys.client.id)]) {
-    rows.push(await run(B, make(B)));
-    rows.push(await run(A, make(A)));
+  for (const make of [() => s.discovery(), (sys) => s.jwks(sys.paths)]) {
+    for (const system of peers) rows.push(await run(system, make(system)));
   }
+  rows.push(await run(B, s.authorize(B.client.id)));
+  rows.push(await run(A, s.authorize(A.client.id)));
   rows.push(await run(A, s.loginPage(loginInteractions)));
-  await tokenScenarios([B, A], rows);
-  rows.push(await run(B, s.clientCredentials(B.client), { sample: true }));
-  rows.push(await run(A, s.clientCredentials(A.client), { sample: true }));
-  for (const make of [(sys) => s.userinfo(sys.tokens.access), (sys) => s.introspection(sys.client, sys.tokens.access)]) {
-    rows.push(await run(B, make(B)));
-    rows.push(await run(A, make(A)));
+  await tokenScenarios(peers, rows);
+  for (const system of peers) rows.push(await run(system, s.clientCredentials(system.client, system.paths), { sample: true }));
+  if (H) H.tokens.access = await H.freshAccessTokens(H.tokens.agents);
+  for (const make of [
+    (sys) => s.userinfo(sys.tokens.access, sys.paths),
+    (sys) => s.introspection(sys.client, sys.tokens.access, sys.paths, sys.adminOrigin),
+  ]) {
+    for (const system of peers) rows.push(await run(system, make(system)));
   }
   rows.push(await run(A, s.passkeySignIn(passkeyInteractions, authenticator)));
   // Last: scrypt occupies libuv's thread pool, which WebAuthn verification and token signing also use, and
@@ -203,8 +232,10 @@ async function mainRun() {
   R.memory.bareTokenPeak = B.tokenPeak;
   R.memory.accouchHwm = memoryOf(acc.pid).hwm;
   R.memory.bareHwm = memoryOf(bare.pid).hwm;
+  if (H) R.memory.hydraTokenPeak = H.tokenPeak;
   await stopProcess(acc);
   await stopProcess(bare);
+  await hydraPeer?.stop();
 
   progress(`sign-in ceilings in-process (${settings.ceilingSeconds} s each)`);
   R.ceilings = JSON.parse(await runNode(join(benchDir, 'sign-in-ceilings.mjs'), [String(settings.ceilingSeconds)]));
@@ -333,6 +364,7 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
   process.once(signal, async () => {
     console.error(`bench: ${signal}, stopping`);
     await stopAll();
+    await hydraPeer?.stop();
     rmSync(tmp, { recursive: true, force: true });
     process.exit(130);
   });
@@ -360,6 +392,7 @@ try {
   exitCode = 1;
 } finally {
   await stopAll();
+  await hydraPeer?.stop();
   rmSync(tmp, { recursive: true, force: true });
 }
 process.exit(exitCode);

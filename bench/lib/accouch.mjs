@@ -21,11 +21,14 @@ export function accouchEnv(dataDir, port) {
   };
 }
 
+/** The Node flags Accouch ships with (`npm start`, and the image's NODE_OPTIONS): the bench runs it the same way. */
+export const shippedNodeFlags = ['--max-semi-space-size=8'];
+
 /** Starts Accouch; `logDir` receives its stdout/stderr. */
 export function startAccouch({ dataDir, port, logDir, label, nodeFlags = [], env = {} }) {
   return startProcess({
     name: `accouch ${label}`, args: [mainJs, 'serve'], env: { ...accouchEnv(dataDir, port), ...env }, port, readyPath: '/readyz',
-    logFile: join(logDir, `accouch-${label}.log`), nodeFlags,
+    logFile: join(logDir, `accouch-${label}.log`), nodeFlags: [...shippedNodeFlags, ...nodeFlags],
   });
 }
 

@@ -206,8 +206,8 @@ export async function mintCodes(agents, clientId, count, { connections = 8, seco
 export const basicAuth = (clientId, secret) => `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 
 /** Redeems a code at the token endpoint as the app does; returns the token response. */
-export async function redeem(origin, client, { code, verifier }) {
-  const res = await fetch(new URL('/token', origin), {
+export async function redeem(origin, client, { code, verifier }, tokenPath = '/token') {
+  const res = await fetch(new URL(tokenPath, origin), {
     method: 'POST',
     headers: { authorization: basicAuth(client.id, client.secret), 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams({ grant_type: 'authorization_code', code, redirect_uri: redirectUri, code_verifier: verifier }),

@@ -23,7 +23,7 @@ function once(opts) {
  * it does not count time the server waited for the CPU, nor time it blocked on fsync). `beforeMeasure` runs
  * between the warm-up and the measured run.
  */
-export async function measure(origin, scenario, { warmup, duration, pid, beforeMeasure }) {
+export async function measure(origin, scenario, { warmup, duration, pid, cpuPids, beforeMeasure }) {
   const { connections = 10, requests, expect = (status) => status === 200, counts = () => true } = scenario;
   let ok = 0;
   let bad = 0;
@@ -49,11 +49,20 @@ export async function measure(origin, scenario, { warmup, duration, pid, beforeM
   ok = 0;
   bad = 0;
   unexpected.clear();
-  const cpuBefore = pid ? cpuSecondsOf(pid) : 0;
-  const threadsBefore = pid ? threadCpuOf(pid) : undefined;
+  // A server of several processes (Hydra and its PostgreSQL) names them all: their CPU time counts together.
+  const cpuNow = () => (cpuPids ? cpuPids().reduce((sum, p) => {
+    try {
+      return sum + cpuSecondsOf(p);
+    } catch {
+      return sum; // ended between listing and reading
+    }
+  }, 0) : cpuSecondsOf(pid));
+  const cpuBefore = pid ? cpuNow() : 0;
+  // By thread for a Node server only (the thread names are Node's).
+  const threadsBefore = pid && !cpuPids ? threadCpuOf(pid) : undefined;
   const { result, seconds } = await once({ ...base, duration });
-  const cpu = pid ? cpuSecondsOf(pid) - cpuBefore : undefined;
-  const threadsAfter = pid ? threadCpuOf(pid) : undefined;
+  const cpu = pid ? cpuNow() - cpuBefore : undefined;
+  const threadsAfter = threadsBefore && threadCpuOf(pid);
   const ops = Math.max(1, ok + bad);
   const elapsed = scenario.elapsed?.() ?? seconds;
   return {

@@ -34,14 +34,14 @@ function probe(port, path) {
 }
 
 /**
- * Spawns `node <args>` with its output in `logFile` (the child writes there itself, so a chatty server costs
- * the load generator nothing) and waits until GET `readyPath` answers 200. Returns the process handle and
- * the milliseconds from spawn to that first 200.
+ * Spawns `node <args>` (or `executable <args>`) with its output in `logFile` (the child writes there itself, so a
+ * chatty server costs the load generator nothing) and waits until GET `readyPath` answers 200. Returns the process
+ * handle and the milliseconds from spawn to that first 200.
  */
-export async function startProcess({ name, args, env, port, readyPath, logFile, nodeFlags = [] }) {
+export async function startProcess({ name, args, env, port, readyPath, logFile, nodeFlags = [], executable = process.execPath }) {
   const out = openSync(logFile, 'a');
   const started = performance.now();
-  const child = spawn(process.execPath, [...nodeFlags, ...args], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', out, out], cwd: root });
+  const child = spawn(executable, [...nodeFlags, ...args], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', out, out], cwd: root });
   closeSync(out);
   const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
   const handle = { name, child, pid: child.pid, port, logFile, exited, readyMs: 0 };

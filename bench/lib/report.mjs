@@ -4,6 +4,7 @@ import { renderSlowDisk, slowDiskTargets } from './slow-disk.mjs';
 
 const ACC = 'Accouch';
 const BARE = 'bare oidc-provider';
+const HYDRA = 'Ory Hydra';
 const REFRESH = 'token: refresh_token';
 const CODE = 'token: authorization_code';
 const CC = 'token: client_credentials';
@@ -115,9 +116,72 @@ function targetTable(targets) {
   return lines.join('\n');
 }
 
+/** Accouch / Hydra for the token scenarios, in one line; or why Hydra was not measured. */
+function hydraLine(R) {
+  if (!R.hydra || R.hydra.skipped) return `Ory Hydra: not measured (${R.hydra?.skipped ?? 'not run'})`;
+  const ratios = [REFRESH, CODE, CC].map((n) => {
+    const a = rowOf(R.scenarios, ACC, n);
+    const h = rowOf(R.scenarios, HYDRA, n);
+    return `${n.replace('token: ', '')} ${a && h ? f2(a.rate / h.rate) : '–'}`;
+  });
+  return `Accouch / Ory Hydra ${R.hydra.version}: ${ratios.join(', ')}`;
+}
+
 /** The console summary. */
 export function renderTable(R, targets) {
-  return `\n${scenarioTable(R)}\n\nRS256 signing, one core: ${f0(R.sign.perSecond)}/s\n\n${targetTable(targets)}\n`;
+  return `\n${scenarioTable(R)}\n\n${hydraLine(R)}\n\nRS256 signing, one core: ${f0(R.sign.perSecond)}/s\n\n${targetTable(targets)}\n`;
+}
+
+function hydraSection(R) {
+  const h = R.hydra;
+  if (!h) return '';
+  if (h.skipped) {
+    return `## Second peer: Ory Hydra ${h.version}\n\nNot measured in this run: ${h.skipped}. The rest of the run is unaffected.\n`;
+  }
+  const names = [...new Set(R.scenarios.filter((r) => r.system === HYDRA).map((r) => r.name))];
+  const lines = [
+    '| Scenario | Hydra req/s | p50 ms | p99 ms | CPU ms/op (Hydra + PostgreSQL) | Accouch req/s | Accouch / Hydra | bare engine / Hydra |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...names.map((n) => {
+      const x = rowOf(R.scenarios, HYDRA, n);
+      const a = rowOf(R.scenarios, ACC, n);
+      const b = rowOf(R.scenarios, BARE, n);
+      const ratio = (r) => (r ? f2(r.rate / x.rate) : '–');
+      const token = n.startsWith('token:') ? '**' : '';
+      return `| ${n} | ${f0(x.rate)}${x.bad ? ` (${x.bad} failed)` : ''} | ${f1(x.latency.p50)} | ${f1(x.latency.p99)} | ${f2(x.cpuMsPerOp)} | ${a ? f0(a.rate) : '–'} | ${token}${ratio(a)}${token} | ${ratio(b)} |`;
+    }),
+  ];
+  const mint = R.minting?.find((m) => m.system === HYDRA);
+  return `## Second peer: Ory Hydra ${h.version}
+
+Measured in the same run, interleaved scenario by scenario with Accouch and the bare engine (no target yet: the
+Accouch / Hydra figures of the token scenarios are for the next goal).
+
+${lines.join('\n')}
+
+- Built by the bench from the Go module proxy at ${h.version} (\`go get -tool github.com/ory/hydra/v2@${h.version}\` in a
+  generated module in ~/.cache/accouch-test-tools/hydra-${h.version}/, with Hydra's replace of gobuffalo/pop by Ory's
+  fork, \`-tags sqlite\`), once; \`hydra serve all --dev\` (plain HTTP) on loopback, ready in ${f0(h.readyMs)} ms.
+- Database: PostgreSQL (Debian's) on tmpfs with fsync off, a private server the bench starts: nothing waits on a
+  disk, as with \`DSN=memory\`, which does not hold up under concurrent requests (an in-memory SQLite database in
+  shared-cache mode: 400 "Unable to serialize access due to a concurrent update", or a deadlock on one connection;
+  see bench/lib/hydra.mjs). Hydra's default pool (2 connections per core). CPU ms/op counts the Hydra process
+  and PostgreSQL's (the postmaster and its children).
+- The same client through the admin API (authorization_code, refresh_token, client_credentials; client_secret_basic;
+  PKCE enforced, S256; refresh tokens rotate, a reused one is refused and revokes its chain), the same redirect URI
+  and scopes plus offline_access (Hydra issues refresh tokens only with it). Client secrets hashed with PBKDF2 at 1
+  iteration: Accouch and the engine compare a stored secret, and Hydra's default (25,000 iterations) made each
+  client_credentials request take about 10 ms longer on this machine (one request at a time). ID tokens are signed
+  with an RSA-2048 key (RS256) set through the admin API, as the others' (Hydra generates RSA-4096 keys, whose
+  signatures cost about 7 times the CPU).
+- Codes: ${R.settings.sessions} sessions signed in through Hydra's login and consent steps, accepted through its admin API
+  as a login and consent app does (remembered, so later requests come back with skip=true and are accepted the same
+  way); five round trips per code${mint ? `, ${f0(mint.perSecond)} codes/s while minting` : ''}. Introspection is Hydra's admin endpoint
+  (\`/admin/oauth2/introspect\`, no client authentication); userinfo answers the claims the consent put in the session. Both
+  use access tokens from codes minted after the refresh_token scenario: a refresh in Hydra revokes the access token
+  issued with the rotated refresh token (Accouch and the engine keep it until it expires).
+- Memory: RSS idle ${f1(R.memory.hydraIdle)} MiB, peak under the token load ${f1(R.memory.hydraTokenPeak)} MiB (Hydra's process).
+`;
 }
 
 function profileSection(R) {
@@ -237,7 +301,7 @@ Generated by \`npm run bench${R.settings.mode === 'quick' ? ' -- --quick' : ''}\
 - Mode: ${R.settings.mode}: warm-up ${R.settings.warmup} s, then ${R.settings.duration} s per scenario (authorization_code: warm-up
   at most 1 s; password sign-in: ${R.settings.passwordSeconds} s with 4 connections, no warm-up); ${R.settings.connections} connections, pipelining 1,
   loopback only. Total run ${f0(R.elapsedSeconds)} s.
-- Accouch runs as an operator runs it (\`node dist/src/main.js serve\`, SQLite in WAL mode with synchronous=FULL,
+- Accouch runs as an operator runs it (\`node --max-semi-space-size=8 dist/src/main.js serve\` as \`npm start\` and the image do, SQLite in WAL mode with synchronous=FULL,
   log level \`info\`: one JSON line per request, written to a file). Its owner was set up through the first-boot
   pages with a software passkey (ES256, 'none' attestation); the app and ${R.settings.users} users came from the CLI.
 - The bare engine is oidc-provider ${'from node_modules'} with its in-memory adapter (its LRU sized so nothing is evicted),
@@ -284,6 +348,7 @@ above): ${R.minting.map((m) => `${m.system} ${f0(m.perSecond)}/s`).join(', ')}.\
   server-side challenge, then the signed assertion; the software authenticator signs in the load generator).
   @simplewebauthn/server's \`verifyAuthenticationResponse\` alone reaches ${f0(c.webauthnPerSecond)}/s in-process on one core.
 
+${hydraSection(R)}
 ${renderSlowDisk(R.slowDisk)}
 ## Targets
 

@@ -7,9 +7,12 @@ const form = 'application/x-www-form-urlencoded';
 const tokenHeaders = (client) => ({ authorization: basicAuth(client.id, client.secret), 'content-type': form });
 const redirect = (status) => status === 302 || status === 303;
 
+/** Where Accouch and the bare engine answer; a system with other routes (Ory Hydra) passes its own. */
+export const defaultPaths = { token: '/token', userinfo: '/me', introspection: '/token/introspection', jwks: '/jwks' };
+
 export const discovery = () => ({ name: 'discovery', requests: [{ method: 'GET', path: '/.well-known/openid-configuration' }] });
 
-export const jwks = () => ({ name: 'JWKS', requests: [{ method: 'GET', path: '/jwks' }] });
+export const jwks = (paths = defaultPaths) => ({ name: 'JWKS', requests: [{ method: 'GET', path: paths.jwks }] });
 
 /** GET /auth without a session: validates the request, stores a new interaction, redirects to the sign-in page. */
 export const authorize = (clientId) => ({
@@ -93,7 +96,7 @@ export function passkeySignIn(interactions, authenticator) {
  * authorization_code: every request redeems a distinct code minted beforehand, with its verifier. The
  * warm-up draws from its own share of the codes, so it cannot leave the measured run without any.
  */
-export function authorizationCode(client, codes, warmupShare = 0.2) {
+export function authorizationCode(client, codes, paths = defaultPaths, warmupShare = 0.2) {
   const measured = codes.splice(Math.floor(codes.length * warmupShare));
   let pool = codes;
   let instance;
@@ -107,7 +110,7 @@ export function authorizationCode(client, codes, warmupShare = 0.2) {
     elapsed: () => (dryAt ? (dryAt - measureStart) / 1000 : undefined),
     dry: () => dryAt !== undefined,
     requests: [{
-      method: 'POST', path: '/token', headers: tokenHeaders(client),
+      method: 'POST', path: paths.token, headers: tokenHeaders(client),
       setupRequest(req) {
         const next = pool.shift();
         if (!next) {
@@ -122,11 +125,11 @@ export function authorizationCode(client, codes, warmupShare = 0.2) {
 }
 
 /** refresh_token with rotation: per-request a token never used before, the previous response's. */
-export function refreshToken(client, tokens) {
+export function refreshToken(client, tokens, paths = defaultPaths) {
   return {
     name: 'token: refresh_token',
     requests: [{
-      method: 'POST', path: '/token', headers: tokenHeaders(client),
+      method: 'POST', path: paths.token, headers: tokenHeaders(client),
       setupRequest(req) {
         return { ...req, body: `grant_type=refresh_token&refresh_token=${encodeURIComponent(tokens.shift() ?? 'pool-ran-dry')}` };
       },
@@ -137,17 +140,17 @@ export function refreshToken(client, tokens) {
   };
 }
 
-export const clientCredentials = (client) => ({
+export const clientCredentials = (client, paths = defaultPaths) => ({
   name: 'token: client_credentials',
-  requests: [{ method: 'POST', path: '/token', headers: tokenHeaders(client), body: 'grant_type=client_credentials' }],
+  requests: [{ method: 'POST', path: paths.token, headers: tokenHeaders(client), body: 'grant_type=client_credentials' }],
 });
 
-export function userinfo(accessTokens) {
+export function userinfo(accessTokens, paths = defaultPaths) {
   let next = 0;
   return {
     name: 'userinfo',
     requests: [{
-      method: 'GET', path: '/me',
+      method: 'GET', path: paths.userinfo,
       setupRequest(req) {
         return { ...req, headers: { ...req.headers, authorization: `Bearer ${accessTokens[next++ % accessTokens.length]}` } };
       },
@@ -155,13 +158,14 @@ export function userinfo(accessTokens) {
   };
 }
 
-export function introspection(client, accessTokens) {
+export function introspection(client, accessTokens, paths = defaultPaths, origin = undefined) {
   let next = 0;
   return {
     name: 'introspection',
+    origin,
     expect: (status, body) => status === 200 && body.includes('"active":true'),
     requests: [{
-      method: 'POST', path: '/token/introspection', headers: tokenHeaders(client),
+      method: 'POST', path: paths.introspection, headers: tokenHeaders(client),
       setupRequest(req) {
         return { ...req, body: `token=${accessTokens[next++ % accessTokens.length]}` };
       },

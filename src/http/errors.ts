@@ -49,6 +49,7 @@ export function handleErrors(render: Render): Middleware {
       const message = client?.message
         ?? (appError?.expose ?? status < 500 ? (error as Error).message : 'Something went wrong on our side. Try again in a moment.');
       if (client) ctx.state.log?.info({ event: 'http.rejected', status, reason: (error as Error).message }, 'request refused');
+      else if (appError?.code === 'unavailable') ctx.state.log?.error({ event: 'storage.unavailable', err: error }, 'the database cannot serve this request: the answer is a 503');
       else if (status >= 500) ctx.state.log?.error({ err: error }, 'request failed');
       ctx.status = status;
       ctx.set('cache-control', 'no-store');

@@ -8,6 +8,7 @@ import { Kysely, PostgresAdapter, PostgresDialect, sql, type RawBuilder } from '
 import type PG from 'pg';
 import type { Config } from '../config.js';
 import type { Database } from './schema.js';
+import { createPostgresStorage, postgresWritable } from './pg-storage.js';
 import { createWriterDialect, type RequestWrites } from './sqlite-writer.js';
 
 export type Db = Kysely<Database>;
@@ -28,10 +29,7 @@ export function requestWritesOf(db: Kysely<any>): RequestWrites {
     run: (work) => work(),
     settle: async () => undefined,
     failure: () => undefined,
-    async writable() {
-      const { rows } = await sql<{ standby: boolean }>`select pg_is_in_recovery() as standby`.execute(db);
-      if (rows[0]?.standby) throw new Error('the PostgreSQL server is a standby: it cannot take writes');
-    },
+    writable: () => postgresWritable(db),
   };
 }
 
@@ -80,7 +78,11 @@ function openPostgres(url: string, onPoolError: (error: Error) => void): Db {
   // An idle connection that breaks (server restart, network) is dropped by the pool and replaced on the next
   // query; without a listener the 'error' event would end the process.
   pool.on('error', onPoolError);
-  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  // A full disk and other "cannot serve now" errors become a 503, as on SQLite (pg-storage.ts).
+  const storage = createPostgresStorage(pool);
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool: storage.pool }) });
+  requestWrites.set(db, storage.writesOf(db));
+  return db;
 }
 
 /**

@@ -41,7 +41,8 @@ const storageCodes = /^SQLITE_(FULL|IOERR|READONLY|CANTOPEN|NOTADB|CORRUPT)/;
 
 /** A write that could not be made durable: a 503 with a message the user can act on. */
 export function storageFailure(cause: unknown): AppError {
-  const full = /FULL/.test((cause as { code?: string }).code ?? '');
+  // SQLITE_FULL, or PostgreSQL's disk_full (pg-storage.ts).
+  const full = /FULL|^53100$/.test((cause as { code?: string }).code ?? '');
   return new AppError('unavailable', full
     ? 'The server cannot save anything right now: its disk is full. Nothing was changed; try again once space is freed.'
     : 'The server cannot save anything right now: its database cannot be written. Nothing was changed; try again later.',

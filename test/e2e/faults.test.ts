@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
+import { fillToLastByte } from './support/full-disk.js';
 import { addClient, addUser } from './support/rp.js';
 import { runCli, sqliteOnly, startServer, stopCleanly, mainJs, type RunningServer } from './support/server.js';
 
@@ -142,19 +143,7 @@ sqliteOnly(() => {
 
       // Fill the disk to the last block.
       const filler = join(mountPoint, 'filler');
-      const fd = openSync(filler, 'w');
-      const block = Buffer.alloc(64 * 1024, 1);
-      try {
-        for (;;) writeSync(fd, block);
-      } catch (error) {
-        expect((error as NodeJS.ErrnoException).code).toBe('ENOSPC');
-      }
-      for (let size = 4096; size >= 1; size = Math.floor(size / 2)) {
-        try {
-          for (;;) writeSync(fd, block, 0, size);
-        } catch { /* that size no longer fits: try a smaller one */ }
-      }
-      closeSync(fd);
+      fillToLastByte(filler);
 
       let refusal: Response | undefined;
       for (let i = 0; i < 200 && !refusal; i += 1) {
