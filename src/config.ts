@@ -67,7 +67,9 @@ export const clientSchema = z.strictObject({
   tokenEndpointAuthMethod: z.enum(tokenEndpointAuthMethods).optional()
     .describe('how a confidential client authenticates at the token endpoint: client_secret_basic (default), client_secret_post (the secret in the form), or private_key_jwt (a JWT signed with its key: give jwks or jwksUri)'),
   jwks: clientJwks.optional().describe('private_key_jwt: the client\'s public keys, a JWK Set ({ keys: [...] })'),
-  jwksUri: z.url({ protocol: /^https?$/ }).optional().describe('private_key_jwt: where Accouch fetches the client\'s public keys (JWK Set)'),
+  jwksUri: z.url({ protocol: /^https?$/ })
+    .refine((uri) => { const url = URL.parse(uri); return url?.protocol !== 'http:' || ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname); }, 'must be https (http only on a loopback address): whoever can change the keys on the way can sign in as the app')
+    .optional().describe('private_key_jwt: where Accouch fetches the client\'s public keys (JWK Set; https, or http on a loopback address)'),
   native: z.boolean().default(false).describe('native app: loopback redirect URIs match on any port (RFC 8252)'),
   redirectUris: z.array(redirectUri).default([]).describe('exact redirect URIs'),
   postLogoutRedirectUris: z.array(redirectUri).default([]).describe('exact post-logout redirect URIs'),

@@ -13,6 +13,7 @@ import { endEverySession, householdSessions, revokeSessionAndGrants } from '../o
 import { findUserById, findUserByUsername, listUsers, setGroups, updateProfile, type User } from '../store/users.js';
 import type { Actor } from './account.js';
 import { sessionHandle } from './account.js';
+import { appKeysFrom, keysForAudit, type AppKeysInput } from './app-keys.js';
 import { issueEnrolLink, purposes, type IssuedLink } from './enrol.js';
 import type { SecretBox } from './secret-key.js';
 import { accountLocks, unlockAccount } from './throttle.js';
@@ -81,13 +82,25 @@ export async function updateAppRedirects(db: Db, actor: Actor, id: string, text:
   return uris;
 }
 
-/** A new secret for a confidential app, returned once; the old one stops working at once. */
-export async function rotateAppSecret(db: Db, actor: Actor, id: string): Promise<string> {
+/** The app without its secret or keys, before it is given the other kind (the schema allows one of them). */
+const withoutCredentials = ({ secret, secretFile, jwks, jwksUri, ...rest }: ClientConfig) => rest;
+type SecretMethod = 'client_secret_basic' | 'client_secret_post';
+const secretMethods: readonly unknown[] = ['client_secret_basic', 'client_secret_post'] satisfies SecretMethod[];
+const usesKey = (config: ClientConfig) => config.tokenEndpointAuthMethod === 'private_key_jwt';
+
+/**
+ * A new secret for a confidential app, returned once; the old one stops working at once. An app that signed with
+ * its own key (private_key_jwt) switches to the secret (`method`, client_secret_basic unless given) and its keys go.
+ */
+export async function rotateAppSecret(db: Db, actor: Actor, id: string, method?: unknown): Promise<string> {
   const app = await changeableApp(db, id);
   if (app.config.public) throw badRequest('A public app has no secret.');
+  if (method !== undefined && !secretMethods.includes(method)) throw badRequest('Choose how the app sends its secret.');
+  const from = app.config.tokenEndpointAuthMethod;
+  const next = (method as SecretMethod | undefined) ?? (usesKey(app.config) ? 'client_secret_basic' : from);
   const secret = newClientSecret();
-  await updateCliClient(db, { ...app.config, secret });
-  await audit(db, actor, 'client.secret_rotated', { client: id });
+  await updateCliClient(db, validClient({ ...withoutCredentials(app.config), secret, tokenEndpointAuthMethod: next }));
+  await audit(db, actor, 'client.secret_rotated', { client: id, ...(next !== from ? { tokenEndpointAuthMethod: next } : {}) });
   return secret;
 }
 
@@ -95,10 +108,25 @@ export async function rotateAppSecret(db: Db, actor: Actor, id: string): Promise
 export async function updateAppAuthMethod(db: Db, actor: Actor, id: string, method: unknown): Promise<void> {
   const app = await changeableApp(db, id);
   if (app.config.public) throw badRequest('A public app does not authenticate: it uses PKCE.');
-  if (app.config.tokenEndpointAuthMethod === 'private_key_jwt') throw badRequest('This app signs in with its own key (private_key_jwt): change that with the CLI or in the configuration file.');
-  if (method !== 'client_secret_basic' && method !== 'client_secret_post') throw badRequest('Choose how the app sends its secret.');
-  await updateCliClient(db, validClient({ ...app.config, tokenEndpointAuthMethod: method }));
+  if (usesKey(app.config)) throw badRequest('This app signs with its own key (private_key_jwt): switching it to a secret makes a new one, with "Switch to a secret".');
+  if (!secretMethods.includes(method)) throw badRequest('Choose how the app sends its secret.');
+  await updateCliClient(db, validClient({ ...app.config, tokenEndpointAuthMethod: method as SecretMethod }));
   await audit(db, actor, 'client.updated', { client: id, tokenEndpointAuthMethod: method });
+}
+
+/**
+ * Makes a confidential app prove itself with a JWT signed by its own key (private_key_jwt), or replaces its keys:
+ * the address of its JWK Set or the public keys themselves. Its secret stops working at once; a private key is
+ * refused and never stored.
+ */
+export async function setAppKeys(db: Db, actor: Actor, id: string, input: AppKeysInput): Promise<void> {
+  const app = await changeableApp(db, id);
+  if (app.config.public) throw badRequest('A public app does not authenticate: it uses PKCE.');
+  const keys = appKeysFrom(input);
+  await updateCliClient(db, validClient({ ...withoutCredentials(app.config), tokenEndpointAuthMethod: 'private_key_jwt', ...keys }));
+  await audit(db, actor, 'client.updated', {
+    client: id, tokenEndpointAuthMethod: 'private_key_jwt', ...keysForAudit(keys), ...(usesKey(app.config) ? {} : { secretRemoved: true }),
+  });
 }
 
 /** Removes an app with every grant and token issued to it. */

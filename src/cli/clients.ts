@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
 import { readFile } from 'node:fs/promises';
-import { removeApp } from '../auth/admin.js';
+import { removeApp, rotateAppSecret, setAppKeys, updateAppAuthMethod } from '../auth/admin.js';
 import { clientSchema, refreshPolicies, tokenEndpointAuthMethods } from '../config.js';
 import { badRequest, notFound } from '../errors.js';
 import { recordAudit } from '../store/audit.js';
@@ -107,6 +107,30 @@ export function registerClientCommands(program: Command): void {
         id: c.id, name: c.name ?? '', type: c.public ? (c.native ? 'public native' : 'public') : (c.tokenEndpointAuthMethod && c.tokenEndpointAuthMethod !== 'client_secret_basic' ? `confidential (${c.tokenEndpointAuthMethod})` : 'confidential'), source, redirect_uris: c.redirectUris.join(' '),
       })));
     }));
+
+  client.command('auth-method <id> <method>')
+    .description(`change how an app proves itself (${tokenEndpointAuthMethods.join(' | ')}); from private_key_jwt to a secret prints a new secret once`)
+    .option('--jwks <file>', 'private_key_jwt: a JSON file with the app\'s public keys (JWK Set)')
+    .option('--jwks-uri <url>', 'private_key_jwt: where Accouch fetches the app\'s public keys')
+    // The console's own services (auth/admin.ts): the same checks, the same audit entries.
+    .action(async (id: string, method: string, opts: { jwks?: string; jwksUri?: string }) => {
+      const jwks = opts.jwks === undefined ? undefined : await readFile(opts.jwks, 'utf8').catch((error: NodeJS.ErrnoException) => {
+        throw badRequest(`--jwks: cannot read ${opts.jwks}: ${error.code ?? String(error)}`);
+      });
+      if (!(tokenEndpointAuthMethods as readonly string[]).includes(method)) throw badRequest(`<method>: one of ${tokenEndpointAuthMethods.join(', ')}`);
+      if (method !== 'private_key_jwt' && (jwks !== undefined || opts.jwksUri !== undefined)) throw badRequest('--jwks and --jwks-uri go with private_key_jwt');
+      const secret = await withDatabase(async ({ db }): Promise<string | undefined> => {
+        const cli = { userId: 'cli' };
+        const found = await findClient(db, id);
+        if (!found) throw notFound(`no client "${id}"`);
+        if (method === 'private_key_jwt') await setAppKeys(db, cli, id, { jwks, jwksUri: opts.jwksUri });
+        else if (found.config.tokenEndpointAuthMethod === 'private_key_jwt') return rotateAppSecret(db, cli, id, method);
+        else await updateAppAuthMethod(db, cli, id, method);
+        return undefined;
+      });
+      console.log(`client ${id} now uses ${method}`);
+      if (secret) console.log(`client secret (shown once, store it now): ${secret}`);
+    });
 
   client.command('remove <id>')
     .description('remove an app (its tokens stop working)')

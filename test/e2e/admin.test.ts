@@ -2,16 +2,19 @@
 // their setup text, secret rotation seen at the token endpoint; session revocation seen by the refresh token;
 // disabling, invitation and reset links; key rotation seen in the JWKS; the audit log; and, in Chromium, axe and
 // screenshots in light and dark.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
+import { exportJWK, generateKeyPair } from 'jose';
 import * as oidc from 'openid-client';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Agent, formAction } from './support/agent.js';
 import { expectAccessible } from './support/axe.js';
 import { launchChromium } from './support/chromium.js';
-import { addClient, addUser, callback, codeFlow, discover } from './support/rp.js';
+import { addClient, addUser, callback, clientCredentials, codeFlow, discover, discoverWith } from './support/rp.js';
 import { screenshotDir, startServer, type RunningServer, stopCleanly } from './support/server.js';
 import { addVirtualAuthenticator } from './support/webauthn.js';
 
@@ -101,7 +104,7 @@ describe('who gets in', () => {
       expect((await nick.get(url(path))).status, path).toBe(403);
     }
     const posts = [
-      '/admin/apps', '/admin/apps/x/redirects', '/admin/apps/x/secret', '/admin/apps/x/remove', '/admin/users/invite', '/admin/users/x/groups',
+      '/admin/apps', '/admin/apps/x/redirects', '/admin/apps/x/keys', '/admin/apps/x/secret', '/admin/apps/x/remove', '/admin/users/invite', '/admin/users/x/groups',
       '/admin/users/x/disable', '/admin/users/x/enable', '/admin/users/x/reset', '/admin/sessions/x/revoke', '/admin/keys/rotate',
     ];
     for (const path of posts) expect((await nick.post(url(path), { preset: 'generic', url: 'https://x.example', id: 'x', groups: 'admins' })).status, path).toBe(403);
@@ -161,6 +164,83 @@ describe('apps', () => {
     await expect(codeFlow(server, renewed, 'amy', 'amy password')).rejects.toThrow();
     const log = auditLog();
     for (const event of ['client.created', 'client.secret_rotated', 'client.updated', 'client.removed']) expect(log).toMatch(new RegExp(`${event.replace('.', '\\.')} .*client=notes`));
+  });
+});
+
+/** A client_credentials request from app `clientId` proving itself with `auth`: the access token, or the OAuth error code. */
+const tokenFor = async (clientId: string, auth: oidc.ClientAuth) => clientCredentials(await discoverWith(server, clientId, auth));
+
+describe('an app that signs with its own key', () => {
+  it('switches to private_key_jwt with pasted public keys after a fresh sign-in, refuses a private key, and switches back to a new secret', async () => {
+    const secret = addClient(server, 'robot', ['--name', 'Backup Robot', '--client-credentials'])!;
+    expect(await tokenFor('robot', oidc.ClientSecretBasic(secret))).not.toMatch(/^error/);
+    const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+    const publicJwk = { ...(await exportJWK(publicKey)), kid: 'robot-1', alg: 'ES256', use: 'sig' };
+    const privateJwk = { ...(await exportJWK(privateKey)), kid: 'robot-1' };
+
+    // Giving an app a key is as strong as knowing its secret: it needs a sign-in at most five minutes old.
+    ageSession(owner, 301);
+    const keys = { jwks: JSON.stringify({ keys: [publicJwk] }, null, 2), jwksUri: '' };
+    const stale = await owner.post(url('/admin/apps/robot/keys'), keys);
+    expect(stale.status).toBe(303);
+    expect(new URL(stale.headers.get('location')!).searchParams.get('prompt')).toBe('login');
+    const back = await openSignedIn(owner, '/admin/apps/robot', 'olive', ownerPassword, stale);
+    expect(back.html).toContain('Or it signs with its own key (private_key_jwt)');
+
+    const refused = await owner.post(url('/admin/apps/robot/keys'), { jwks: JSON.stringify({ keys: [privateJwk] }), jwksUri: '' });
+    expect(refused.status).toBe(400);
+    const refusedPage = await refused.text();
+    expect(refusedPage).toContain('That is a private key: it stays with the app and was not saved.');
+    expect(refusedPage).not.toContain(privateJwk.d!); // not even shown back in the form
+    const offLoopback = await owner.post(url('/admin/apps/robot/keys'), { jwksUri: 'http://robot.example/jwks', jwks: '' });
+    expect(offLoopback.status).toBe(400);
+    expect(await offLoopback.text()).toContain('must be https (http only on a loopback address)');
+    expect(await tokenFor('robot', oidc.ClientSecretBasic(secret))).not.toMatch(/^error/); // nothing changed
+
+    const saved = await owner.post(url('/admin/apps/robot/keys'), keys);
+    expect(saved.headers.get('location')).toBe('/admin/apps/robot?done=keys-saved');
+    const detail = await page(owner, '/admin/apps/robot?done=keys-saved');
+    expect(detail).toContain('Keys saved: the app must now sign its requests with one of them (private_key_jwt).');
+    expect(detail).toContain('Switch to a secret');
+    expect(detail).not.toContain('Rotate secret');
+
+    const key = { key: privateKey, kid: 'robot-1' };
+    expect(await tokenFor('robot', oidc.PrivateKeyJwt(key))).not.toMatch(/^error/);
+    expect(await tokenFor('robot', oidc.ClientSecretBasic(secret))).toBe('error: invalid_client');
+    const stranger = await generateKeyPair('ES256');
+    expect(await tokenFor('robot', oidc.PrivateKeyJwt({ key: stranger.privateKey, kid: 'robot-1' }))).toBe('error: invalid_client');
+
+    // New keys at an address the app serves (http is allowed on loopback): the new key works, the old one no longer.
+    const next = await generateKeyPair('ES256', { extractable: true });
+    const nextJwk = { ...(await exportJWK(next.publicKey)), kid: 'robot-2', alg: 'ES256', use: 'sig' };
+    const jwksServer = createServer((_req, res) => res.setHeader('content-type', 'application/json').end(JSON.stringify({ keys: [nextJwk] })));
+    await new Promise<void>((resolve) => jwksServer.listen(0, '127.0.0.1', resolve));
+    try {
+      const jwksUri = `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}/jwks`;
+      const moved = await owner.post(url('/admin/apps/robot/keys'), { jwksUri, jwks: '' });
+      expect(moved.headers.get('location')).toBe('/admin/apps/robot?done=keys-saved');
+      expect(await page(owner, '/admin/apps/robot')).toContain(`<code id="jwks-uri">${jwksUri}</code>`);
+      expect(await tokenFor('robot', oidc.PrivateKeyJwt({ key: next.privateKey, kid: 'robot-2' }))).not.toMatch(/^error/);
+      expect(await tokenFor('robot', oidc.PrivateKeyJwt(key))).toBe('error: invalid_client');
+    } finally {
+      jwksServer.close();
+    }
+
+    // Back to a secret: the rotation page shows the new one once, and the key stops working.
+    const switched = await owner.post(url('/admin/apps/robot/secret'), { tokenEndpointAuthMethod: 'client_secret_post' });
+    expect(switched.status).toBe(200);
+    const fresh = (await switched.text()).match(/<code id="client-secret">([^<]+)<\/code>/)![1]!;
+    expect(fresh).not.toBe(secret);
+    expect(await tokenFor('robot', oidc.ClientSecretPost(fresh))).not.toMatch(/^error/);
+    expect(await tokenFor('robot', oidc.PrivateKeyJwt({ key: next.privateKey, kid: 'robot-2' }))).toBe('error: invalid_client');
+    expect(await page(owner, '/admin/apps/robot')).toMatch(/value="client_secret_post" checked/);
+
+    const log = auditLog();
+    expect(log).toMatch(/client\.updated .*client=robot/);
+    expect(log).toContain('jwksUri=http://127.0.0.1:');
+    expect(log).toMatch(/client\.secret_rotated .*client=robot/);
+    expect(log).not.toContain(publicJwk.x!);
+    expect(log).not.toContain(privateJwk.d!);
   });
 });
 
@@ -371,6 +451,14 @@ describe('in a browser', () => {
     await check(page, 'app added', 'admin-app-added');
     await page.click('text=Done');
     await check(page, 'app page');
+    // An app that signs with its own key: its keys, and the way back to a secret.
+    const jwksFile = join(server.dataDir, 'signer-jwks.json');
+    writeFileSync(jwksFile, JSON.stringify({ keys: [{ ...(await exportJWK((await generateKeyPair('ES256')).publicKey)), kid: 'signer-1' }] }));
+    expect(server.cli(['client', 'add', 'signer', '--client-credentials', '--auth-method', 'private_key_jwt', '--jwks', jwksFile]).status).toBe(0);
+    await page.goto(url('/admin/apps/signer'));
+    await page.click('summary:has-text("Its public keys")');
+    expect(await page.textContent('#app-jwks')).toContain('"kid": "signer-1"');
+    await check(page, 'app page with its own key', 'admin-app-key');
     await page.goto(url('/admin/apps'));
     await check(page, 'apps', 'admin-apps');
     await page.goto(url('/admin/users'));

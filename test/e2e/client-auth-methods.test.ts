@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { exportJWK, generateKeyPair } from 'jose';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addClient, addUser, callback, codeFlow } from './support/rp.js';
+import { addClient, addUser, callback, clientCredentials, codeFlow, discoverWith } from './support/rp.js';
 import { startServer, stopCleanly, type RunningServer } from './support/server.js';
 
 let server: RunningServer;
@@ -19,20 +19,7 @@ beforeAll(async () => {
 });
 afterAll(async () => stopCleanly(server));
 
-const configure = (clientId: string, auth: oidc.ClientAuth, metadata: Partial<oidc.ClientMetadata> = {}) =>
-  oidc.discovery(new URL(server.issuer), clientId, metadata, auth, { execute: [oidc.allowInsecureRequests] });
-
-/** The token endpoint's answer to a client_credentials request: the access token, or the OAuth error code. */
-async function clientCredentials(config: oidc.Configuration): Promise<string> {
-  try {
-    return (await oidc.clientCredentialsGrant(config)).access_token;
-  } catch (error) {
-    if (error instanceof oidc.ResponseBodyError) return `error: ${error.error}`;
-    // A refused client: 401 with a Basic challenge carrying the error code.
-    if (error instanceof oidc.WWWAuthenticateChallengeError) return `error: ${error.cause[0]?.parameters.error}`;
-    throw error;
-  }
-}
+const configure = (clientId: string, auth: oidc.ClientAuth, metadata: Partial<oidc.ClientMetadata> = {}) => discoverWith(server, clientId, auth, metadata);
 
 describe('client_secret_post', () => {
   it('an app that posts its secret completes the code flow and the client_credentials grant; a wrong secret is refused', async () => {
@@ -72,6 +59,37 @@ describe('private_key_jwt', () => {
     const other = await generateKeyPair('ES256');
     expect(await clientCredentials(await configure('signer', oidc.PrivateKeyJwt({ key: other.privateKey, kid: 'app-1' })))).toBe('error: invalid_client');
     expect(await clientCredentials(await configure('signer', oidc.ClientSecretBasic('some secret the app never had')))).toBe('error: invalid_client');
+  });
+
+  it('the CLI moves a registered app to its own key and back to a new secret, with the console\'s checks', async () => {
+    const secret = addClient(server, 'switcher', ['--client-credentials'])!;
+    const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+    const jwks = join(dir, 'switcher-jwks.json');
+    writeFileSync(jwks, JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'switcher-1' }] }));
+    const privateJwks = join(dir, 'switcher-private.json');
+    writeFileSync(privateJwks, JSON.stringify({ keys: [{ ...(await exportJWK(privateKey)), kid: 'switcher-1' }] }));
+
+    const refused = server.cli(['client', 'auth-method', 'switcher', 'private_key_jwt', '--jwks', privateJwks]);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain('That is a private key: it stays with the app and was not saved.');
+    expect(server.cli(['client', 'auth-method', 'switcher', 'client_secret_jwt']).stderr).toContain('<method>: one of client_secret_basic, client_secret_post, private_key_jwt');
+    expect(await clientCredentials(await configure('switcher', oidc.ClientSecretBasic(secret)))).not.toMatch(/^error/);
+
+    const keyed = server.cli(['client', 'auth-method', 'switcher', 'private_key_jwt', '--jwks', jwks]);
+    expect(keyed.status, keyed.stderr).toBe(0);
+    expect(keyed.stdout).toBe('client switcher now uses private_key_jwt\n');
+    const key = { key: privateKey, kid: 'switcher-1' };
+    expect(await clientCredentials(await configure('switcher', oidc.PrivateKeyJwt(key)))).not.toMatch(/^error/);
+    expect(await clientCredentials(await configure('switcher', oidc.ClientSecretBasic(secret)))).toBe('error: invalid_client');
+
+    const back = server.cli(['client', 'auth-method', 'switcher', 'client_secret_post']);
+    expect(back.status, back.stderr).toBe(0);
+    const fresh = back.stdout.match(/client secret \(shown once, store it now\): (\S+)/)?.[1];
+    expect(fresh).toMatch(/^[\w-]{43}$/);
+    expect(await clientCredentials(await configure('switcher', oidc.ClientSecretPost(fresh!)))).not.toMatch(/^error/);
+    expect(await clientCredentials(await configure('switcher', oidc.PrivateKeyJwt(key)))).toBe('error: invalid_client');
+    expect(server.cli(['client', 'list']).stdout).toMatch(/^switcher\s+confidential \(client_secret_post\)\s/m);
+    expect(server.cli(['audit', '--limit', '20']).stdout).toMatch(/client\.updated .*client=switcher tokenEndpointAuthMethod=private_key_jwt keys=1 kids=switcher-1 secretRemoved=true/);
   });
 
   it('refuses to register what cannot work, each with the flag to fix', async () => {

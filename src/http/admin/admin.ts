@@ -1,14 +1,16 @@
 // The owner console at /admin, for members of `admins`: the overview and apps (add from a preset, redirect URIs,
-// secret, removal) here; users and sessions in users.ts; sign-in services in upstreams.ts; signing keys and the
-// audit log in system.ts. Signed in like the account pages (../account-auth.ts); a secret or key rotation needs a sign-in at most five minutes old.
+// secret or the app's own keys, removal) here; users and sessions in users.ts; sign-in services in upstreams.ts;
+// signing keys and the audit log in system.ts. Signed in like the account pages (../account-auth.ts); a secret, an
+// app's keys or a key rotation need a sign-in at most five minutes old.
 import Router from '@koa/router';
 import type { Context, Middleware } from 'koa';
 import { z } from 'zod';
 import type { Actor } from '../../auth/account.js';
 import {
   addApp, adminGroup, auditPage, countOpenInvitations, findApp, listAdminUsers, listApps, listHouseholdSessions, newClientSecret, removeApp, rotateAppSecret,
-  updateAppAuthMethod, updateAppRedirects,
+  setAppKeys, updateAppAuthMethod, updateAppRedirects,
 } from '../../auth/admin.js';
+import { holdsPrivateKey } from '../../auth/app-keys.js';
 import { badRequest, type AppError } from '../../errors.js';
 import { listPresets, presetClient, presetInstructions, type PresetName } from '../../integrations/presets.js';
 import type { AccountState } from '../account-auth.js';
@@ -26,6 +28,8 @@ export { adminNotices, type AdminDeps, type AdminKit, type Section } from './kit
 const newAppForm = z.object({ preset: field, url: trimmed, name: trimmed, id: trimmed });
 const redirectsForm = z.object({ redirectUris: field });
 const authMethodForm = z.object({ tokenEndpointAuthMethod: field });
+const keysForm = z.object({ jwksUri: field, jwks: field });
+const secretForm = z.object({ tokenEndpointAuthMethod: trimmed });
 
 export function adminRoutes(deps: AdminDeps): Router {
   const { db, render, base, issuer } = deps;
@@ -109,9 +113,14 @@ export function adminRoutes(deps: AdminDeps): Router {
   const showApp = async (ctx: Context, error?: AppError) => {
     const app = await findApp(db, ctx.params.id!);
     const b = error ? postedValues(ctx, redirectsForm) : {};
+    // The keys form starts empty (one of its two fields is given) and after a refusal shows what was posted, but
+    // never a pasted private key.
+    const posted = error ? postedValues(ctx, keysForm) : {};
     show(ctx, 'admin-app', 'apps', {
       app: { ...app, created: when(app.createdAt) },
       redirectUris: b.redirectUris ?? app.config.redirectUris.join('\n'),
+      keys: { jwksUri: posted.jwksUri ?? '', jwks: posted.jwks && !holdsPrivateKey(posted.jwks) ? posted.jwks : '' },
+      jwks: app.config.jwks ? JSON.stringify(app.config.jwks, null, 2) : undefined,
       error: error?.message,
     }, error?.status);
   };
@@ -125,8 +134,13 @@ export function adminRoutes(deps: AdminDeps): Router {
     await updateAppAuthMethod(db, actor(ctx), ctx.params.id!, parseBody(ctx, authMethodForm).tokenEndpointAuthMethod);
     go(ctx, appPage(ctx), 'auth-method-saved');
   };
+  const saveKeys = async (ctx: Context) => {
+    await setAppKeys(db, actor(ctx), ctx.params.id!, parseBody(ctx, keysForm));
+    go(ctx, appPage(ctx), 'keys-saved');
+  };
+  // Also the way back from the app's own key to a secret (in the form, or the one the app used before).
   const rotateSecret = async (ctx: Context) => {
-    const secret = await rotateAppSecret(db, actor(ctx), ctx.params.id!);
+    const secret = await rotateAppSecret(db, actor(ctx), ctx.params.id!, parseBody(ctx, secretForm).tokenEndpointAuthMethod);
     const app = await findApp(db, ctx.params.id!);
     show(ctx, 'admin-app-secret', 'apps', { app, secret });
   };
@@ -143,6 +157,7 @@ export function adminRoutes(deps: AdminDeps): Router {
   router.get('/admin/apps/:id',                                  requireAdmin,                    (ctx) => showApp(ctx));
   router.post('/admin/apps/:id/redirects',           sameOrigin, requireAdmin,              form, orShow(saveRedirects, showApp, consoleRefusals));
   router.post('/admin/apps/:id/auth-method',       sameOrigin, requireAdmin,              form, orShow(saveAuthMethod, showApp, consoleRefusals));
+  router.post('/admin/apps/:id/keys',                sameOrigin, requireAdmin, fresh(appPage), form, orShow(saveKeys, showApp, consoleRefusals));
   router.post('/admin/apps/:id/secret',              sameOrigin, requireAdmin, fresh(appPage), form, orShow(rotateSecret, showApp, consoleRefusals));
   router.post('/admin/apps/:id/remove',              sameOrigin, requireAdmin,              form, orShow(remove, showApp, consoleRefusals));
 

@@ -38,6 +38,7 @@ export interface AdminDeps {
 export const adminNotices = {
   'redirects-saved': 'Redirect URIs saved.',
   'auth-method-saved': 'Saved: the app must now send its secret that way.',
+  'keys-saved': 'Keys saved: the app must now sign its requests with one of them (private_key_jwt). It has no secret any more.',
   'app-removed': 'The app is removed: its tokens no longer work.',
   'groups-saved': 'Groups saved. Apps see them at the next sign-in.',
   disabled: 'The user is disabled and signed out everywhere.',

@@ -12,6 +12,23 @@ export async function discover(server: RunningServer, clientId: string, secret?:
   });
 }
 
+/** The app configured with how it proves itself at the token endpoint (its secret in either place, or its key). */
+export function discoverWith(server: RunningServer, clientId: string, auth: oidc.ClientAuth, metadata: Partial<oidc.ClientMetadata> = {}): Promise<oidc.Configuration> {
+  return oidc.discovery(new URL(server.issuer), clientId, metadata, auth, { execute: [oidc.allowInsecureRequests] });
+}
+
+/** The token endpoint's answer to a client_credentials request: the access token, or the OAuth error code. */
+export async function clientCredentials(config: oidc.Configuration): Promise<string> {
+  try {
+    return (await oidc.clientCredentialsGrant(config)).access_token;
+  } catch (error) {
+    if (error instanceof oidc.ResponseBodyError) return `error: ${error.error}`;
+    // A refused client: 401 with a Basic challenge carrying the error code.
+    if (error instanceof oidc.WWWAuthenticateChallengeError) return `error: ${error.cause[0]?.parameters.error}`;
+    throw error;
+  }
+}
+
 /** Adds a user through the CLI, as the owner would. */
 export function addUser(server: RunningServer, username: string, password: string, extra: string[] = []) {
   const result = server.cli(['user', 'add', username, '--name', `${username[0]!.toUpperCase()}${username.slice(1)} Example`, '--email', `${username}@home.example`, '--password-stdin', ...extra], password);

@@ -1,11 +1,11 @@
 // The owner console's rules: CLI apps change and config apps do not, a rotated secret replaces the old one,
 // admins cannot lock themselves out, disabling and session revocation take grants with them, and the audit log
 // filters and pages (invitation and reset links: enrol.test.ts).
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { describe, expect, test } from 'vitest';
 import {
   addApp, auditPage, createResetLink, inviteUser, liftPasswordLock, listAdminUsers, passwordLocksOf, listHouseholdSessions, parseGroups, removeApp, revokeSession, rotateAppSecret,
-  rotateKeys, setUserDisabled, setUserGroups, updateAppRedirects,
+  rotateKeys, setAppKeys, setUserDisabled, setUserGroups, updateAppAuthMethod, updateAppRedirects,
 } from '../../../src/auth/admin.js';
 import { sessionHandle } from '../../../src/auth/account.js';
 import { hashPassword, verifyPassword } from '../../../src/auth/password.js';
@@ -56,6 +56,123 @@ describe('apps', () => {
     expect(await findClient(db, 'wiki')).toBeUndefined();
     expect(await findPayload(db, 'Grant', 'id', 'g1')).toBeUndefined();
     expect(await events(db)).toEqual(['client.created', 'client.updated', 'client.secret_rotated', 'client.removed']);
+  });
+});
+
+/** An app's key pair as JWKs: the public one to register, the private one it must never give away. */
+function appKey(kid: string) {
+  const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  return { pub: { ...publicKey.export({ format: 'jwk' }), kid, alg: 'ES256', use: 'sig' }, priv: { ...privateKey.export({ format: 'jwk' }), kid } };
+}
+const stored = async (db: Db, id: string) => (await findClient(db, id))!.config;
+
+describe('how an app proves itself', () => {
+  test('a secret app switches to its own key: the secret goes, the audit log names the keys but holds no key material', async () => {
+    const db = await openTestDb();
+    const admin = { userId: (await owner(db)).id };
+    await addApp(db, admin, { ...web('ci'), clientCredentials: true }, 'generic');
+    const key = appKey('ci-1');
+    await setAppKeys(db, admin, 'ci', { jwks: `  ${JSON.stringify({ keys: [key.pub] }, null, 2)}\n` });
+    const config = await stored(db, 'ci');
+    expect(config).toMatchObject({ tokenEndpointAuthMethod: 'private_key_jwt', jwks: { keys: [key.pub] } });
+    expect(config.secret).toBeUndefined();
+    expect(config.jwksUri).toBeUndefined();
+    const [entry] = await listAudit(db);
+    expect(entry).toMatchObject({ event: 'client.updated', actor: admin.userId, detail: { client: 'ci', tokenEndpointAuthMethod: 'private_key_jwt', keys: 1, kids: ['ci-1'], secretRemoved: true } });
+    expect(JSON.stringify(entry!.detail)).not.toContain(key.pub.x as string);
+  });
+
+  test('a key app gets new keys: an https address, an http one on loopback, a pasted single JWK; its secret methods are refused', async () => {
+    const db = await openTestDb();
+    const admin = { userId: (await owner(db)).id };
+    await addApp(db, admin, web('signer'), 'generic');
+    await setAppKeys(db, admin, 'signer', { jwksUri: ' https://signer.example/jwks ' });
+    expect(await stored(db, 'signer')).toMatchObject({ tokenEndpointAuthMethod: 'private_key_jwt', jwksUri: 'https://signer.example/jwks' });
+    await setAppKeys(db, admin, 'signer', { jwksUri: 'http://127.0.0.1:8080/jwks' });
+    expect((await stored(db, 'signer')).jwksUri).toBe('http://127.0.0.1:8080/jwks');
+
+    const key = appKey('signer-2');
+    await setAppKeys(db, admin, 'signer', { jwks: JSON.stringify(key.pub), jwksUri: '' });
+    const config = await stored(db, 'signer');
+    expect(config.jwks).toEqual({ keys: [key.pub] });
+    expect(config.jwksUri).toBeUndefined();
+    expect((await listAudit(db))[0]!.detail).toEqual({ client: 'signer', tokenEndpointAuthMethod: 'private_key_jwt', keys: 1, kids: ['signer-2'] });
+    expect((await listAudit(db))[1]!.detail).toEqual({ client: 'signer', tokenEndpointAuthMethod: 'private_key_jwt', jwksUri: 'http://127.0.0.1:8080/jwks' });
+
+    await expect(updateAppAuthMethod(db, admin, 'signer', 'client_secret_post')).rejects.toThrow(/Switch to a secret/);
+    expect(await stored(db, 'signer')).toEqual(config);
+  });
+
+  test.each([
+    ['a private JWK', (k: ReturnType<typeof appKey>) => ({ jwks: JSON.stringify({ keys: [k.priv] }) }), /private key: it stays with the app and was not saved/],
+    ['a public and a private JWK', (k: ReturnType<typeof appKey>) => ({ jwks: JSON.stringify({ keys: [k.pub, k.priv] }) }), /private key/],
+    ['a cut-off private JWK', (k: ReturnType<typeof appKey>) => { const text = JSON.stringify({ keys: [k.priv] }); return { jwks: text.slice(0, text.indexOf('"d"') + 12) }; }, /private key/],
+    ['a PEM private key', () => ({ jwks: generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }) as string }), /private key/],
+    ['a shared secret (oct JWK)', () => ({ jwks: JSON.stringify({ keys: [{ kty: 'oct', k: 'c2VjcmV0' }] }) }), /private key/],
+    ['text that is not JSON', () => ({ jwks: 'keys: []' }), /not JSON/],
+    ['an empty set', () => ({ jwks: '{"keys":[]}' }), /jwks\.keys/],
+    ['a JWK that is no key', () => ({ jwks: '{"keys":[{"kty":"EC","crv":"P-256","x":"AA"}]}' }), /jwks\.keys\.0: not a public key/],
+    ['both an address and keys', (k: ReturnType<typeof appKey>) => ({ jwksUri: 'https://a.example/jwks', jwks: JSON.stringify({ keys: [k.pub] }) }), /not both/],
+    ['neither', () => ({ jwksUri: ' ', jwks: '' }), /JWKS URI/],
+    ['an http address off loopback', () => ({ jwksUri: 'http://signer.example/jwks' }), /must be https \(http only on a loopback address\)/],
+    ['an address that is no URL', () => ({ jwksUri: 'signer.example/jwks' }), /jwksUri/],
+  ])('refuses %s and leaves the app as it was', async (_name, input, message) => {
+    const db = await openTestDb();
+    const admin = { userId: (await owner(db)).id };
+    await addApp(db, admin, web('wiki'), 'generic');
+    const before = await stored(db, 'wiki');
+    await expect(setAppKeys(db, admin, 'wiki', input(appKey('k')))).rejects.toMatchObject({ code: 'bad_request', message: expect.stringMatching(message) });
+    expect(await stored(db, 'wiki')).toEqual(before);
+    expect(await events(db)).toEqual(['client.created']);
+  });
+
+  test('keys are refused for a public app and for an app declared in the configuration', async () => {
+    const db = await openTestDb();
+    const admin = { userId: (await owner(db)).id };
+    await addApp(db, admin, clientSchema.parse({ id: 'spa', public: true, redirectUris: ['https://spa.example/cb'] }), 'generic');
+    await upsertConfigClient(db, web('gitea'));
+    const jwks = JSON.stringify({ keys: [appKey('k').pub] });
+    await expect(setAppKeys(db, admin, 'spa', { jwks })).rejects.toMatchObject({ code: 'bad_request', message: expect.stringMatching(/PKCE/) });
+    await expect(setAppKeys(db, admin, 'gitea', { jwks })).rejects.toMatchObject({ code: 'forbidden' });
+    await expect(setAppKeys(db, admin, 'nope', { jwks })).rejects.toMatchObject({ code: 'not_found' });
+  });
+
+  test('a key app switches back to a secret: a new one, the method chosen, the keys gone', async () => {
+    const db = await openTestDb();
+    const admin = { userId: (await owner(db)).id };
+    await addApp(db, admin, web('ci'), 'generic');
+    await setAppKeys(db, admin, 'ci', { jwksUri: 'https://ci.example/jwks' });
+    await expect(rotateAppSecret(db, admin, 'ci', 'private_key_jwt')).rejects.toMatchObject({ code: 'bad_request' });
+    await expect(rotateAppSecret(db, admin, 'ci', 'none')).rejects.toMatchObject({ code: 'bad_request' });
+    expect((await stored(db, 'ci')).jwksUri).toBe('https://ci.example/jwks');
+
+    const secret = await rotateAppSecret(db, admin, 'ci', 'client_secret_post');
+    expect(secret).toMatch(/^[\w-]{43}$/);
+    const config = await stored(db, 'ci');
+    expect(config).toMatchObject({ secret, tokenEndpointAuthMethod: 'client_secret_post' });
+    expect(config.jwks ?? config.jwksUri).toBeUndefined();
+    expect((await listAudit(db))[0]).toMatchObject({ event: 'client.secret_rotated', detail: { client: 'ci', tokenEndpointAuthMethod: 'client_secret_post' } });
+
+    // Without a method the app keeps the way it sends its secret; from a key, the default (client_secret_basic).
+    const again = await rotateAppSecret(db, admin, 'ci');
+    expect(await stored(db, 'ci')).toMatchObject({ secret: again, tokenEndpointAuthMethod: 'client_secret_post' });
+    expect((await listAudit(db))[0]!.detail).toEqual({ client: 'ci' });
+    await setAppKeys(db, admin, 'ci', { jwksUri: 'https://ci.example/jwks' });
+    const basic = await rotateAppSecret(db, admin, 'ci');
+    expect(await stored(db, 'ci')).toMatchObject({ secret: basic, tokenEndpointAuthMethod: 'client_secret_basic' });
+  });
+
+  test('a secret app changes how it sends its secret and keeps it', async () => {
+    const db = await openTestDb();
+    const admin = { userId: (await owner(db)).id };
+    await addApp(db, admin, web('wiki'), 'generic');
+    await updateAppAuthMethod(db, admin, 'wiki', 'client_secret_post');
+    expect(await stored(db, 'wiki')).toMatchObject({ secret: 'a'.repeat(32), tokenEndpointAuthMethod: 'client_secret_post' });
+    for (const method of ['private_key_jwt', 'none', undefined]) {
+      await expect(updateAppAuthMethod(db, admin, 'wiki', method)).rejects.toMatchObject({ code: 'bad_request' });
+    }
+    await updateAppAuthMethod(db, admin, 'wiki', 'client_secret_basic');
+    expect(await stored(db, 'wiki')).toMatchObject({ secret: 'a'.repeat(32), tokenEndpointAuthMethod: 'client_secret_basic' });
   });
 });
 

@@ -88,6 +88,7 @@ describe('Client adapter', () => {
     [{ ...kinds.confidential, jwksUri: 'https://x.example/jwks' }, 'jwksUri', 'only for tokenEndpointAuthMethod: private_key_jwt'],
     [{ ...kinds.keyJwks, jwks: { keys: [{ kty: 'oct', k: 'c2VjcmV0' }] } }, 'jwks', 'only public keys'],
     [{ ...kinds.keyJwks, jwks: { keys: [{ kty: 'EC', crv: 'P-256', x: 'AA' }] } }, 'jwks', 'not a public key'],
+    [{ ...kinds.keyJwksUri, jwksUri: 'http://signer.example.com/jwks' }, 'jwksUri', 'must be https (http only on a loopback address)'],
   ])('refuses %#: %s', (raw, path, message) => {
     const result = clientSchema.safeParse(raw);
     expect(result.success).toBe(false);
