@@ -87,7 +87,8 @@ export async function startHydra({ binary, logDir, dsn }) {
   const issuer = `http://127.0.0.1:${port}`;
   execFileSync(binary, ['migrate', 'sql', 'up', '--read-from-env', '--yes'], { env: { PATH: process.env.PATH, DSN: dsn }, stdio: ['ignore', 'pipe', 'pipe'] });
   const server = await startProcess({
-    name: 'hydra', executable: binary, args: ['serve', 'all', '--dev'], port, readyPath: '/health/ready', logFile: join(logDir, 'hydra.log'),
+    // In the run's log dir: Hydra writes a hydra.pid file where it starts.
+    name: 'hydra', executable: binary, args: ['serve', 'all', '--dev'], port, readyPath: '/health/ready', logFile: join(logDir, 'hydra.log'), cwd: logDir,
     env: {
       DSN: dsn, LOG_LEVEL: 'warn', SECRETS_SYSTEM: randomBytes(24).toString('hex'),
       SERVE_PUBLIC_HOST: '127.0.0.1', SERVE_PUBLIC_PORT: String(port), SERVE_ADMIN_HOST: '127.0.0.1', SERVE_ADMIN_PORT: String(adminPort),

@@ -38,10 +38,10 @@ function probe(port, path) {
  * chatty server costs the load generator nothing) and waits until GET `readyPath` answers 200. Returns the process
  * handle and the milliseconds from spawn to that first 200.
  */
-export async function startProcess({ name, args, env, port, readyPath, logFile, nodeFlags = [], executable = process.execPath }) {
+export async function startProcess({ name, args, env, port, readyPath, logFile, nodeFlags = [], executable = process.execPath, cwd = root }) {
   const out = openSync(logFile, 'a');
   const started = performance.now();
-  const child = spawn(executable, [...nodeFlags, ...args], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', out, out], cwd: root });
+  const child = spawn(executable, [...nodeFlags, ...args], { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', out, out], cwd });
   closeSync(out);
   const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal)));
   const handle = { name, child, pid: child.pid, port, logFile, exited, readyMs: 0 };
