@@ -1,6 +1,8 @@
 // The koa application: request ids and logs, security headers, the issuer's host pinned, our routes,
 // then oidc-provider (swappable, so a key rotation takes effect without a restart).
 import { existsSync } from 'node:fs';
+import { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { join } from 'node:path';
 import Koa from 'koa';
 import compose from 'koa-compose';
@@ -10,7 +12,8 @@ import type { Logger } from '../log.js';
 import type { Db } from '../store/db.js';
 import type { RequestWrites } from '../store/sqlite-writer.js';
 import { handleErrors } from './errors.js';
-import { requestLog } from './request-log.js';
+import { createRequestLog } from './request-log.js';
+import { createEngine, sendStoredAnswer } from './engine.js';
 import { settleWrites } from './settle.js';
 import { healthRoutes } from './health.js';
 import { createRequire } from 'node:module';
@@ -89,17 +92,46 @@ const csp = [
   "base-uri 'none'", "frame-ancestors 'none'",
 ].join('; ');
 
+/** On every answer, koa's and the stored ones alike. */
+const securityHeaders = [
+  ['content-security-policy', csp], ['x-content-type-options', 'nosniff'], ['referrer-policy', 'no-referrer'], ['x-frame-options', 'DENY'],
+] as const;
+
+const setSecurityHeaders = (res: ServerResponse) => {
+  for (const [name, value] of securityHeaders) res.setHeader(name, value);
+};
+
 export function createApp(deps: AppDeps): Koa {
   const { issuer, base, trustProxy, db, log, render, provider, classifier } = deps;
-  const app = new Koa({ proxy: trustProxy });
-  app.keys = deps.cookieKeys;
   const issuerUrl = new URL(issuer);
-  const callbacks = new WeakMap<Provider, ReturnType<Provider['callback']>>();
   const httpLog = log.child({ mod: 'http' });
   const accessLog = deps.accessLog ? deps.accessLog.child({ mod: 'http' }) : httpLog;
+  const requestLog = createRequestLog(httpLog, accessLog);
+  const engine = createEngine({ provider, base, trustProxy, host: issuerUrl.host, log: httpLog });
+  const { metrics } = deps;
 
-  if (deps.metrics) app.use(deps.metrics.timeRequests);
-  app.use(requestLog(httpLog, accessLog));
+  // Discovery and JWKS, once the current provider has answered them, are sent from memory before koa: the same
+  // bytes (http/engine.ts), with the same request id, access line, security headers and timing as any answer.
+  const app = new (class extends Koa {
+    override callback() {
+      const viaKoa = super.callback();
+      return (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => {
+        // Our listener is HTTP/1 (http/listener.ts).
+        if (!(req instanceof IncomingMessage) || !(res instanceof ServerResponse)) return viaKoa(req, res);
+        const answer = engine.stored(req);
+        if (!answer) return viaKoa(req, res);
+        metrics?.timeAnswer(req.method!, req.url!, res);
+        requestLog.begin(req, res, req.url!);
+        setSecurityHeaders(res);
+        sendStoredAnswer(req, res, answer);
+        return Promise.resolve();
+      };
+    }
+  })({ proxy: trustProxy });
+  app.keys = deps.cookieKeys;
+
+  if (metrics) app.use(metrics.timeRequests);
+  app.use(requestLog.middleware);
   app.use(handleErrors(render));
 
   // One commit per request at most: writes are acknowledged as executed and on disk before the answer leaves.
@@ -115,27 +147,14 @@ export function createApp(deps: AppDeps): Koa {
     ctx.state.forwardedHost = ctx.req.headers['x-forwarded-host'];
     ctx.req.headers.host = issuerUrl.host;
     delete ctx.req.headers['x-forwarded-host'];
-    ctx.set('content-security-policy', csp);
-    ctx.set('x-content-type-options', 'nosniff');
-    ctx.set('referrer-policy', 'no-referrer');
-    ctx.set('x-frame-options', 'DENY');
+    setSecurityHeaders(ctx.res);
     await next();
   });
 
   const toProvider: Koa.Middleware = async (ctx) => {
-    const current = provider();
-    let callback = callbacks.get(current);
-    if (!callback) {
-      callback = current.callback();
-      callbacks.set(current, callback);
-    }
-    if (base) {
-      if (ctx.path !== base && !ctx.path.startsWith(`${base}/`)) ctx.throw(404, 'not found');
-      (ctx.req as { originalUrl?: string }).originalUrl = ctx.req.url;
-      ctx.req.url = ctx.req.url!.slice(base.length) || '/';
-    }
+    if (base && ctx.path !== base && !ctx.path.startsWith(`${base}/`)) ctx.throw(404, 'not found');
     ctx.respond = false;
-    await callback(ctx.req, ctx.res);
+    await engine.handle(ctx.req, ctx.res);
   };
 
   const networkOf = (ctx: Koa.Context) => classifier.ofRequest(ctx.req);

@@ -2,6 +2,7 @@
 // feed, the request latency middleware, and the /metrics endpoint (bearer token when one is configured).
 // Labels are small fixed sets (route patterns, factors, networks): never a username, path or client id.
 import { createHash, timingSafeEqual } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
 import Koa, { type Middleware } from 'koa';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { factors } from '../auth/policy.js';
@@ -22,6 +23,8 @@ export interface Metrics {
   tokensIssued(grantType: string, tokens: string[]): void;
   /** Times every request by route pattern; first in the middleware chain. */
   timeRequests: Middleware;
+  /** Times an answer sent before koa (http/engine.ts: discovery, JWKS) as timeRequests does. */
+  timeAnswer(method: string, path: string, res: ServerResponse): void;
 }
 
 export interface MetricsDeps {
@@ -116,6 +119,10 @@ export function createMetrics({ base, databaseSize }: MetricsDeps): Metrics {
         });
       });
       await next();
+    },
+    timeAnswer(method, path, res) {
+      const stop = latency.startTimer();
+      res.once('finish', () => stop({ method: methods.has(method) ? method : 'other', route: routeOf(base, undefined, path), status: String(res.statusCode) }));
     },
   };
 }
