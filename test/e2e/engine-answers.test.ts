@@ -3,7 +3,7 @@
 // headers, its request id and its access line, under an issuer path, and the new keys right after a rotation.
 import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { freePort, startServer, stopCleanly, type RunningServer } from './support/server.js';
+import { freePort, logLines, startServer, stopCleanly, until } from './support/server.js';
 
 /** The answer's bytes, Date line aside (the clock may tick between two requests). */
 function rawGet(port: number, method: string, path: string, headers: Record<string, string>): Promise<string> {
@@ -19,15 +19,6 @@ function rawGet(port: number, method: string, path: string, headers: Record<stri
   });
 }
 
-async function until(check: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (!check()) {
-    expect(Date.now(), `waiting for ${what}`).toBeLessThan(deadline);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-const logLines = (server: RunningServer) => server.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
 const kids = (answer: string) => (JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4)) as { keys: Array<{ kid: string }> }).keys.map((k) => k.kid);
 
 describe('discovery and JWKS from memory', () => {
@@ -65,6 +56,11 @@ describe('discovery and JWKS from memory', () => {
     };
 
     const before = kids(await check('before'));
+    // An id a caller sends that is not sane (too long, odd characters) is replaced by one of ours, there as here.
+    const odd = 'not a sane id!';
+    const [fastOdd, providerOdd] = [await rawGet(port, 'GET', '/id/jwks', { 'x-request-id': odd }), await rawGet(port, 'GET', '/id/jwks?via=provider', { 'x-request-id': odd })];
+    for (const answer of [fastOdd, providerOdd]) expect(answer).toMatch(/\r\nx-request-id: [\w-]+-[0-9a-z]+\r\n/);
+    expect(fastOdd.match(/x-request-id: (\S+)/)![1]).not.toBe(providerOdd.match(/x-request-id: (\S+)/)![1]);
     // A discovery document that names the issuer's path (the provider is mounted under it).
     const discovery = await rawGet(port, 'GET', '/id/.well-known/openid-configuration', {});
     expect(discovery).toContain(`"jwks_uri":"http://localhost:${port}/id/jwks"`);

@@ -11,7 +11,7 @@ import SQLite from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fillToLastByte } from './support/full-disk.js';
 import { addClient, addUser } from './support/rp.js';
-import { runCli, sqliteOnly, startServer, stopCleanly, mainJs, type RunningServer } from './support/server.js';
+import { logLines, runCli, sqliteOnly, startServer, stopCleanly, mainJs, until, type RunningServer } from './support/server.js';
 
 /** Sends `chunks` over a raw connection, one every `gapMs`, and resolves with what the server answered. */
 function trickle(port: number, chunks: string[], gapMs: number): Promise<string> {
@@ -30,17 +30,6 @@ function trickle(port: number, chunks: string[], gapMs: number): Promise<string>
     socket.on('connect', () => send(0));
   });
 }
-
-/** Waits until the server has printed what `check` looks for (its output arrives through a pipe, a little later). */
-async function until(check: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  while (!check()) {
-    expect(Date.now(), `waiting for ${what}`).toBeLessThan(deadline);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-const logLines = (server: RunningServer) => server.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
 
 sqliteOnly(() => {
   describe('hostile and slow clients', () => {

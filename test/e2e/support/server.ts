@@ -147,3 +147,15 @@ export async function stopCleanly(server: RunningServer): Promise<void> {
 export const screenshotDir = process.env.ACCOUCH_UPDATE_SCREENSHOTS === '1'
   ? join(root, 'docs', 'screenshots')
   : join(root, 'test-results', 'screenshots');
+
+/** Waits until `check` holds (the server's output arrives through a pipe, a little later), 30 s at most. */
+export async function until(check: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (!check()) {
+    expect(Date.now(), `waiting for ${what}`).toBeLessThan(deadline);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** The server's JSON log lines so far. */
+export const logLines = (server: RunningServer) => server.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
