@@ -131,24 +131,31 @@ export function createApp(deps: AppDeps): Koa {
     '/.well-known/openid-configuration', '/.well-known/oauth-authorization-server',
     ...(['jwks', 'token', 'userinfo', 'introspection', 'revocation', 'device_authorization'] as const).map((name) => provider().pathFor(name, { mountPath: '' })),
   ].map((path) => `${base}${path}`));
-  const toEngine = (req: IncomingMessage, res: ServerResponse, path: string, viaKoa: (req: IncomingMessage, res: ServerResponse) => Koa.Context) => {
+  const toEngine = (req: IncomingMessage, res: ServerResponse, path: string, contextOf: (req: IncomingMessage, res: ServerResponse) => Koa.Context) => {
     metrics?.timeOutsideKoa(req.method!, path, res);
     const reqId = requestLog.begin(req, res, path);
     pinHost(req);
     setSecurityHeaders(res);
     const stored = engine.stored(req);
     if (stored) return sendStoredAnswer(req, res, stored);
-    if (!writes) return void engine.handle(req, res);
-    void writes.run(() => {
-      // A koa context only to negotiate the 503's type, as the pages' settleWrites does.
-      holdUntilSettled(writes, res, (message) => unavailable(viaKoa(req, res).accepts('html', 'json') === 'json' ? 'json' : 'html', message), () => httpLog.child({ reqId }));
-      return engine.handle(req, res);
+    const answering = writes
+      ? writes.run(() => {
+        // A koa context only to negotiate the 503's type, as the pages' settleWrites does.
+        holdUntilSettled(writes, res, (message) => unavailable(contextOf(req, res).accepts('html', 'json') === 'json' ? 'json' : 'html', message), () => httpLog.child({ reqId }));
+        return engine.handle(req, res);
+      })
+      : engine.handle(req, res);
+    // oidc-provider answers its own errors; should its koa ever reject, the connection is cut, not left hanging.
+    answering.catch((error: unknown) => {
+      httpLog.child({ reqId }).error({ err: error }, 'request failed');
+      res.destroy();
     });
   };
 
   const app = new (class extends Koa {
     override callback() {
       const viaKoa = super.callback();
+      const contextOf = (req: IncomingMessage, res: ServerResponse) => this.createContext(req, res);
       const answered = Promise.resolve();
       return (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => {
         // Our listener is HTTP/1 (http/listener.ts). The path as koa's ctx.path has it: what comes before the query.
@@ -156,7 +163,7 @@ export function createApp(deps: AppDeps): Koa {
         const query = url.indexOf('?');
         const path = query < 0 ? url : url.slice(0, query);
         if (!enginePaths.has(path) || !(req instanceof IncomingMessage) || !(res instanceof ServerResponse)) return viaKoa(req, res);
-        toEngine(req, res, path, (r, s) => this.createContext(r, s));
+        toEngine(req, res, path, contextOf);
         return answered;
       };
     }
