@@ -20,7 +20,7 @@ import { launchChromium } from './support/chromium.js';
 import { ensureKubectl, getWithToken, makeCertificates, startApiserver, type Apiserver, type Certificates } from './support/kube-apiserver.js';
 import { startNginx, tlsProxyServer, type Nginx } from './support/nginx.js';
 import { addClient, addUser, callback, codeFlow, discover } from './support/rp.js';
-import { freePort, runCli, startServer, type RunningServer, stopCleanly } from './support/server.js';
+import { freePort, runCli, startServer, type RunningServer, stopCleanly, until } from './support/server.js';
 
 /** The kubectl client's id_token lifetime on this server (ttl.kubectlIdToken): short, to see it expire. */
 const idTokenTtl = 20;
@@ -328,33 +328,45 @@ describe('kubectl with kubelogin (--plugin kubelogin)', () => {
 });
 
 describe('kube-apiserver\'s authenticator refuses what it must', () => {
+  /** A request to the apiserver and its record of it, whose line reaches us through a pipe, maybe after the answer. */
+  const asApiserver = async (path: string, token: string) => {
+    const before = apiserver.requests.length;
+    const answer = await getWithToken(`${apiserver.url}${path}`, token, apiserver.caFile);
+    await until(() => apiserver.requests.length > before, `the apiserver's record of ${path}`);
+    return { ...answer, record: apiserver.requests.at(-1)! };
+  };
+
   it('accepts a kubectl id_token, and refuses one for another audience, a tampered one, a foreign signature, and none', async () => {
     // A kubectl id_token from a code flow as the plugin makes it (loopback redirect; the port is never contacted).
     const kubectlClient = await discover(server, 'kubectl');
     const { tokens: kube } = await codeFlow(server, kubectlClient, 'alice', 'alice password', { redirect_uri: 'http://127.0.0.1:9/callback', scope: 'openid profile email groups' });
     const idToken = kube.id_token!;
-    expect((await getWithToken(`${apiserver.url}/api/v1/namespaces`, idToken, apiserver.caFile)).status).toBe(200);
+    // Each request waits for its record, so that no record comes late into the next one's place.
+    expect((await asApiserver('/api/v1/namespaces', idToken)).status).toBe(200);
 
     const secret = addClient(server, 'wiki', ['--redirect-uri', callback]);
     const { tokens } = await codeFlow(server, await discover(server, 'wiki', secret), 'alice', 'alice password');
-    const otherAudience = await getWithToken(`${apiserver.url}/api/v1/namespaces`, tokens.id_token!, apiserver.caFile);
+    const otherAudience = await asApiserver('/api/v1/namespaces', tokens.id_token!);
     expect(otherAudience.status).toBe(401);
     expect(JSON.parse(otherAudience.body)).toEqual({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'Unauthorized', reason: 'Unauthorized', code: 401 });
-    expect(apiserver.requests.at(-1)!.refused).toMatch(/audience/);
+    expect(otherAudience.record.refused).toMatch(/audience/);
 
     const [header, payload, signature] = idToken.split('.');
     const claims = JSON.parse(Buffer.from(payload!, 'base64url').toString()) as Record<string, unknown>;
     const tampered = [header, Buffer.from(JSON.stringify({ ...claims, groups: ['admins', 'system:masters'] })).toString('base64url'), signature].join('.');
-    expect((await getWithToken(`${apiserver.url}/api/v1/namespaces`, tampered, apiserver.caFile)).status).toBe(401);
-    expect(apiserver.requests.at(-1)!.refused).toMatch(/signature/);
+    const tamperedAnswer = await asApiserver('/api/v1/namespaces', tampered);
+    expect(tamperedAnswer.status).toBe(401);
+    expect(tamperedAnswer.record.refused).toMatch(/signature/);
 
     const { privateKey } = await generateKeyPair('RS256');
     const forged = await new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: JSON.parse(Buffer.from(header!, 'base64url').toString()).kid }).sign(privateKey);
-    expect((await getWithToken(`${apiserver.url}/api/v1/namespaces`, forged, apiserver.caFile)).status).toBe(401);
-    expect(apiserver.requests.at(-1)!.refused).toMatch(/signature/);
+    const forgedAnswer = await asApiserver('/api/v1/namespaces', forged);
+    expect(forgedAnswer.status).toBe(401);
+    expect(forgedAnswer.record.refused).toMatch(/signature/);
 
-    expect((await getWithToken(`${apiserver.url}/version`, '', apiserver.caFile)).status).toBe(401);
-    expect(apiserver.requests.at(-1)!.refused).toBe('no bearer token');
+    const none = await asApiserver('/version', '');
+    expect(none.status).toBe(401);
+    expect(none.record.refused).toBe('no bearer token');
   });
 });
 
