@@ -14,7 +14,7 @@ import type { RequestWrites } from '../store/sqlite-writer.js';
 import { handleErrors } from './errors.js';
 import { createRequestLog } from './request-log.js';
 import { createEngine, sendStoredAnswer } from './engine.js';
-import { holdUntilSettled, settleWrites, type UnavailableAnswer } from './settle.js';
+import { settleWrites } from './settle.js';
 import { healthRoutes } from './health.js';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
@@ -108,63 +108,23 @@ export function createApp(deps: AppDeps): Koa {
   const accessLog = deps.accessLog ? deps.accessLog.child({ mod: 'http' }) : httpLog;
   const requestLog = createRequestLog(httpLog, accessLog);
   const engine = createEngine({ provider, base, trustProxy, host: issuerUrl.host, log: httpLog });
+  const { metrics } = deps;
 
-  const unavailable: UnavailableAnswer = (accepts, message) => accepts === 'json'
-    ? { type: 'application/json', body: JSON.stringify({ error: 'unavailable', message }) }
-    : { type: 'text/html; charset=utf-8', body: render('error', { title: 'Cannot save right now', description: message }) };
-  const { metrics, writes } = deps;
-
-  // The issuer decides the host: a forged Host or X-Forwarded-Host never reaches URLs we build. Forward-auth
-  // reads the app's host from it, only from a trusted proxy (http/forward-auth.ts).
-  const pinHost = (req: IncomingMessage) => {
-    const forwarded = req.headers['x-forwarded-host'];
-    req.headers.host = issuerUrl.host;
-    delete req.headers['x-forwarded-host'];
-    return forwarded;
-  };
-
-  // The endpoints apps and resource servers call (tokens, userinfo, introspection, keys, discovery) are the
-  // engine's alone: no page, cookie or koa context of ours is needed, so they go to it before koa, with what every
-  // answer gets (timing, request id, access line, security headers, the host pinned, writes on disk before the
-  // answer). Discovery and JWKS come from memory once the current provider has answered them (http/engine.ts).
-  const enginePaths = new Set([
-    '/.well-known/openid-configuration', '/.well-known/oauth-authorization-server',
-    ...(['jwks', 'token', 'userinfo', 'introspection', 'revocation', 'device_authorization'] as const).map((name) => provider().pathFor(name, { mountPath: '' })),
-  ].map((path) => `${base}${path}`));
-  const toEngine = (req: IncomingMessage, res: ServerResponse, path: string, contextOf: (req: IncomingMessage, res: ServerResponse) => Koa.Context) => {
-    metrics?.timeOutsideKoa(req.method!, path, res);
-    const reqId = requestLog.begin(req, res, path);
-    pinHost(req);
-    setSecurityHeaders(res);
-    const stored = engine.stored(req);
-    if (stored) return sendStoredAnswer(req, res, stored);
-    const answering = writes
-      ? writes.run(() => {
-        // A koa context only to negotiate the 503's type, as the pages' settleWrites does.
-        holdUntilSettled(writes, res, (message) => unavailable(contextOf(req, res).accepts('html', 'json') === 'json' ? 'json' : 'html', message), () => httpLog.child({ reqId }));
-        return engine.handle(req, res);
-      })
-      : engine.handle(req, res);
-    // oidc-provider answers its own errors; should its koa ever reject, the connection is cut, not left hanging.
-    answering.catch((error: unknown) => {
-      httpLog.child({ reqId }).error({ err: error }, 'request failed');
-      res.destroy();
-    });
-  };
-
+  // Discovery and JWKS, once the current provider has answered them, are sent from memory before koa: the same
+  // bytes (http/engine.ts), with the same request id, access line, security headers and timing as any answer.
   const app = new (class extends Koa {
     override callback() {
       const viaKoa = super.callback();
-      const contextOf = (req: IncomingMessage, res: ServerResponse) => this.createContext(req, res);
-      const answered = Promise.resolve();
       return (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => {
-        // Our listener is HTTP/1 (http/listener.ts). The path as koa's ctx.path has it: what comes before the query.
-        const url = req.url!;
-        const query = url.indexOf('?');
-        const path = query < 0 ? url : url.slice(0, query);
-        if (!enginePaths.has(path) || !(req instanceof IncomingMessage) || !(res instanceof ServerResponse)) return viaKoa(req, res);
-        toEngine(req, res, path, contextOf);
-        return answered;
+        // Our listener is HTTP/1 (http/listener.ts).
+        if (!(req instanceof IncomingMessage) || !(res instanceof ServerResponse)) return viaKoa(req, res);
+        const answer = engine.stored(req);
+        if (!answer) return viaKoa(req, res);
+        metrics?.timeAnswer(req.method!, req.url!, res);
+        requestLog.begin(req, res, req.url!);
+        setSecurityHeaders(res);
+        sendStoredAnswer(req, res, answer);
+        return Promise.resolve();
       };
     }
   })({ proxy: trustProxy });
@@ -173,10 +133,20 @@ export function createApp(deps: AppDeps): Koa {
   if (metrics) app.use(metrics.timeRequests);
   app.use(requestLog.middleware);
   app.use(handleErrors(render));
+
   // One commit per request at most: writes are acknowledged as executed and on disk before the answer leaves.
-  if (writes) app.use(settleWrites(writes, unavailable));
+  if (deps.writes) {
+    app.use(settleWrites(deps.writes, (accepts, message) => accepts === 'json'
+      ? { type: 'application/json', body: JSON.stringify({ error: 'unavailable', message }) }
+      : { type: 'text/html; charset=utf-8', body: render('error', { title: 'Cannot save right now', description: message }) }));
+  }
+
   app.use(async (ctx, next) => {
-    ctx.state.forwardedHost = pinHost(ctx.req);
+    // The issuer decides the host: a forged Host or X-Forwarded-Host never reaches URLs we build. Forward-auth
+    // reads the app's host from it, only from a trusted proxy (http/forward-auth.ts).
+    ctx.state.forwardedHost = ctx.req.headers['x-forwarded-host'];
+    ctx.req.headers.host = issuerUrl.host;
+    delete ctx.req.headers['x-forwarded-host'];
     setSecurityHeaders(ctx.res);
     await next();
   });
@@ -216,7 +186,13 @@ export function createApp(deps: AppDeps): Koa {
     ...routers.flatMap((router) => [router.routes(), router.allowedMethods()]),
     toProvider,
   ]);
-  app.use(pages);
+  // The endpoints apps and resource servers call (tokens, userinfo, introspection, keys, discovery) are the
+  // engine's alone: they skip the pages' routing and the browser cookie, which cost more than a JWKS answer.
+  const enginePaths = new Set([
+    '/.well-known/openid-configuration', '/.well-known/oauth-authorization-server',
+    ...(['jwks', 'token', 'userinfo', 'introspection', 'revocation', 'device_authorization'] as const).map((name) => provider().pathFor(name, { mountPath: '' })),
+  ].map((path) => `${base}${path}`));
+  app.use((ctx, next) => (enginePaths.has(ctx.path) ? toProvider(ctx, next) : pages(ctx, next)));
 
   return app;
 }

@@ -23,8 +23,8 @@ export interface Metrics {
   tokensIssued(grantType: string, tokens: string[]): void;
   /** Times every request by route pattern; first in the middleware chain. */
   timeRequests: Middleware;
-  /** Times a request answered before koa (http/app.ts: the engine's endpoints) as timeRequests does. */
-  timeOutsideKoa(method: string, path: string, res: ServerResponse): void;
+  /** Times an answer sent before koa (http/engine.ts: discovery, JWKS) as timeRequests does. */
+  timeAnswer(method: string, path: string, res: ServerResponse): void;
 }
 
 export interface MetricsDeps {
@@ -120,7 +120,7 @@ export function createMetrics({ base, databaseSize }: MetricsDeps): Metrics {
       });
       await next();
     },
-    timeOutsideKoa(method, path, res) {
+    timeAnswer(method, path, res) {
       const stop = latency.startTimer();
       res.once('finish', () => stop({ method: methods.has(method) ? method : 'other', route: routeOf(base, undefined, path), status: String(res.statusCode) }));
     },

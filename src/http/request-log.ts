@@ -29,8 +29,7 @@ export function createRequestLog(log: Logger, accessLog: Logger): RequestLog {
     const reqId = typeof incoming === 'string' && saneId.test(incoming) ? incoming : prefix + (++counter).toString(36);
     res.setHeader('x-request-id', reqId);
     const started = performance.now();
-    // 'finish' comes once at most: a plain listener spares once()'s wrapper.
-    res.on('finish', () => {
+    res.once('finish', () => {
       accessLog.info({ reqId, method: req.method, path, status: res.statusCode, ms: Math.round(performance.now() - started) }, 'request');
     });
     return reqId;
