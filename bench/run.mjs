@@ -41,7 +41,7 @@ const R = {
     cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.availableParallelism(), memoryGiB: os.totalmem() / 2 ** 30, kernel: `${os.type()} ${os.release()}`,
     node: process.version, date: new Date().toISOString(), loadStart: os.loadavg(), loadEnd: undefined,
   },
-  sign: undefined, ceilings: undefined, boot: {}, memory: {}, scenarios: [], hydra: undefined, minting: undefined, scaling: undefined, profile: undefined, imports: undefined,
+  sign: undefined, readCost: undefined, ceilings: undefined, boot: {}, memory: {}, scenarios: [], hydra: undefined, minting: undefined, scaling: undefined, profile: undefined, imports: undefined,
 };
 
 /** The SQL trace of a server started with bench/lib/sql-trace.mjs: statements, prepares and memory so far. */
@@ -141,6 +141,8 @@ async function mainRun() {
   const H = await startHydraOrSayWhy();
   progress(`RS256 signing rate (${settings.signSeconds} s, one core)`);
   R.sign = JSON.parse(await runNode(join(benchDir, 'sign-rate.mjs'), [String(settings.signSeconds)]));
+  progress('SQLite point read, alone and after another connection\'s commit');
+  R.readCost = JSON.parse(await runNode(join(benchDir, 'sqlite-read-cost.mjs')));
 
   // First boots (keys generated), the first one also set up and seeded as an owner would.
   const mainDir = join(tmp, 'accouch');

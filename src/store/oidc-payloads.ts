@@ -17,7 +17,7 @@ const upsert = prepared(8, (db, ...[model, id, payload, grant_id, user_code, uid
   const values = { payload, grant_id, user_code, uid, account_id, expires_at };
   return db.insertInto('oidc_payloads').values({ model, id, consumed_at: null, ...values })
     .onConflict((oc) => oc.columns(['model', 'id']).doUpdateSet(values));
-});
+}, { resultUnused: true });
 
 export async function upsertPayload(
   db: Kysely<Database>,

@@ -3,6 +3,7 @@
 // text it made with the call's values in the placeholders' places. The drivers then reuse their prepared statement.
 import { CompiledQuery, type Compilable, type Kysely, type QueryResult } from 'kysely';
 import type { Database } from './schema.js';
+import type { UnusedResultQuery } from './sqlite-writer.js';
 
 interface Template {
   sql: string;
@@ -15,8 +16,14 @@ const placeholder = (i: number) => `\u0000accouch-arg-${i}\u0000`;
 /**
  * `build(db, ...args)` must use each argument as a value only (a bound parameter, never an identifier or part of
  * the SQL text), and return the same query shape whatever the values: the SQL is made once per engine.
+ * `resultUnused`: a write whose callers never read its result (no row count, no returned rows); inside a request
+ * the embedded database then sends it without waiting, and a failure is the request's settle's (sqlite-writer.ts).
  */
-export function prepared<Args extends unknown[], Row>(arity: Args['length'], build: (db: Kysely<Database>, ...args: Args) => Compilable<Row>) {
+export function prepared<Args extends unknown[], Row>(
+  arity: Args['length'],
+  build: (db: Kysely<Database>, ...args: Args) => Compilable<Row>,
+  { resultUnused = false } = {},
+) {
   const templates = new Map<unknown, Template>();
   const templateFor = (db: Kysely<Database>): Template => {
     // SQLite and PostgreSQL write the same query differently: one template per adapter class.
@@ -35,6 +42,7 @@ export function prepared<Args extends unknown[], Row>(arity: Args['length'], bui
   };
   return async (db: Kysely<Database>, ...args: Args): Promise<QueryResult<Row>> => {
     const { sql, fill } = templateFor(db);
-    return db.executeQuery(CompiledQuery.raw(sql, fill.map((f) => (typeof f === 'number' ? args[f] : f.constant))));
+    const query = CompiledQuery.raw(sql, fill.map((f) => (typeof f === 'number' ? args[f] : f.constant)));
+    return db.executeQuery<Row>(resultUnused ? { ...query, resultUnused } as UnusedResultQuery : query);
   };
 }

@@ -9,10 +9,11 @@ import SQLite from 'better-sqlite3';
 
 /**
  * A message from the main thread. `tx` 0 is no explicit transaction; `durable` asks for the reply after the commit;
- * `scope` names the request a statement belongs to (0: none), which holds the group's commit until it syncs.
+ * `scope` names the request a statement belongs to (0: none), which holds the group's commit until it syncs;
+ * `unanswered`: nobody waits for the reply, the scope's sync reports the statement's failure.
  */
 export type WriterCall =
-  | { op: 'run'; sql: string; params: unknown[]; tx: number; durable: boolean; scope: number }
+  | { op: 'run'; sql: string; params: unknown[]; tx: number; durable: boolean; scope: number; unanswered?: boolean }
   | { op: 'begin' | 'commit' | 'rollback'; tx: number; durable: boolean; scope: number }
   | { op: 'sync'; group: number; scope: number; tx?: undefined }
   | { op: 'probe'; tx?: undefined }
@@ -55,6 +56,8 @@ let group = 0; // the current (or last) group
 let open = false; // whether group's transaction is open
 let openedAt = 0; // when it opened (performance.now())
 const holders = new Set<number>(); // request scopes that wrote into the open group and have not synced yet
+const lastWrite = new Map<number, number>(); // per request scope that has not synced yet, the last group it wrote into
+const unansweredFailures = new Map<number, WriterReply['error']>(); // per scope, the first failure of a write nobody awaited
 let committed = 0; // every group up to this one is settled (committed or failed)
 const failed = new Map<number, WriterReply['error']>();
 let activeTx = 0; // an explicit transaction runs alone: other requests wait until it ends
@@ -64,7 +67,16 @@ let idleCommit: NodeJS.Timeout | undefined;
 let closing: WriterRequest | undefined;
 let lastFailure: WriterReply['error']; // of the last group, until one commits again
 
-const post = (reply: WriterReply) => port.postMessage(reply);
+// Replies go back together, once per pass over the queue (a microtask after it): one wake-up of the main thread.
+let outbox: WriterReply[] = [];
+const flush = () => {
+  const batch = outbox;
+  outbox = [];
+  port.postMessage(batch);
+};
+const post = (reply: WriterReply) => {
+  if (outbox.push(reply) === 1) queueMicrotask(flush);
+};
 const errorOf = (error: unknown): WriterReply['error'] => ({
   message: (error as Error).message ?? String(error), code: (error as { code?: string }).code,
 });
@@ -116,10 +128,14 @@ function handle(request: WriterRequest): void {
         openGroup();
         const statement = prepare(request.sql);
         const wrote = !statement.readonly;
-        if (wrote && request.scope) holders.add(request.scope);
+        if (wrote && request.scope) {
+          holders.add(request.scope);
+          lastWrite.set(request.scope, group);
+        }
         const reply: WriterReply = statement.reader
           ? { id, group, wrote, rows: statement.all(request.params) }
           : { id, group, wrote, ...statement.run(request.params) };
+        if (request.unanswered) return;
         if (request.durable && wrote && !request.tx) deferred.push(reply);
         else post(reply);
         return;
@@ -147,10 +163,13 @@ function handle(request: WriterRequest): void {
         return;
       case 'sync': {
         holders.delete(request.scope);
-        const reason = failed.get(request.group);
-        if (reason) post({ id, group: request.group, error: reason });
-        else if (request.group <= committed || !open) post({ id, group: request.group });
-        else deferred.push({ id, group: request.group });
+        const target = Math.max(request.group, lastWrite.get(request.scope) ?? 0);
+        lastWrite.delete(request.scope);
+        const reason = unansweredFailures.get(request.scope) ?? failed.get(target);
+        unansweredFailures.delete(request.scope);
+        if (reason) post({ id, group: target, error: reason });
+        else if (target <= committed || !open) post({ id, group: target });
+        else deferred.push({ id, group: target });
         return;
       }
       case 'close':
@@ -172,14 +191,19 @@ function handle(request: WriterRequest): void {
         return;
     }
   } catch (error) {
-    post({ id, group, error: errorOf(error) });
+    if (request.op === 'run' && request.unanswered) {
+      if (!unansweredFailures.has(request.scope)) unansweredFailures.set(request.scope, errorOf(error));
+      if (unansweredFailures.size > 1000) unansweredFailures.delete(unansweredFailures.keys().next().value!);
+    } else {
+      post({ id, group, error: errorOf(error) });
+    }
     // A statement error leaves the transaction open (SQLite undoes that statement only); some errors end it.
     if (open && !db.inTransaction) failGroup(error);
   }
 }
 
 function next(): WriterRequest | undefined {
-  for (let message = receiveMessageOnPort(port); message; message = receiveMessageOnPort(port)) queue.push(message.message as WriterRequest);
+  for (let message = receiveMessageOnPort(port); message; message = receiveMessageOnPort(port)) queue.push(...(message.message as WriterRequest[]));
   const index = activeTx ? queue.findIndex((r) => r.tx === activeTx) : 0;
   return index < 0 ? undefined : queue.splice(index, 1)[0];
 }
@@ -209,6 +233,7 @@ function drain(): void {
     clearTimeout(idleCommit);
     db.close();
     post({ id: closing.id, group });
+    flush();
     port.close();
   }
 }
@@ -220,8 +245,8 @@ function schedule(): void {
     setImmediate(drain);
   }
 }
-port.on('message', (request: WriterRequest) => {
-  queue.push(request);
+port.on('message', (batch: WriterRequest[]) => {
+  queue.push(...batch);
   schedule();
 });
-port.postMessage({ id: 0, group: 0 } satisfies WriterReply);
+port.postMessage([{ id: 0, group: 0 }] satisfies WriterReply[]);

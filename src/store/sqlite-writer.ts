@@ -2,6 +2,9 @@
 // go on while a commit waits for the disk), writes and transactions go to the writer thread
 // (sqlite-writer-thread.ts), which commits them in groups. Inside a request scope (RequestWrites.run) a write
 // is acknowledged once executed and the request settles once, before it answers: one fsync per request at most.
+// A write whose result its caller does not use (`resultUnused`, store/prepared.ts) is acknowledged as soon as it is
+// sent: the request's next message to the writer (a read of its own writes, its settle) comes after it in order,
+// and its failure is the settle's.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -12,7 +15,7 @@ import {
   type DatabaseConnection, type Dialect, type Driver, type Kysely, type QueryResult,
 } from 'kysely';
 import { AppError } from '../errors.js';
-import type { WriterCall, WriterReply } from './sqlite-writer-thread.js';
+import type { WriterCall, WriterReply, WriterRequest } from './sqlite-writer-thread.js';
 
 /** How the HTTP layer makes a request's writes durable before its answer. */
 export interface RequestWrites {
@@ -29,11 +32,18 @@ export interface RequestWrites {
 interface Scope {
   /** Names the request to the writer thread, where its writes hold the group's commit until it syncs. */
   id: number;
+  /** The last group a write of the request was acknowledged in (the writer knows about unanswered ones). */
   group: number;
+  /** Wrote since the last sync it sent. */
   dirty: boolean;
-  /** The group a sync was last sent for: the request no longer holds it. */
-  synced: number;
+  /** Writes sent so far: one sent while a settle waits makes the request dirty again. */
+  writes: number;
   failure?: AppError | undefined;
+}
+
+/** A compiled query whose caller ignores the result: in a request scope it is sent without waiting for the writer. */
+export interface UnusedResultQuery extends CompiledQuery {
+  resultUnused?: boolean;
 }
 
 /** SQLite result codes that say the disk, not the statement, is at fault. */
@@ -86,7 +96,9 @@ class WriterDriver implements Driver {
       worker.once('message', () => resolve());
       worker.once('error', reject);
     });
-    worker.on('message', (reply: WriterReply) => this.#answer(reply));
+    worker.on('message', (replies: WriterReply[]) => {
+      for (const reply of replies) this.#answer(reply);
+    });
     worker.on('error', (error) => this.#failAll(error));
     worker.on('exit', () => this.#failAll(new Error('the database writer thread stopped')));
     worker.unref();
@@ -117,6 +129,27 @@ class WriterDriver implements Driver {
     this.#worker = undefined;
   }
 
+  /**
+   * Messages to the writer go out together once per turn of the event loop: a postMessage wakes the thread, and
+   * waking it once for every request served in that turn costs far less than once per statement.
+   */
+  #outbox: WriterRequest[] = [];
+  #flush = () => {
+    const batch = this.#outbox;
+    this.#outbox = [];
+    this.#worker?.postMessage(batch);
+  };
+  #send(request: WriterRequest): void {
+    if (this.#outbox.push(request) === 1) setImmediate(this.#flush);
+  }
+
+  /** Sends a write nobody waits for (its scope's settle reports its failure); false if the thread is gone. */
+  post(request: WriterCall): boolean {
+    if (!this.#worker) return false;
+    this.#send({ ...request, id: 0 });
+    return true;
+  }
+
   /** Sends a request to the writer thread; the thread keeps the process alive only while an answer is awaited. */
   call(request: WriterCall): Promise<WriterReply> {
     const worker = this.#worker;
@@ -125,7 +158,7 @@ class WriterDriver implements Driver {
     if (!this.#pending.size) worker.ref();
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
-      worker.postMessage({ ...request, id });
+      this.#send({ ...request, id });
     });
   }
 
@@ -190,6 +223,7 @@ class WriterConnection implements DatabaseConnection {
       if (scope && reply.wrote) {
         scope.group = Math.max(scope.group, reply.group);
         scope.dirty = true;
+        scope.writes += 1;
       }
       return reply;
     } catch (error) {
@@ -207,8 +241,14 @@ class WriterConnection implements DatabaseConnection {
     }
   }
 
-  async executeQuery<R>(compiled: CompiledQuery): Promise<QueryResult<R>> {
+  async executeQuery<R>(compiled: UnusedResultQuery): Promise<QueryResult<R>> {
     const { sql, parameters } = compiled;
+    const scope = compiled.resultUnused && !this.tx ? this.driver.scopes.getStore() : undefined;
+    if (scope && this.driver.post({ op: 'run', sql, params: parameters as unknown[], tx: 0, durable: false, scope: scope.id, unanswered: true })) {
+      scope.dirty = true;
+      scope.writes += 1;
+      return { rows: [] };
+    }
     // A request reads its own writes on the writer until they are committed; everything else reads here.
     const local = !this.tx && !this.driver.scopes.getStore()?.dirty ? this.driver.readStatement(sql) : undefined;
     if (local) return { rows: (local.reader ? local.all(parameters) : (local.run(parameters), [])) as R[] };
@@ -252,14 +292,14 @@ export function createWriterDialect(file: string, { maxHoldMs = defaultMaxHoldMs
   let nextScope = 1;
   const writes: RequestWrites = {
     async run(work) {
-      const scope: Scope = { id: nextScope++, group: 0, dirty: false, synced: 0 };
+      const scope: Scope = { id: nextScope++, group: 0, dirty: false, writes: 0 };
       try {
         return await scopes.run(scope, work);
       } finally {
         // A request that failed before it settled lets go of the group it wrote into (its writes are committed
         // with the others, as they were before a failure made it give up).
-        if (scope.dirty && scope.synced < scope.group) {
-          scope.synced = scope.group;
+        if (scope.dirty) {
+          scope.dirty = false;
           driver.call({ op: 'sync', group: scope.group, scope: scope.id }).catch(() => undefined);
         }
       }
@@ -269,12 +309,14 @@ export function createWriterDialect(file: string, { maxHoldMs = defaultMaxHoldMs
       if (!scope) return;
       if (scope.failure) throw scope.failure;
       if (!scope.dirty) return;
-      const { group } = scope;
-      scope.synced = group;
+      const { group, writes } = scope;
+      scope.dirty = false;
       try {
         await driver.call({ op: 'sync', group, scope: scope.id });
-        scope.dirty = scope.group > group; // a write made meanwhile waits for the next settle
+        scope.dirty = scope.writes > writes; // a write made meanwhile waits for the next settle
       } catch (error) {
+        // A statement's own failure (a write sent without waiting broke a constraint) is a bug, not the disk's.
+        if (!(error instanceof AppError) && /^SQLITE_/.test((error as { code?: string }).code ?? '')) throw error;
         scope.failure = error instanceof AppError ? error : storageFailure(error);
         throw scope.failure;
       }

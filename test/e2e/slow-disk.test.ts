@@ -2,7 +2,7 @@
 // LD_PRELOAD'ed). Writes wait for the disk, nothing else does: a JWKS request sent while token requests wait for
 // their commit is answered first, and every token answered is on disk (it survives a kill -9).
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -61,6 +61,36 @@ sqliteOnly(() => {
           method: 'POST', headers: { authorization: auth, 'content-type': 'application/x-www-form-urlencoded' }, body: `token=${accessToken}`,
         });
         expect(await res.json()).toMatchObject({ active: true });
+      }
+    });
+
+    it('answers a write only after the log it went to is synced to the disk', async () => {
+      const setup = await startServer();
+      const secret = addClient(setup, 'svc', ['--client-credentials'])!;
+      await stopCleanly(setup);
+      // Every fsync takes 300 ms more and is logged once done: an answer sent before its sync would arrive first.
+      const syncLog = join(mkdtempSync(join(tmpdir(), 'accouch-sync-log-')), 'syncs');
+      const slow = await startServer({ dataDir: setup.dataDir, env: { LD_PRELOAD: buildShim(), BENCH_FSYNC_DELAY_MS: '300', BENCH_FSYNC_LOG: syncLog } });
+      try {
+        const syncsOfTheLog = () => {
+          let lines: string[] = [];
+          try {
+            lines = readFileSync(syncLog, 'utf8').split('\n');
+          } catch {
+            // no sync yet
+          }
+          return lines.filter((line) => /^(fsync|fdatasync) .*accouch\.sqlite-wal$/.test(line)).length;
+        };
+        const before = syncsOfTheLog();
+        const res = await fetch(`${slow.issuer}/token`, {
+          method: 'POST',
+          headers: { authorization: `Basic ${Buffer.from(`svc:${secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+          body: 'grant_type=client_credentials',
+        });
+        expect(res.status).toBe(200);
+        expect(syncsOfTheLog()).toBeGreaterThan(before);
+      } finally {
+        await stopCleanly(slow);
       }
     });
   });

@@ -7,6 +7,7 @@ import { migrateToLatest } from '../../../src/store/migrate.js';
 import { createUser, findUserById } from '../../../src/store/users.js';
 import { openTestDb, tempDir } from '../helpers.js';
 import { sqliteFileOf } from '../../../src/store/dialect.js';
+import { prepared } from '../../../src/store/prepared.js';
 import type { Db } from '../../../src/store/db.js';
 
 /** What another process opening the file sees: only committed data. */
@@ -18,6 +19,9 @@ async function committedUsernames(db: Db): Promise<string[]> {
     other.close();
   }
 }
+
+/** A write whose result nobody reads: inside a request it is sent without waiting for the writer thread. */
+const renameUnanswered = prepared(2, (db, id: string, username: string) => db.updateTable('users').set({ username }).where('id', '=', id), { resultUnused: true });
 
 const user = (username: string) => ({ username, name: username, email: null, passwordHash: null, groups: [] });
 
@@ -154,5 +158,39 @@ describe('the SQLite writer', () => {
     expect(await committedUsernames(db)).toEqual(expect.arrayContaining(['liam', 'mona']));
     finish();
     await stuck;
+  });
+
+  test('a write sent without waiting is read by its request and on disk once the request settles', async () => {
+    const db = await openTestDb();
+    const writes = requestWritesOf(db);
+    const { id } = await createUser(db, user('nora'));
+    const seen = await writes.run(async () => {
+      await renameUnanswered(db, id, 'nadia');
+      const ownRead = (await findUserById(db, id))?.username;
+      await writes.settle();
+      return { ownRead, after: await committedUsernames(db) };
+    });
+    expect(seen).toEqual({ ownRead: 'nadia', after: ['nadia'] });
+  });
+
+  test('a write sent without waiting that fails makes its request\'s settle fail, and only that request\'s', async () => {
+    const db = await openTestDb();
+    const writes = requestWritesOf(db);
+    const { id } = await createUser(db, user('oscar'));
+    await createUser(db, user('pia'));
+    const [clash, other] = await Promise.allSettled([
+      // The rename itself resolves (nobody waits for it); the UNIQUE violation reaches the settle.
+      writes.run(async () => {
+        await renameUnanswered(db, id, 'pia');
+        await writes.settle();
+      }),
+      writes.run(async () => {
+        await createUser(db, user('quinn'));
+        await writes.settle();
+      }),
+    ]);
+    expect(clash).toMatchObject({ status: 'rejected', reason: { code: 'SQLITE_CONSTRAINT_UNIQUE' } });
+    expect(other.status).toBe('fulfilled');
+    expect(await committedUsernames(db)).toEqual(['oscar', 'pia', 'quinn']);
   });
 });
