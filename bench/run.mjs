@@ -21,7 +21,7 @@ const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const profileAlways = args.includes('--profile');
 const settings = quick
-  ? { mode: 'quick', warmup: 0.5, duration: 1.5, signSeconds: 1, ceilingSeconds: 1, boots: 1, connections: 10, sessions: 30, scaling: false, scaleDuration: 0, users: 4, mintSeconds: 4, passwordSeconds: 3 }
+  ? { mode: 'quick', warmup: 0.5, duration: 1.5, signSeconds: 1, ceilingSeconds: 1, boots: 1, connections: 10, sessions: 30, scaling: false, scaleDuration: 0, users: 4, mintSeconds: 8, passwordSeconds: 3 }
   : { mode: 'full', warmup: 2, duration: 6, signSeconds: 5, ceilingSeconds: 3, boots: 3, connections: 10, sessions: 40, scaling: true, scaleDuration: 5, users: 10, mintSeconds: 30, passwordSeconds: 8 };
 const timing = { warmup: settings.warmup, duration: settings.duration };
 const benchDir = import.meta.dirname;
@@ -41,7 +41,7 @@ const R = {
     cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.availableParallelism(), memoryGiB: os.totalmem() / 2 ** 30, kernel: `${os.type()} ${os.release()}`,
     node: process.version, date: new Date().toISOString(), loadStart: os.loadavg(), loadEnd: undefined,
   },
-  sign: undefined, ceilings: undefined, boot: {}, memory: {}, scenarios: [], hydra: undefined, minting: undefined, scaling: undefined, profile: undefined, imports: undefined,
+  sign: undefined, readCost: undefined, ceilings: undefined, boot: {}, memory: {}, scenarios: [], hydra: undefined, minting: undefined, scaling: undefined, profile: undefined, imports: undefined,
 };
 
 /** The SQL trace of a server started with bench/lib/sql-trace.mjs: statements, prepares and memory so far. */
@@ -94,7 +94,8 @@ async function run(system, scenario, { sample = false, timing: t = timing } = {}
  * codes expire (60 s). Should the measured share still run dry, the rate covers the time until it did.
  */
 async function codesFor(system, refreshRate, t) {
-  const wanted = Math.ceil(Math.max(refreshRate, 50) * (t.warmup + t.duration) * 1.5) + 4 * settings.connections;
+  // A code exchange signs an id_token but saves less than a refresh: it may run at twice the refresh's rate.
+  const wanted = Math.ceil(Math.max(refreshRate, 50) * (t.warmup + t.duration) * 2.5) + 4 * settings.connections;
   const { codes, perSecond } = await mintFor(system, system.tokens.agents, wanted, system.mintSeconds ?? settings.mintSeconds);
   progress(`${system.label}: minted ${codes.length} codes at ${Math.round(perSecond)}/s (wanted ${wanted})`);
   // Minting is itself a figure: an authorization request from a signed-in browser (single sign-on to an app).
@@ -141,6 +142,8 @@ async function mainRun() {
   const H = await startHydraOrSayWhy();
   progress(`RS256 signing rate (${settings.signSeconds} s, one core)`);
   R.sign = JSON.parse(await runNode(join(benchDir, 'sign-rate.mjs'), [String(settings.signSeconds)]));
+  progress('SQLite point read, alone and after another connection\'s commit');
+  R.readCost = JSON.parse(await runNode(join(benchDir, 'sqlite-read-cost.mjs')));
 
   // First boots (keys generated), the first one also set up and seeded as an owner would.
   const mainDir = join(tmp, 'accouch');

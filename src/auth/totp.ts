@@ -1,10 +1,13 @@
 // TOTP (RFC 6238) as authenticator apps expect it: SHA-1, 6 digits, 30 s steps, ±1 step of clock drift, and
 // replay protection by storing the last accepted time step. Secrets are sealed with the SecretBox at rest.
-import { generateSecret, generateURI, verify } from 'otplib';
+// otplib (and its hash and base32 libraries) load on the first TOTP enrolment or check, not at start.
 import { epoch } from '../store/db.js';
 import type { Db } from '../store/db.js';
 import { advanceTotpStep, deleteTotp, findTotp, saveTotp } from '../store/factors.js';
+import { once } from './once.js';
 import type { SecretBox } from './secret-key.js';
+
+const otplib = once(() => import('otplib'));
 
 // Fixed: most authenticator apps ignore the URI's algorithm/digits/period and assume exactly these.
 const period = 30;
@@ -13,13 +16,13 @@ const algorithm = 'sha1';
 const secretBytes = 20; // 160 bits, RFC 4226's recommendation
 
 /** A fresh random secret (20 bytes), base32 as authenticator apps take it. */
-export function newTotpSecret(): string {
-  return generateSecret({ length: secretBytes });
+export async function newTotpSecret(): Promise<string> {
+  return (await otplib()).generateSecret({ length: secretBytes });
 }
 
 /** The `otpauth://totp/...` URI to show as a QR code or for manual entry. */
-export function totpUri({ issuer, account, secret }: { issuer: string; account: string; secret: string }): string {
-  return generateURI({ issuer, label: account, secret, algorithm, digits, period });
+export async function totpUri({ issuer, account, secret }: { issuer: string; account: string; secret: string }): Promise<string> {
+  return (await otplib()).generateURI({ issuer, label: account, secret, algorithm, digits, period });
 }
 
 /** An SVG QR code of `uri`; the qrcode package is loaded on first use only. */
@@ -37,7 +40,7 @@ async function matchStep(secret: string, code: string, now: number, afterStep: n
   if (!/^\d{6}$/.test(token)) return undefined;
   // otplib throws if afterTimeStep lies beyond the window; then nothing in the window can be accepted anyway.
   if (afterStep >= Math.floor((now + period) / period)) return undefined;
-  const result = await verify({
+  const result = await (await otplib()).verify({
     secret, token, algorithm, digits, period, epoch: now, epochTolerance: period, afterTimeStep: afterStep,
   });
   // otplib's result type covers HOTP too; a TOTP match always carries its time step.

@@ -166,8 +166,8 @@ export function enrolRoutes({ db, box, render, webauthn, base, issuer }: EnrolDe
       if ((link.state.method ?? rules.methods[0]) === 'passkey') {
         return html(ctx, render('enrol-passkey', { ...common, person: shown, suggested: deviceName(undefined, ctx.get('user-agent')), back: rules.methods.length > 1 }), status);
       }
-      const secret = newTotpSecret();
-      const qr = Buffer.from(await totpQrSvg(totpUri({ issuer: webauthn.rpName, account: person.username, secret }))).toString('base64');
+      const secret = await newTotpSecret();
+      const qr = Buffer.from(await totpQrSvg(await totpUri({ issuer: webauthn.rpName, account: person.username, secret }))).toString('base64');
       return html(ctx, render('enrol-password', {
         ...common, heading: words.passwordTitle, totpRequired: words.totpRequired, person: shown, secret,
         offer: sealTotpOffer(box, link, secret), qr, minLength: minPasswordLength,

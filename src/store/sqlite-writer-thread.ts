@@ -67,7 +67,16 @@ let idleCommit: NodeJS.Timeout | undefined;
 let closing: WriterRequest | undefined;
 let lastFailure: WriterReply['error']; // of the last group, until one commits again
 
-const post = (reply: WriterReply) => port.postMessage(reply);
+// Replies go back together, once per pass over the queue (a microtask after it): one wake-up of the main thread.
+let outbox: WriterReply[] = [];
+const flush = () => {
+  const batch = outbox;
+  outbox = [];
+  port.postMessage(batch);
+};
+const post = (reply: WriterReply) => {
+  if (outbox.push(reply) === 1) queueMicrotask(flush);
+};
 const errorOf = (error: unknown): WriterReply['error'] => ({
   message: (error as Error).message ?? String(error), code: (error as { code?: string }).code,
 });
@@ -194,7 +203,7 @@ function handle(request: WriterRequest): void {
 }
 
 function next(): WriterRequest | undefined {
-  for (let message = receiveMessageOnPort(port); message; message = receiveMessageOnPort(port)) queue.push(message.message as WriterRequest);
+  for (let message = receiveMessageOnPort(port); message; message = receiveMessageOnPort(port)) queue.push(...(message.message as WriterRequest[]));
   const index = activeTx ? queue.findIndex((r) => r.tx === activeTx) : 0;
   return index < 0 ? undefined : queue.splice(index, 1)[0];
 }
@@ -224,6 +233,7 @@ function drain(): void {
     clearTimeout(idleCommit);
     db.close();
     post({ id: closing.id, group });
+    flush();
     port.close();
   }
 }
@@ -235,8 +245,8 @@ function schedule(): void {
     setImmediate(drain);
   }
 }
-port.on('message', (request: WriterRequest) => {
-  queue.push(request);
+port.on('message', (batch: WriterRequest[]) => {
+  queue.push(...batch);
   schedule();
 });
-port.postMessage({ id: 0, group: 0 } satisfies WriterReply);
+port.postMessage([{ id: 0, group: 0 }] satisfies WriterReply[]);

@@ -11,7 +11,8 @@ export default function setup(): void {
   // package test hands its environment to a real install, which refuses unknown ACCOUCH_ variables.)
   if (process.env.E2E_DIST_BUILT === '1') return;
   execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.json')], { stdio: 'inherit', cwd: root });
-  execFileSync(process.execPath, [join(root, 'scripts', 'bundle-kubectl-plugin.mjs')], { stdio: 'inherit', cwd: root }); // as npm run build
+  // As npm run build: the kubectl plugin, then the server bundle that every start runs (what ships is what is tested).
+  for (const script of ['bundle-kubectl-plugin.mjs', 'bundle-server.mjs']) execFileSync(process.execPath, [join(root, 'scripts', script)], { stdio: 'inherit', cwd: root });
 
   ensureChromium();
   ensurePeers(); // the real Go programs (oauth2-proxy, kubelogin, the k8s.io/apiserver and goth harnesses), cached

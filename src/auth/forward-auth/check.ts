@@ -11,6 +11,7 @@ import type { Network } from '../network.js';
 import type { Acr, Strength } from '../policy.js';
 import { forwardAuthAccess, type Access } from './access.js';
 import type { ForwardAuthDirectory } from './apps.js';
+import { once } from '../once.js';
 import { cookieValues, forwardAuthCookie, inScope, setCookieHeader, sharedCookieDomain, signCookie, verifyCookie } from './cookie.js';
 import type { Target } from './target.js';
 
@@ -62,7 +63,7 @@ export function createForwardAuth(deps: ForwardAuthDeps) {
   const { db, directory, cookieKeys, globalPolicy } = deps;
   const cacheMs = deps.cacheMs ?? 2000;
   const now = deps.now ?? (() => Date.now());
-  const shared = sharedCookieDomain(new URL(deps.issuer).host);
+  const sharedDomain = once(() => sharedCookieDomain(new URL(deps.issuer).host));
   const cache = new Map<string, { until: number; value: unknown }>();
 
   /** Reads through the cache; a miss and a "none" are both kept, so a flood of bad cookies costs one read each. */
@@ -161,6 +162,7 @@ export function createForwardAuth(deps: ForwardAuthDeps) {
    */
   async function handOff(session: SessionInfo, returnUrl: URL): Promise<Handoff> {
     const secure = returnUrl.protocol === 'https:';
+    const shared = await sharedDomain();
     if (shared && inScope({ domain: shared }, returnUrl.host)) {
       const value = signCookie({ sessionUid: session.uid, scope: { domain: shared }, expiresAt: session.expiresAt }, cookieKeys);
       return { location: returnUrl.href, setCookie: setCookieHeader(value, { domain: shared, secure, maxAge: session.expiresAt - now() / 1000 }) };

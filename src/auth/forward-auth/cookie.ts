@@ -1,7 +1,10 @@
 // The forward-auth cookie: which Accouch session a browser has on an app's host, signed, and valid only where it
 // was set for (one host, or the issuer's registrable domain). Never set on a public suffix or an IP address.
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { getDomain } from 'tldts';
+import { once } from '../once.js';
+
+// The Public Suffix List (tldts, ~1 MB of heap) loads on the first forward-auth hand-off, not at start.
+const tldts = once(() => import('tldts'));
 
 export const forwardAuthCookie = 'accouch_fa';
 
@@ -61,9 +64,9 @@ export const hostName = (host: string) => (host.startsWith('[') ? host.slice(1, 
  * "id.home.example"), by the Public Suffix List including its private section (so never "duckdns.org" or
  * "github.io"); none for an IP address, localhost, or a host that is itself a public suffix.
  */
-export function sharedCookieDomain(issuerHost: string): string | undefined {
+export async function sharedCookieDomain(issuerHost: string): Promise<string | undefined> {
   const name = hostName(issuerHost.toLowerCase());
-  const domain = getDomain(name, { allowPrivateDomains: true, extractHostname: false, validateHostname: true });
+  const domain = (await tldts()).getDomain(name, { allowPrivateDomains: true, extractHostname: false, validateHostname: true });
   return domain ?? undefined;
 }
 

@@ -113,7 +113,7 @@ export function factorRoutes(router: Router, kit: AccountKit): void {
 
   async function showTotp(ctx: Context, secret: string, extra: Extra = {}) {
     const { user } = account(ctx);
-    const svg = await totpQrSvg(totpUri({ issuer: webauthn.rpName, account: user.username, secret }));
+    const svg = await totpQrSvg(await totpUri({ issuer: webauthn.rpName, account: user.username, secret }));
     html(ctx, render('account-totp', {
       title: 'Set up an authenticator app',
       qr: `data:image/svg+xml;base64,${Buffer.from(svg).toString('base64')}`,
@@ -126,7 +126,7 @@ export function factorRoutes(router: Router, kit: AccountKit): void {
   const startTotp = async (ctx: Context) => {
     let secret = pendingSecret(ctx);
     if (!secret) {
-      secret = newTotpSecret();
+      secret = await newTotpSecret();
       const sealed = box.encrypt(JSON.stringify({ u: account(ctx).user.id, s: secret, e: Math.floor(Date.now() / 1000) + totpTtl }));
       ctx.cookies.set(totpCookie, sealed, { ...totpCookieOptions(ctx), maxAge: totpTtl * 1000 });
     }

@@ -17,21 +17,21 @@ const code = (secret: string, at: number) => generate({ secret, epoch: at });
 async function enrolled(): Promise<{ db: Db; userId: string; secret: string }> {
   const db = await openTestDb();
   const { id: userId } = await createUser(db, { username: 'alice', name: 'Alice' });
-  const secret = newTotpSecret();
+  const secret = await newTotpSecret();
   // Enrol with a code from well before t0, so the enrolment's own step does not interfere.
   expect(await enrolTotp(db, box, userId, secret, await code(secret, t0 - 600), t0 - 600)).toBe(true);
   return { db, userId, secret };
 }
 
 describe('TOTP secrets and URIs', () => {
-  test('a new secret is base32 of at least 160 bits, different each time', () => {
-    const secret = newTotpSecret();
+  test('a new secret is base32 of at least 160 bits, different each time', async () => {
+    const secret = await newTotpSecret();
     expect(secret).toMatch(/^[A-Z2-7]{32,}$/);
-    expect(newTotpSecret()).not.toBe(secret);
+    expect(await newTotpSecret()).not.toBe(secret);
   });
 
-  test('the otpauth URI names issuer and account and carries the secret', () => {
-    const uri = new URL(totpUri({ issuer: 'Home Cloud', account: 'alice', secret: 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP' }));
+  test('the otpauth URI names issuer and account and carries the secret', async () => {
+    const uri = new URL(await totpUri({ issuer: 'Home Cloud', account: 'alice', secret: 'JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP' }));
     expect(uri.protocol).toBe('otpauth:');
     expect(uri.host).toBe('totp');
     expect(decodeURIComponent(uri.pathname)).toBe('/Home Cloud:alice');
@@ -40,7 +40,7 @@ describe('TOTP secrets and URIs', () => {
   });
 
   test('the QR code is an SVG', async () => {
-    const svg = await totpQrSvg(totpUri({ issuer: 'Home Cloud', account: 'alice', secret: newTotpSecret() }));
+    const svg = await totpQrSvg(await totpUri({ issuer: 'Home Cloud', account: 'alice', secret: await newTotpSecret() }));
     expect(svg).toMatch(/^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
     expect(svg).toContain('<path');
   });
@@ -50,7 +50,7 @@ describe('enrolTotp', () => {
   test('a wrong code stores nothing', async () => {
     const db = await openTestDb();
     const { id } = await createUser(db, { username: 'bob', name: 'Bob' });
-    const secret = newTotpSecret();
+    const secret = await newTotpSecret();
     const right = await code(secret, t0);
     const wrong = right === '000000' ? '000001' : '000000';
     expect(await enrolTotp(db, box, id, secret, wrong, t0)).toBe(false);
@@ -62,7 +62,7 @@ describe('enrolTotp', () => {
   test('the secret is sealed in the database, and the enrolment code cannot be replayed to sign in', async () => {
     const db = await openTestDb();
     const { id } = await createUser(db, { username: 'bob', name: 'Bob' });
-    const secret = newTotpSecret();
+    const secret = await newTotpSecret();
     const first = await code(secret, t0);
     expect(await enrolTotp(db, box, id, secret, first, t0)).toBe(true);
     const stored = await findTotp(db, id);

@@ -34,4 +34,10 @@ describe(`migrateToLatest (${testEngine})`, () => {
     expect(applied).toHaveLength(migrationFiles.length);
     expect(await db.selectFrom('secrets').select('value').where('name', '=', 'probe').executeTakeFirst()).toEqual({ value: 'kept' });
   });
+
+  test('a database a newer version migrated is refused, not taken as up to date', async () => {
+    const db = await openTestDb();
+    await db.insertInto('kysely_migration' as never).values({ name: '2999_01_01_000000_from_the_future', timestamp: new Date().toISOString() } as never).execute();
+    await expect(migrateToLatest(db)).rejects.toThrow(/migration .* failed/);
+  });
 });

@@ -29,14 +29,14 @@ describe('the forward-auth cookie', () => {
     }
   });
 
-  test('is shared only on a registrable domain: never a public suffix, an IP address or localhost', () => {
-    expect(sharedCookieDomain('id.home.example')).toBe('home.example');
-    expect(sharedCookieDomain('id.home.example:8443')).toBe('home.example');
-    expect(sharedCookieDomain('auth.family.co.uk')).toBe('family.co.uk');
+  test('is shared only on a registrable domain: never a public suffix, an IP address or localhost', async () => {
+    expect(await sharedCookieDomain('id.home.example')).toBe('home.example');
+    expect(await sharedCookieDomain('id.home.example:8443')).toBe('home.example');
+    expect(await sharedCookieDomain('auth.family.co.uk')).toBe('family.co.uk');
     // The private section of the Public Suffix List: dynamic-DNS names are separate sites.
-    expect(sharedCookieDomain('id.myhome.duckdns.org')).toBe('myhome.duckdns.org');
+    expect(await sharedCookieDomain('id.myhome.duckdns.org')).toBe('myhome.duckdns.org');
     for (const host of ['localhost', 'localhost:8080', '127.0.0.1', '192.168.1.10:8080', '[::1]:8080', 'co.uk', 'duckdns.org', 'github.io']) {
-      expect(sharedCookieDomain(host), host).toBeUndefined();
+      expect(await sharedCookieDomain(host), host).toBeUndefined();
     }
   });
 

@@ -32,7 +32,7 @@ async function household(db: Db) {
   const pia = await createUser(db, { username: 'pia', name: 'Pia', passwordHash: null, groups: ['family'] });
   const rex = await createUser(db, { username: 'rex', name: 'Rex', passwordHash: hash, groups: [] });
   const now = Math.floor(Date.now() / 1000);
-  const secret = newTotpSecret();
+  const secret = await newTotpSecret();
   expect(await enrolTotp(db, box, tom.id, secret, await generate({ secret, epoch: now - 90 }), now - 90)).toBe(true);
   const key = (id: string, userId: string, kind: 'passkey' | 'security_key') => insertCredential(db, {
     id, userId, publicKey: 'pk', counter: 0, transports: [], kind, name: id, backedUp: false, createdAt: now,
