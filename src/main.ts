@@ -96,14 +96,15 @@ function releaseStartMemory(log: Logger): void {
 }
 
 async function serve(): Promise<void> {
+  const config = loadConfig({ env: process.env });
+  const log = createLogger(config.logLevel);
+  if (!config.databaseUrl) checkSqliteFile(databaseFile(config.dataDir));
+  // Opened first: SQLite's writer thread starts up on the other core while this one loads the server's modules.
+  const db = openDatabase(config, { onPoolError: (error) => log.warn({ err: error }, 'an idle database connection failed; the next query opens a new one') });
   // Loaded here so CLI commands start fast without the server's dependencies.
   const [{ createApp }, { createRenderer }, { createProvider }, { createInteractions }, { createListener }, { createAlertChannels, createMailer, generateVapidKeys, sendTestEmail }] = await Promise.all([
     import('./http/app.js'), import('./http/views.js'), import('./oidc/provider.js'), import('./oidc/interactions.js'), import('./http/listener.js'), import('./integrations/alert-channels.js'),
   ]);
-  const config = loadConfig({ env: process.env });
-  const log = createLogger(config.logLevel);
-  if (!config.databaseUrl) checkSqliteFile(databaseFile(config.dataDir));
-  const db = openDatabase(config, { onPoolError: (error) => log.warn({ err: error }, 'an idle database connection failed; the next query opens a new one') });
   const applied = await migrateToLatest(db);
   if (applied.length) log.info({ applied }, 'database migrated');
   if (await ensureSigningKeys(db)) log.info({ event: 'keys.generated' }, 'generated signing keys (RS256, ES256, EdDSA)');

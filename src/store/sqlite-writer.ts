@@ -84,9 +84,19 @@ class WriterDriver implements Driver {
   #nextId = 1;
   #nextTx = 1;
 
-  constructor(readonly file: string, readonly maxHoldMs: number) {}
+  /** Started at once, so that the thread starts up while the caller goes on (loading the server's modules). */
+  readonly #ready: Promise<void>;
 
-  async init(): Promise<void> {
+  constructor(readonly file: string, readonly maxHoldMs: number) {
+    this.#ready = this.#start();
+    this.#ready.catch(() => undefined); // init() reports it
+  }
+
+  init(): Promise<void> {
+    return this.#ready;
+  }
+
+  async #start(): Promise<void> {
     const worker = new Worker(new URL(`./sqlite-writer-thread.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url), {
       workerData: { file: this.file, maxHoldMs: this.maxHoldMs },
       // The thread only passes statements and rows along: a small young generation keeps its idle memory small.
@@ -198,6 +208,7 @@ class WriterDriver implements Driver {
   async releaseConnection(): Promise<void> {}
 
   async destroy(): Promise<void> {
+    await this.#ready.catch(() => undefined);
     // The reader first: the last connection to close checkpoints the log and removes it, and that takes a writer.
     this.#statements.clear();
     this.#reader?.close();
