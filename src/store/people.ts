@@ -15,8 +15,10 @@ export interface PersonRow {
   avatarEtag: string | null;
 }
 
-const people = (db: Executor) => db.selectFrom('users').leftJoin('avatars', 'avatars.user_id', 'users.id')
-  .select(['users.id', 'users.username', 'users.name', 'avatars.etag as avatarEtag'])
+// The picture's version as a scalar subquery, as in users.ts: cheaper on SQLite than a left join.
+const people = (db: Executor) => db.selectFrom('users')
+  .select(['users.id', 'users.username', 'users.name'])
+  .select((eb) => eb.selectFrom('avatars').select('avatars.etag').whereRef('avatars.user_id', '=', 'users.id').as('avatarEtag'))
   .where('users.disabled', '=', 0);
 
 /** Byte order on both engines: PostgreSQL's default collation may follow the locale, its indexes say "C". */
