@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Middleware } from 'koa';
-import type { Logger } from '../log.js';
+import { accessLineOf, type Logger } from '../log.js';
 
 export interface RequestLog {
   /**
@@ -30,7 +30,7 @@ export function createRequestLog(log: Logger, accessLog: Logger): RequestLog {
     res.setHeader('x-request-id', reqId);
     const started = performance.now();
     res.once('finish', () => {
-      accessLog.info({ reqId, method: req.method, path, status: res.statusCode, ms: Math.round(performance.now() - started) }, 'request');
+      accessLog.info({ reqId, method: req.method, path, status: res.statusCode, ms: Math.round(performance.now() - started), ...accessLineOf(res) }, 'request');
     });
     return reqId;
   };

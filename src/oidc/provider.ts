@@ -4,7 +4,7 @@ import Provider, { errors, interactionPolicy, type Configuration, type KoaContex
 import type { NetworkClassifier } from '../auth/network.js';
 import { acrValues, asAcr, satisfies } from '../auth/policy.js';
 import { issuerPath, kubectlClientId, type Config } from '../config.js';
-import type { Logger } from '../log.js';
+import { addToAccessLine, type Logger } from '../log.js';
 import type { Db } from '../store/db.js';
 import { createAdapterClass } from './adapter.js';
 import { claimsByScope, createFindAccount } from './account.js';
@@ -197,7 +197,8 @@ export function createProvider({ config, db, log, jwks, cookieKeys, render, clas
   }
   provider.on('grant.success', (ctx) => {
     const grantType = String(ctx.oidc.params?.grant_type);
-    oidcLog.info({ event: 'token.issued', client: ctx.oidc.client?.clientId, grant_type: grantType }, 'tokens issued');
+    // On the request's access line rather than a line of its own: one synchronous write less per token request.
+    addToAccessLine(ctx.res, { event: 'token.issued', client: ctx.oidc.client?.clientId, grant_type: grantType });
     const body = (ctx.body ?? {}) as Record<string, unknown>;
     onTokensIssued?.(grantType, ['access_token', 'id_token', 'refresh_token'].filter((token) => typeof body[token] === 'string'));
   });

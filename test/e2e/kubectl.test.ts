@@ -21,6 +21,7 @@ import { ensureKubectl, getWithToken, makeCertificates, startApiserver, type Api
 import { startNginx, tlsProxyServer, type Nginx } from './support/nginx.js';
 import { addClient, addUser, callback, codeFlow, discover } from './support/rp.js';
 import { freePort, runCli, startServer, type RunningServer, stopCleanly, until } from './support/server.js';
+import { parseMetrics, sample, scrape } from './support/metrics.js';
 
 /** The kubectl client's id_token lifetime on this server (ttl.kubectlIdToken): short, to see it expire. */
 const idTokenTtl = 20;
@@ -43,7 +44,7 @@ beforeAll(async () => {
   tls.setDefaultCACertificates([...tls.getCACertificates('default'), readFileSync(certificates.caFile, 'utf8')]);
   // kube-apiserver takes only an https issuer: Accouch behind nginx with a certificate from the private CA.
   const tlsPort = await freePort();
-  server = await startServer({ issuer: `https://localhost:${tlsPort}`, env: { ACCOUCH_TTL_KUBECTL_ID_TOKEN: String(idTokenTtl), ACCOUCH_TRUST_PROXY: 'true' } });
+  server = await startServer({ issuer: `https://localhost:${tlsPort}`, env: { ACCOUCH_TTL_KUBECTL_ID_TOKEN: String(idTokenTtl), ACCOUCH_TRUST_PROXY: 'true', ACCOUCH_METRICS_TOKEN: metricsToken } });
   ingress = await startNginx(tlsProxyServer({ port: tlsPort, upstream: `http://127.0.0.1:${server.port}`, ...certificates }), tlsPort);
   addUser(server, 'alice', 'alice password', ['--groups', 'admins,family']);
   apiserverFiles = mkdtempSync(join(tmpdir(), 'accouch-apiserver-'));
@@ -131,7 +132,10 @@ function runKubectl(on: Laptop, args = ['get', 'namespaces']): KubectlRun {
 }
 
 const signInUrl = /https?:\/\/\S+\/auth\?\S+/;
-const refreshes = () => server.output().match(/"grant_type":"refresh_token"/g)?.length ?? 0;
+const metricsToken = 'kubectl-test-scrape-token-0123456789';
+/** Refresh tokens issued so far, from the server's own counter (exact at once, unlike the batched access log). */
+const refreshes = async () => sample(parseMetrics((await scrape(`http://127.0.0.1:${server.port}/metrics`, metricsToken)).text),
+  'accouch_tokens_issued_total', { grant_type: 'refresh_token', token: 'refresh_token' });
 const cacheEntry = (on: Laptop) => {
   const [file] = readdirSync(on.cacheDir).filter((f) => f.endsWith('.json'));
   return JSON.parse(readFileSync(join(on.cacheDir, file!), 'utf8')) as { idToken: string; refreshToken: string; expiresAt: number };
@@ -200,7 +204,7 @@ describe('kubectl with Accouch\'s credential plugin', () => {
   });
 
   it('second call: the cached id_token, no browser, no token request; kubectl auth whoami shows the user', async () => {
-    const before = { entry: cacheEntry(alice), refreshes: refreshes() };
+    const before = { entry: cacheEntry(alice), refreshes: await refreshes() };
     const result = await runKubectl(alice).done;
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toContain('accouch-home');
@@ -211,17 +215,17 @@ describe('kubectl with Accouch\'s credential plugin', () => {
     expect(readFileSync(alice.opened, 'utf8').trim().split('\n')).toHaveLength(1);
     expect(result.ms).toBeLessThan(8_000);
     expect(cacheEntry(alice)).toEqual(before.entry);
-    expect(refreshes()).toBe(before.refreshes);
+    expect(await refreshes()).toBe(before.refreshes);
   });
 
   it('after the id_token expires: a silent refresh (the refresh token rotates), no browser', async () => {
     await waitForExpiry(alice);
-    const before = { entry: cacheEntry(alice), refreshes: refreshes() };
+    const before = { entry: cacheEntry(alice), refreshes: await refreshes() };
     const result = await runKubectl(alice).done;
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toContain('accouch-home');
     expect(result.stderr).not.toMatch(signInUrl);
-    expect(refreshes()).toBe(before.refreshes + 1);
+    expect(await refreshes()).toBe(before.refreshes + 1);
     const after = cacheEntry(alice);
     expect(after.idToken).not.toBe(before.entry.idToken);
     expect(after.refreshToken).not.toBe(before.entry.refreshToken);
@@ -231,7 +235,7 @@ describe('kubectl with Accouch\'s credential plugin', () => {
 
   it('two kubectl calls at once after expiry refresh once: the second waits and uses the first one\'s tokens', async () => {
     await waitForExpiry(alice);
-    const before = refreshes();
+    const before = await refreshes();
     const results = await Promise.all([runKubectl(alice).done, runKubectl(alice).done]);
     for (const result of results) {
       expect(result.code, result.stderr).toBe(0);
@@ -239,7 +243,7 @@ describe('kubectl with Accouch\'s credential plugin', () => {
       expect(result.stderr).not.toMatch(signInUrl);
     }
     // A second refresh with the same (rotated) token would have been reuse, and revoked the grant.
-    expect(refreshes()).toBe(before + 1);
+    expect(await refreshes()).toBe(before + 1);
     expect(server.output()).not.toMatch(/"event":"grant.revoked"/);
   });
 });
@@ -303,14 +307,14 @@ describe('kubectl with kubelogin (--plugin kubelogin)', () => {
       const files = readdirSync(kubeloginCache(dave)).filter((f) => !f.endsWith('.lock'));
       return (JSON.parse(readFileSync(join(kubeloginCache(dave), files[0]!), 'utf8')) as { id_token: string }).id_token;
     };
-    const before = { token: idToken(), refreshes: refreshes() };
+    const before = { token: idToken(), refreshes: await refreshes() };
     const exp = (JSON.parse(Buffer.from(before.token.split('.')[1]!, 'base64url').toString()) as { exp: number }).exp;
     const wait = (exp + 1) * 1000 - Date.now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
     const result = await runKubectl(dave).done;
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toContain('accouch-home');
-    expect(refreshes()).toBe(before.refreshes + 1);
+    expect(await refreshes()).toBe(before.refreshes + 1);
     expect(idToken()).not.toBe(before.token);
     expect(readFileSync(dave.opened, 'utf8').trim().split('\n')).toHaveLength(1);
   });

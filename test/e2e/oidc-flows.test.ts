@@ -4,7 +4,7 @@ import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addClient, addUser, callback, codeFlow, discover } from './support/rp.js';
-import { startServer, type RunningServer, stopCleanly } from './support/server.js';
+import { logLines, startServer, type RunningServer, stopCleanly, until } from './support/server.js';
 
 let server: RunningServer;
 let config: oidc.Configuration;
@@ -102,5 +102,16 @@ describe('authorization code flow', () => {
     expect(tokens.access_token).toBeTruthy();
     expect(tokens.token_type.toLowerCase()).toBe('bearer');
     expect((await oidc.tokenIntrospection(config, tokens.access_token)).active).toBe(true);
+  });
+
+  it('says which client got tokens, by which grant, on the token request\'s one access line', async () => {
+    await oidc.clientCredentialsGrant(config);
+    const issued = () => logLines(server).filter((l) => l.event === 'token.issued' && l.grant_type === 'client_credentials');
+    // The access log reaches stdout in batches.
+    await until(() => issued().length >= 1, 'the access line of a client_credentials request');
+    for (const line of issued()) {
+      expect(line).toMatchObject({ msg: 'request', method: 'POST', path: '/token', status: 200, client: 'gitea' });
+      expect(logLines(server).filter((l) => l.reqId === line.reqId)).toHaveLength(1);
+    }
   });
 });
