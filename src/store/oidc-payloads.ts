@@ -19,6 +19,8 @@ const upsert = prepared(8, (db, ...[model, id, payload, grant_id, user_code, uid
     .onConflict((oc) => oc.columns(['model', 'id']).doUpdateSet(values));
 }, { resultUnused: true });
 
+const listedByAccount = new Set(['Session', 'Grant']);
+
 export async function upsertPayload(
   db: Kysely<Database>,
   model: string,
@@ -27,7 +29,10 @@ export async function upsertPayload(
   expiresAt: number | null,
 ): Promise<void> {
   const text = (value: unknown) => (typeof value === 'string' ? value : null);
-  await upsert(db, model, id, JSON.stringify(payload), text(payload.grantId), text(payload.userCode), text(payload.uid), text(payload.accountId), expiresAt);
+  // Sessions and grants are listed by account; a token is found by its id or its grant, so it keeps its row out of
+  // the account index (tokens are most of the writes).
+  const accountId = listedByAccount.has(model) ? text(payload.accountId) : null;
+  await upsert(db, model, id, JSON.stringify(payload), text(payload.grantId), text(payload.userCode), text(payload.uid), accountId, expiresAt);
 }
 
 type Column = 'id' | 'uid' | 'user_code';
@@ -81,7 +86,7 @@ export interface AccountPayload {
   expiresAt: number | null;
 }
 
-/** Unexpired payloads of one model that belong to an account (its sessions, its grants). */
+/** Unexpired payloads of one model that belong to an account: its sessions or its grants (no other model records one). */
 export async function listAccountPayloads(db: Kysely<Database>, accountId: string, model: string, now = epoch()): Promise<AccountPayload[]> {
   const rows = await db.selectFrom('oidc_payloads').select(['id', 'payload', 'expires_at'])
     .where('account_id', '=', accountId).where('model', '=', model)

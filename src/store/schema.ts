@@ -40,7 +40,10 @@ export interface OidcPayloadsTable {
   uid: string | null;
   expires_at: number | null;
   consumed_at: number | null;
-  /** accountId of sessions, grants and tokens, so a user's sessions and apps can be listed. */
+  /**
+   * accountId of sessions and grants (null for every other model), so a user's sessions and apps can be listed.
+   * grant_id, user_code, uid and account_id are indexed only where not null (every search is an equality).
+   */
   account_id: string | null;
 }
 
