@@ -20,24 +20,9 @@ export function createLogger(level: LevelWithSilent, destination?: pino.Destinat
 /**
  * The access log: lines reach stdout in batches (4 KiB, or at most `flushMs` late, and on exit), for the one line
  * every request writes, which as a synchronous write per request cost more than a JWKS answer itself. Its lines
- * have fixed fields (request id, method, path, status, time; never a query string, header or body) plus those of
- * addToAccessLine, so they skip the redaction pass, which cost every request more than the line itself.
+ * have fixed fields (request id, method, path, status, time; never a query string, header or body), so they skip
+ * the redaction pass, which cost every request more than the line itself.
  */
-/** Fields a handler adds to its request's access line (below), by the request's response object. */
-const accessLineFields = new WeakMap<object, Record<string, string | number | undefined>>();
-
-/**
- * Adds fields to the access line of the request answered on `res`: what a handler would otherwise say in a line of
- * its own on every request (which client got tokens), at no extra write. Names and values only, never a secret:
- * the access log skips redaction.
- */
-export function addToAccessLine(res: object, fields: Record<string, string | number | undefined>): void {
-  accessLineFields.set(res, { ...accessLineFields.get(res), ...fields });
-}
-
-/** The fields handlers added to this response's access line, if any. */
-export const accessLineOf = (res: object) => accessLineFields.get(res);
-
 export function createAccessLogger(level: LevelWithSilent, flushMs = 250): Logger {
   const destination = pino.destination({ dest: 1, sync: false, minLength: 4096 });
   setInterval(() => destination.flush(), flushMs).unref();

@@ -10,6 +10,8 @@ import { createCli, runCli } from './cli/index.js';
 import { accountClientId, clientSchema, forwardAuthClientId, issuerPath, loadConfig, type Config } from './config.js';
 import { reconcileConfigForwardAuthApps } from './auth/forward-auth/apps.js';
 import { createAccessLogger, createLogger, type Logger } from './log.js';
+import { createAccessLineNotes } from './http/request-log.js';
+import type { TokensIssued } from './oidc/provider.js';
 import { createNetworkClassifier } from './auth/network.js';
 import { createSecretBox, loadSecretKey } from './auth/secret-key.js';
 import { issueEnrolLink, setupNeeded } from './auth/enrol.js';
@@ -140,8 +142,14 @@ async function serve(): Promise<void> {
   // prom-client costs about 20 MB of memory: loaded only when metrics are configured.
   const metricsModule = metricsOn ? await import('./http/metrics.js') : undefined;
   const metrics = metricsModule?.createMetrics({ base, databaseSize: () => databaseSize(db) });
+  // Which client got tokens, by which grant, goes on the token request's access line: one line per request.
+  const accessLineNotes = createAccessLineNotes();
+  const onTokensIssued = ({ res, client, grantType, tokens }: TokensIssued) => {
+    accessLineNotes.add(res, { event: 'token.issued', client, grant_type: grantType });
+    metrics?.tokensIssued(grantType, tokens);
+  };
   const build = async () => createProvider({
-    config, db, log, render, classifier, jwks: await loadJwks(db, retention), cookieKeys, onTokensIssued: metrics?.tokensIssued,
+    config, db, log, render, classifier, jwks: await loadJwks(db, retention), cookieKeys, onTokensIssued,
   });
   let provider: Provider = await build();
   let version = await keysVersion(db);
@@ -165,7 +173,7 @@ async function serve(): Promise<void> {
   const app = createApp({
     issuer: config.issuer, base, trustProxy: config.trustProxy, db, log, render, provider: () => provider, interactions, cookieKeys, box, webauthn, classifier,
     globalPolicy: config.policy, showUserList: config.login.showUserList, rotateKeys: () => rotateSigningKeys(db), upstreams,
-    metrics, writes: requestWritesOf(db), accessLog: createAccessLogger(config.logLevel), metricsRoute: metrics && config.metrics.token ? metricsModule!.metricsEndpoint(metrics, config.metrics.token) : undefined,
+    metrics, writes: requestWritesOf(db), accessLog: createAccessLogger(config.logLevel), accessLineNotes, metricsRoute: metrics && config.metrics.token ? metricsModule!.metricsEndpoint(metrics, config.metrics.token) : undefined,
     alerts: { vapidPublicKey: vapid.publicKey, notify: config.notify, emailEnabled: Boolean(mailer) },
     alertChannels: {
       email: mailer ? `${config.smtp.host}:${config.smtp.port} (${config.smtp.security})` : undefined, webhook: Boolean(config.notify.webhookUrl),

@@ -12,7 +12,7 @@ import type { Logger } from '../log.js';
 import type { Db } from '../store/db.js';
 import type { RequestWrites } from '../store/sqlite-writer.js';
 import { handleErrors } from './errors.js';
-import { createRequestLog } from './request-log.js';
+import { createRequestLog, type AccessLineNotes } from './request-log.js';
 import { createEngine, sendStoredAnswer } from './engine.js';
 import { settleWrites } from './settle.js';
 import { healthRoutes } from './health.js';
@@ -73,6 +73,8 @@ export interface AppDeps {
   metricsRoute?: Koa.Middleware | undefined;
   /** Where the one line per request goes (default: `log`); main gives it a buffered destination. */
   accessLog?: Logger | undefined;
+  /** What the provider's events add to a request's access line (main wires the token endpoint's to it). */
+  accessLineNotes?: AccessLineNotes | undefined;
   /** Makes each request's writes durable before it answers (store/db.ts requestWritesOf); none: every write waits. */
   writes?: RequestWrites | undefined;
   /** Sign-in alerts: the account page's settings (the alert pages need only db and box). */
@@ -106,7 +108,7 @@ export function createApp(deps: AppDeps): Koa {
   const issuerUrl = new URL(issuer);
   const httpLog = log.child({ mod: 'http' });
   const accessLog = deps.accessLog ? deps.accessLog.child({ mod: 'http' }) : httpLog;
-  const requestLog = createRequestLog(httpLog, accessLog);
+  const requestLog = createRequestLog(httpLog, accessLog, deps.accessLineNotes);
   const engine = createEngine({ provider, base, trustProxy, host: issuerUrl.host, log: httpLog });
   const { metrics } = deps;
 

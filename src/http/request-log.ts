@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Middleware } from 'koa';
-import { accessLineOf, type Logger } from '../log.js';
+import type { Logger } from '../log.js';
 
 export interface RequestLog {
   /**
@@ -17,10 +17,28 @@ export interface RequestLog {
   middleware: Middleware;
 }
 
+/** Fields added to a request's access line, by its response object: what a handler would otherwise say in a line of its own. */
+export interface AccessLineNotes {
+  /** Adds names and values, never a secret (the access log skips redaction), to the line of the request answered on `res`. */
+  add(res: object, fields: Record<string, string | number | undefined>): void;
+  of(res: object): Record<string, string | number | undefined> | undefined;
+}
+
+export function createAccessLineNotes(): AccessLineNotes {
+  const notes = new WeakMap<object, Record<string, string | number | undefined>>();
+  return {
+    add: (res, fields) => void notes.set(res, { ...notes.get(res), ...fields }),
+    of: (res) => notes.get(res),
+  };
+}
+
 const saneId = /^[\w.-]{1,64}$/;
 
-/** `log`: what handlers log through (ctx.state.log); `accessLog`: where the one line per request goes. */
-export function createRequestLog(log: Logger, accessLog: Logger): RequestLog {
+/**
+ * `log`: what handlers log through (ctx.state.log); `accessLog`: where the one line per request goes; `notes`: what
+ * handlers outside koa's reach (oidc-provider's events) add to that line.
+ */
+export function createRequestLog(log: Logger, accessLog: Logger, notes?: AccessLineNotes): RequestLog {
   const prefix = `${randomBytes(6).toString('base64url')}-`;
   let counter = 0;
 
@@ -30,7 +48,7 @@ export function createRequestLog(log: Logger, accessLog: Logger): RequestLog {
     res.setHeader('x-request-id', reqId);
     const started = performance.now();
     res.once('finish', () => {
-      accessLog.info({ reqId, method: req.method, path, status: res.statusCode, ms: Math.round(performance.now() - started), ...accessLineOf(res) }, 'request');
+      accessLog.info({ reqId, method: req.method, path, status: res.statusCode, ms: Math.round(performance.now() - started), ...notes?.of(res) }, 'request');
     });
     return reqId;
   };
