@@ -86,7 +86,8 @@ async function listenForMetrics(handler: RequestListener, port: number, host: st
  * and V8's default growth factor (up to 4× the live heap after each full collection) let the old generation reach
  * ~65 MB around ~20 MB of live objects: peak RSS 2.15× idle under a token load. A fixed 1.5× keeps it at ~1.65×
  * idle for no CPU the bench can tell apart (bench/results.md). Read by V8 at each full collection, so it applies
- * when set at run time; an operator's own --heap-growing-percent (command line or NODE_OPTIONS) is left alone.
+ * when set at run time, once started; an operator's own --heap-growing-percent (command line or NODE_OPTIONS) is
+ * left alone.
  */
 function boundHeapGrowth(): void {
   const given = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)].some((flag) => /^--heap[-_]growing[-_]percent\b/.test(flag));
@@ -112,7 +113,6 @@ function releaseStartMemory(log: Logger): void {
 async function serve(): Promise<void> {
   const config = loadConfig({ env: process.env });
   const log = createLogger(config.logLevel);
-  boundHeapGrowth();
   if (!config.databaseUrl) checkSqliteFile(databaseFile(config.dataDir));
   // Opened first: SQLite's writer thread starts up on the other core while this one loads the server's modules.
   const db = openDatabase(config, { onPoolError: (error) => log.warn({ err: error }, 'an idle database connection failed; the next query opens a new one') });
@@ -254,7 +254,11 @@ async function serve(): Promise<void> {
     const { token, revoked } = await issueEnrolLink(db, box, { purpose: 'setup', actor: 'server' });
     console.log(`\nAccouch is running at ${config.issuer} (port ${port}). Nobody can sign in yet: open this one-time link\nwithin an hour to create the owner's account (\`npx accouch setup-link\` prints a fresh one${revoked ? '; earlier links no longer work' : ''}):\n\n  ${config.issuer.replace(/\/$/, '')}/setup?token=${token}\n`);
   }
-  setImmediate(() => releaseStartMemory(log));
+  setImmediate(() => {
+    releaseStartMemory(log);
+    // After the start, whose burst of allocation V8's own growth factor serves with fewer collections.
+    boundHeapGrowth();
+  });
 }
 
 await runCli(createCli({ serve, version }), process.argv);
