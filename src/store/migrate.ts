@@ -7,15 +7,14 @@ import { internal } from '../errors.js';
 
 const migrationFolder = fileURLToPath(new URL('../../migrations', import.meta.url));
 
-/** Names of the migrations this version knows, oldest first. */
-export async function knownMigrations(): Promise<string[]> {
-  return Object.keys(await new FileMigrationProvider({ fs, path, migrationFolder }).getMigrations()).sort();
-}
 
-/** The migration names in the folder, by the rule kysely's FileMigrationProvider names them (without importing them). */
-async function migrationNames(): Promise<string[]> {
+/**
+ * Names of the migrations this version knows, oldest first: the files in the folder, named by the rule kysely's
+ * FileMigrationProvider names them, without importing them.
+ */
+export async function knownMigrations(): Promise<string[]> {
   const files = await fs.readdir(migrationFolder);
-  return files.filter((f) => /\.(js|mjs|ts|mts)$/.test(f) && !/\.d\.m?ts$/.test(f)).map((f) => f.slice(0, f.lastIndexOf('.')));
+  return files.filter((f) => /\.(js|mjs|ts|mts)$/.test(f) && !/\.d\.m?ts$/.test(f)).map((f) => f.slice(0, f.lastIndexOf('.'))).sort();
 }
 
 /**
@@ -24,7 +23,7 @@ async function migrationNames(): Promise<string[]> {
  * new database, a pending migration, a database from a newer version) goes to the Migrator, which decides.
  */
 async function upToDate(db: Kysely<any>): Promise<boolean> {
-  const known = await migrationNames();
+  const known = await knownMigrations();
   let applied: string[];
   try {
     applied = (await db.selectFrom('kysely_migration').select('name').execute()).map((r) => r.name as string);
