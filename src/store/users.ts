@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { sql, type Kysely, type Transaction } from 'kysely';
 import { conflict } from '../errors.js';
 import { epoch, isPostgres, isUniqueViolation } from './db.js';
+import { avatarEtagOf } from './avatars.js';
 import { prepared } from './prepared.js';
 import type { Database, UsersTable } from './schema.js';
 
@@ -59,10 +60,9 @@ function toUser(row: UserRow): User {
 }
 
 // Every user read, in one statement: the user, their picture's version and their groups (a sorted JSON array).
-// Read on every token, userinfo and session check; under a write load every statement pays to reload its pages,
-// and SQLite ran the picture's version as a left join in 34 µs against 3 µs as a scalar subquery.
+// Read on every token, userinfo and session check; under a write load every statement pays to reload its pages.
 const userRows = (db: Executor) => db.selectFrom('users').selectAll('users')
-  .select((eb) => eb.selectFrom('avatars').select('avatars.etag').whereRef('avatars.user_id', '=', 'users.id').as('avatar_etag'))
+  .select((eb) => avatarEtagOf(eb).as('avatar_etag'))
   .select(isPostgres(db)
     ? sql<string[]>`(select coalesce(json_agg(group_name order by group_name), '[]'::json) from user_groups where user_id = users.id)`.as('groups_json')
     : sql<string>`(select json_group_array(group_name) from (select group_name from user_groups where user_id = users.id order by group_name))`.as('groups_json'));
