@@ -9,7 +9,7 @@ import type PG from 'pg';
 import type { Config } from '../config.js';
 import type { Database } from './schema.js';
 import { createPostgresStorage, postgresWritable } from './pg-storage.js';
-import { createWriterDialect, type RequestWrites } from './sqlite-writer.js';
+import { createWriterDialect, type DirectQuery, type RequestWrites } from './sqlite-writer.js';
 
 export type Db = Kysely<Database>;
 
@@ -19,6 +19,10 @@ export type DatabaseConfig = Pick<Config, 'dataDir' | 'databaseUrl'>;
 export const databaseFile = (dataDir: string) => join(dataDir, 'accouch.sqlite');
 
 const requestWrites = new WeakMap<Kysely<any>, RequestWrites>();
+const directQueries = new WeakMap<Kysely<any>, DirectQuery>();
+
+/** The embedded database's way to run a compiled statement past kysely's executor; undefined elsewhere (PostgreSQL, a transaction). */
+export const directQueryOf = (db: Kysely<any>): DirectQuery | undefined => directQueries.get(db);
 
 /**
  * How requests on `db` make their writes durable before they answer (see sqlite-writer.ts). PostgreSQL makes each
@@ -51,9 +55,10 @@ function openSqlite(dataDir: string, writer: { maxHoldMs?: number }): Db {
   } finally {
     sqlite.close();
   }
-  const { dialect, writes } = createWriterDialect(file, writer);
+  const { dialect, writes, query } = createWriterDialect(file, writer);
   const db = new Kysely<Database>({ dialect });
   requestWrites.set(db, writes);
+  directQueries.set(db, query);
   return db;
 }
 

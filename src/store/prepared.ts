@@ -1,7 +1,9 @@
 // Hot queries compiled once per engine instead of built and compiled by kysely on every call (on a token request
 // that was a tenth of the CPU): the builder runs once with placeholder arguments, and each call sends the SQL
 // text it made with the call's values in the placeholders' places. The drivers then reuse their prepared statement.
+// On the embedded database the statement also skips kysely's executor (store/db.ts directQueryOf).
 import { CompiledQuery, type Compilable, type Kysely, type QueryResult } from 'kysely';
+import { directQueryOf } from './db.js';
 import type { Database } from './schema.js';
 import type { UnusedResultQuery } from './sqlite-writer.js';
 
@@ -42,7 +44,10 @@ export function prepared<Args extends unknown[], Row>(
   };
   return async (db: Kysely<Database>, ...args: Args): Promise<QueryResult<Row>> => {
     const { sql, fill } = templateFor(db);
-    const query = CompiledQuery.raw(sql, fill.map((f) => (typeof f === 'number' ? args[f] : f.constant)));
+    const parameters = fill.map((f) => (typeof f === 'number' ? args[f] : f.constant));
+    const direct = directQueryOf(db);
+    if (direct) return direct<Row>({ sql, parameters, resultUnused });
+    const query = CompiledQuery.raw(sql, parameters);
     return db.executeQuery<Row>(resultUnused ? { ...query, resultUnused } as UnusedResultQuery : query);
   };
 }

@@ -252,7 +252,7 @@ class WriterConnection implements DatabaseConnection {
     }
   }
 
-  async executeQuery<R>(compiled: UnusedResultQuery): Promise<QueryResult<R>> {
+  async executeQuery<R>(compiled: Pick<UnusedResultQuery, 'sql' | 'parameters' | 'resultUnused'>): Promise<QueryResult<R>> {
     const { sql, parameters } = compiled;
     const scope = compiled.resultUnused && !this.tx ? this.driver.scopes.getStore() : undefined;
     if (scope && this.driver.post({ op: 'run', sql, params: parameters as unknown[], tx: 0, durable: false, scope: scope.id, unanswered: true })) {
@@ -296,9 +296,24 @@ class WriterDialect implements Dialect {
 /** How long a request that wrote may hold its group's commit while it finishes: the most latency it adds to others. */
 export const defaultMaxHoldMs = 25;
 
-/** The dialect over `file` (created and in WAL mode already) and the request scopes of its writes. */
-export function createWriterDialect(file: string, { maxHoldMs = defaultMaxHoldMs } = {}): { dialect: Dialect; writes: RequestWrites } {
+/** Runs one compiled statement outside any transaction, as kysely would on a fresh connection. */
+export type DirectQuery = <R>(query: Pick<UnusedResultQuery, 'sql' | 'parameters' | 'resultUnused'>) => Promise<QueryResult<R>>;
+
+/**
+ * The dialect over `file` (created and in WAL mode already), the request scopes of its writes, and `query`: the hot
+ * statements' way past kysely's executor (store/prepared.ts). Kysely acquires, tracks and releases a connection
+ * through several async steps per statement; on a token request that allocated more than the statements did.
+ */
+export function createWriterDialect(file: string, { maxHoldMs = defaultMaxHoldMs } = {}): { dialect: Dialect; writes: RequestWrites; query: DirectQuery } {
   const driver = new WriterDriver(file, maxHoldMs);
+  let started = false;
+  const query: DirectQuery = async (compiled) => {
+    if (!started) {
+      await driver.init();
+      started = true;
+    }
+    return new WriterConnection(driver).executeQuery(compiled);
+  };
   const { scopes } = driver;
   let nextScope = 1;
   const writes: RequestWrites = {
@@ -339,5 +354,5 @@ export function createWriterDialect(file: string, { maxHoldMs = defaultMaxHoldMs
       await driver.call({ op: 'probe' });
     },
   };
-  return { dialect: new WriterDialect(driver), writes };
+  return { dialect: new WriterDialect(driver), writes, query };
 }
