@@ -14,7 +14,7 @@ import type { RequestWrites } from '../store/sqlite-writer.js';
 import { handleErrors } from './errors.js';
 import { createRequestLog, type AccessLineNotes } from './request-log.js';
 import { createEngine, sendStoredAnswer } from './engine.js';
-import { settleWrites } from './settle.js';
+import { endOnceSettled, settleWrites, type UnavailableAnswer } from './settle.js';
 import { healthRoutes } from './health.js';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
@@ -103,6 +103,12 @@ const setSecurityHeaders = (res: ServerResponse) => {
   for (const [name, value] of securityHeaders) res.setHeader(name, value);
 };
 
+/** A request target's path, as koa's ctx.path has it for the origin-form targets clients send. */
+const pathOf = (url: string) => {
+  const query = url.indexOf('?');
+  return query < 0 ? url : url.slice(0, query);
+};
+
 export function createApp(deps: AppDeps): Koa {
   const { issuer, base, trustProxy, db, log, render, provider, classifier } = deps;
   const issuerUrl = new URL(issuer);
@@ -110,7 +116,51 @@ export function createApp(deps: AppDeps): Koa {
   const accessLog = deps.accessLog ? deps.accessLog.child({ mod: 'http' }) : httpLog;
   const requestLog = createRequestLog(httpLog, accessLog, deps.accessLineNotes);
   const engine = createEngine({ provider, base, trustProxy, host: issuerUrl.host, log: httpLog });
-  const { metrics } = deps;
+  const { metrics, writes } = deps;
+
+  /**
+   * The issuer decides the host: a forged Host or X-Forwarded-Host never reaches URLs we build. Returns the
+   * X-Forwarded-Host that came, which forward-auth reads the app's host from (only from a trusted proxy).
+   */
+  const pinHost = (req: IncomingMessage) => {
+    const forwarded = req.headers['x-forwarded-host'];
+    req.headers.host = issuerUrl.host;
+    delete req.headers['x-forwarded-host'];
+    return forwarded;
+  };
+
+  const unavailable: UnavailableAnswer = (accepts, message) => accepts === 'json'
+    ? { type: 'application/json', body: JSON.stringify({ error: 'unavailable', message }) }
+    : { type: 'text/html; charset=utf-8', body: render('error', { title: 'Cannot save right now', description: message }) };
+
+  // The endpoints apps and resource servers call (tokens, userinfo, introspection, keys, discovery) are the
+  // engine's alone: they skip koa (the pages' routing, the browser cookie, a second request context).
+  const enginePaths = new Set([
+    '/.well-known/openid-configuration', '/.well-known/oauth-authorization-server',
+    ...(['jwks', 'token', 'userinfo', 'introspection', 'revocation', 'device_authorization'] as const).map((name) => provider().pathFor(name, { mountPath: '' })),
+  ].map((path) => `${base}${path}`));
+
+  /** An engine endpoint's request: what koa's middleware would do for it (request id, access line, timing, headers, host, one settle), then the provider. */
+  const viaEngine = (req: IncomingMessage, res: ServerResponse, path: string): Promise<void> => {
+    metrics?.timeAnswer(req.method!, path, res);
+    const reqId = requestLog.begin(req, res, path);
+    pinHost(req);
+    setSecurityHeaders(res);
+    const answered = writes
+      ? writes.run(() => {
+        endOnceSettled(res, writes, unavailable, () => 'json', () => httpLog.child({ reqId }));
+        return engine.handle(req, res);
+      })
+      : engine.handle(req, res);
+    // The provider answers its own errors; anything else is ours, answered as koa's error middleware would.
+    return answered.catch((error: unknown) => {
+      httpLog.error({ reqId, err: error }, 'the engine could not answer');
+      if (res.headersSent) return void res.destroy();
+      res.statusCode = 500;
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ error: 'server_error', error_description: 'the server could not answer this request' }));
+    });
+  };
 
   // Discovery and JWKS, once the current provider has answered them, are sent from memory before koa: the same
   // bytes (http/engine.ts), with the same request id, access line, security headers and timing as any answer.
@@ -121,7 +171,10 @@ export function createApp(deps: AppDeps): Koa {
         // Our listener is HTTP/1 (http/listener.ts).
         if (!(req instanceof IncomingMessage) || !(res instanceof ServerResponse)) return viaKoa(req, res);
         const answer = engine.stored(req);
-        if (!answer) return viaKoa(req, res);
+        if (!answer) {
+          const path = pathOf(req.url!);
+          return enginePaths.has(path) ? viaEngine(req, res, path) : viaKoa(req, res);
+        }
         metrics?.timeAnswer(req.method!, req.url!, res);
         requestLog.begin(req, res, req.url!);
         setSecurityHeaders(res);
@@ -137,18 +190,11 @@ export function createApp(deps: AppDeps): Koa {
   app.use(handleErrors(render));
 
   // One commit per request at most: writes are acknowledged as executed and on disk before the answer leaves.
-  if (deps.writes) {
-    app.use(settleWrites(deps.writes, (accepts, message) => accepts === 'json'
-      ? { type: 'application/json', body: JSON.stringify({ error: 'unavailable', message }) }
-      : { type: 'text/html; charset=utf-8', body: render('error', { title: 'Cannot save right now', description: message }) }));
-  }
+  if (writes) app.use(settleWrites(writes, unavailable));
 
   app.use(async (ctx, next) => {
-    // The issuer decides the host: a forged Host or X-Forwarded-Host never reaches URLs we build. Forward-auth
-    // reads the app's host from it, only from a trusted proxy (http/forward-auth.ts).
-    ctx.state.forwardedHost = ctx.req.headers['x-forwarded-host'];
-    ctx.req.headers.host = issuerUrl.host;
-    delete ctx.req.headers['x-forwarded-host'];
+    // Forward-auth reads the app's host from X-Forwarded-Host, only from a trusted proxy (http/forward-auth.ts).
+    ctx.state.forwardedHost = pinHost(ctx.req);
     setSecurityHeaders(ctx.res);
     await next();
   });
@@ -188,12 +234,7 @@ export function createApp(deps: AppDeps): Koa {
     ...routers.flatMap((router) => [router.routes(), router.allowedMethods()]),
     toProvider,
   ]);
-  // The endpoints apps and resource servers call (tokens, userinfo, introspection, keys, discovery) are the
-  // engine's alone: they skip the pages' routing and the browser cookie, which cost more than a JWKS answer.
-  const enginePaths = new Set([
-    '/.well-known/openid-configuration', '/.well-known/oauth-authorization-server',
-    ...(['jwks', 'token', 'userinfo', 'introspection', 'revocation', 'device_authorization'] as const).map((name) => provider().pathFor(name, { mountPath: '' })),
-  ].map((path) => `${base}${path}`));
+  // An engine path that reached koa (an absolute-form request target) still goes to the engine alone.
   app.use((ctx, next) => (enginePaths.has(ctx.path) ? toProvider(ctx, next) : pages(ctx, next)));
 
   return app;
