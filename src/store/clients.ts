@@ -24,7 +24,7 @@ const toClient = (row: ClientsTable): StoredClient => ({
 const serialize = ({ id: _id, secretFile: _file, ...rest }: ClientConfig) => JSON.stringify(rest);
 
 // oidc-provider looks the client up on every token, introspection and authorization request.
-const clientById = prepared(1, (db, id: string) => db.selectFrom('clients').selectAll().where('id', '=', id));
+const clientById = prepared(1, (db, id: string) => db.selectFrom('clients').selectAll().where('id', '=', id), { cacheable: true });
 
 export async function findClient(db: Executor, id: string): Promise<StoredClient | undefined> {
   const [row] = (await clientById(db, id)).rows;

@@ -41,7 +41,7 @@ const findBy = (column: Column) => prepared(3, (db, model: string, value: string
   .select(['payload', 'consumed_at', 'grant_id'])
   .where('model', '=', model)
   .where(column, '=', value)
-  .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)])));
+  .where((eb) => eb.or([eb('expires_at', 'is', null), eb('expires_at', '>', now)])), { cacheable: true });
 const finders = { id: findBy('id'), uid: findBy('uid'), user_code: findBy('user_code') };
 
 /** Finds an unexpired payload by id, uid or user code. */

@@ -20,11 +20,13 @@ const placeholder = (i: number) => `\u0000accouch-arg-${i}\u0000`;
  * the SQL text), and return the same query shape whatever the values: the SQL is made once per engine.
  * `resultUnused`: a write whose callers never read its result (no row count, no returned rows); inside a request
  * the embedded database then sends it without waiting, and a failure is the request's settle's (sqlite-writer.ts).
+ * `cacheable`: a read whose callers never change its rows; the embedded database may answer it again with the same
+ * (frozen) rows until something is committed (sqlite-writer.ts ReadCache).
  */
 export function prepared<Args extends unknown[], Row>(
   arity: Args['length'],
   build: (db: Kysely<Database>, ...args: Args) => Compilable<Row>,
-  { resultUnused = false } = {},
+  { resultUnused = false, cacheable = false } = {},
 ) {
   const templates = new Map<unknown, Template>();
   const templateFor = (db: Kysely<Database>): Template => {
@@ -46,7 +48,7 @@ export function prepared<Args extends unknown[], Row>(
     const { sql, fill } = templateFor(db);
     const parameters = fill.map((f) => (typeof f === 'number' ? args[f] : f.constant));
     const direct = directQueryOf(db);
-    if (direct) return direct<Row>({ sql, parameters, resultUnused });
+    if (direct) return direct<Row>({ sql, parameters, resultUnused, cacheable });
     const query = CompiledQuery.raw(sql, parameters);
     return db.executeQuery<Row>(resultUnused ? { ...query, resultUnused } as UnusedResultQuery : query);
   };

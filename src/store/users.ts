@@ -68,7 +68,7 @@ const userRows = (db: Executor) => db.selectFrom('users').selectAll('users')
     : sql<string>`(select json_group_array(group_name) from (select group_name from user_groups where user_id = users.id order by group_name))`.as('groups_json'));
 
 // Compiled once (prepared.ts).
-const userById = prepared(1, (db, id: string) => userRows(db).where('users.id', '=', id));
+const userById = prepared(1, (db, id: string) => userRows(db).where('users.id', '=', id), { cacheable: true });
 
 /** Runs `work` in a transaction: a new one, or the caller's when `db` already is one. */
 const inTransaction = <T>(db: Executor, work: (trx: Transaction<Database>) => Promise<T>): Promise<T> =>

@@ -193,4 +193,51 @@ describe('the SQLite writer', () => {
     expect(other.status).toBe('fulfilled');
     expect(await committedUsernames(db)).toEqual(['oscar', 'pia', 'quinn']);
   });
+
+  describe('reads answered again until something is committed', () => {
+    const byId = prepared(1, (db, id: string) => db.selectFrom('users').select(['id', 'username']).where('id', '=', id), { cacheable: true });
+
+    test('the same read gives the same frozen rows while nothing is committed, fresh rows after a commit of ours', async () => {
+      const db = await openTestDb();
+      const ann = await createUser(db, user('ann'));
+      const first = (await byId(db, ann.id)).rows;
+      expect(first).toEqual([{ id: ann.id, username: 'ann' }]);
+      expect((await byId(db, ann.id)).rows).toBe(first);
+      expect(Object.isFrozen(first[0])).toBe(true);
+      expect(() => { (first[0] as { username: string }).username = 'x'; }).toThrow(TypeError);
+      // Other values are other reads.
+      expect((await byId(db, 'nobody')).rows).toEqual([]);
+
+      await renameUnanswered(db, ann.id, 'anne');
+      expect((await byId(db, ann.id)).rows).toEqual([{ id: ann.id, username: 'anne' }]);
+    });
+
+    test('a commit by another process is seen by the next read', async () => {
+      const db = await openTestDb();
+      const bea = await createUser(db, user('bea'));
+      expect((await byId(db, bea.id)).rows).toEqual([{ id: bea.id, username: 'bea' }]);
+      const other = new SQLite(await sqliteFileOf(db));
+      try {
+        other.prepare('update users set username = ? where id = ?').run('beatrice', bea.id);
+      } finally {
+        other.close();
+      }
+      expect((await byId(db, bea.id)).rows).toEqual([{ id: bea.id, username: 'beatrice' }]);
+    });
+
+    test('a request reads its own uncommitted writes, never a row kept from before them', async () => {
+      const db = await openTestDb();
+      const cy = await createUser(db, user('cy'));
+      expect((await byId(db, cy.id)).rows).toEqual([{ id: cy.id, username: 'cy' }]);
+      const writes = requestWritesOf(db);
+      const seen = await writes.run(async () => {
+        await renameUnanswered(db, cy.id, 'cyrus');
+        const own = (await byId(db, cy.id)).rows;
+        await writes.settle();
+        return own;
+      });
+      expect(seen).toEqual([{ id: cy.id, username: 'cyrus' }]);
+      expect((await byId(db, cy.id)).rows).toEqual([{ id: cy.id, username: 'cyrus' }]);
+    });
+  });
 });
