@@ -151,13 +151,14 @@ export function createApp(deps: AppDeps): Koa {
         endOnceSettled(res, writes, unavailable, () => 'json', () => httpLog.child({ reqId }));
         return engine.handle(req, res);
       })
-      : engine.handle(req, res);
+      : (async () => engine.handle(req, res))();
     // The provider answers its own errors; anything else is ours, answered as koa's error middleware would.
     return answered.catch((error: unknown) => {
       httpLog.error({ reqId, err: error }, 'the engine could not answer');
       if (res.headersSent) return void res.destroy();
       res.statusCode = 500;
       res.setHeader('content-type', 'application/json');
+      res.setHeader('cache-control', 'no-store');
       res.end(JSON.stringify({ error: 'server_error', error_description: 'the server could not answer this request' }));
     });
   };

@@ -58,7 +58,15 @@ function openSqlite(dataDir: string, writer: { maxHoldMs?: number }): Db {
   const { dialect, writes, query } = createWriterDialect(file, writer);
   const db = new Kysely<Database>({ dialect });
   requestWrites.set(db, writes);
-  directQueries.set(db, query);
+  // The first statement goes through kysely, which starts the driver (and will close it on destroy()); then past it.
+  let started: Promise<unknown> | undefined;
+  directQueries.set(db, async (compiled) => {
+    if (!started) {
+      await (started ??= sql`select 1`.execute(db));
+      directQueries.set(db, query);
+    }
+    return query(compiled);
+  });
   return db;
 }
 

@@ -80,7 +80,7 @@ class ReadCache {
     const key = `${source}\u0000${JSON.stringify(parameters)}`;
     let rows = this.#rows.get(key);
     if (!rows) {
-      rows = (statement.all(parameters) as object[]).map((row) => Object.freeze(row));
+      rows = Object.freeze((statement.all(parameters) as object[]).map((row) => Object.freeze(row))) as unknown[];
       if (this.#rows.size >= readCacheEntries) this.#rows = new Map();
       this.#rows.set(key, rows);
     }
@@ -355,14 +355,9 @@ export type DirectQuery = <R>(query: Pick<UnusedResultQuery, 'sql' | 'parameters
  */
 export function createWriterDialect(file: string, { maxHoldMs = defaultMaxHoldMs } = {}): { dialect: Dialect; writes: RequestWrites; query: DirectQuery } {
   const driver = new WriterDriver(file, maxHoldMs);
-  let started = false;
-  const query: DirectQuery = async (compiled) => {
-    if (!started) {
-      await driver.init();
-      started = true;
-    }
-    return new WriterConnection(driver).executeQuery(compiled);
-  };
+  // Only once kysely has started the driver (store/db.ts directQueryOf sees to it): kysely's destroy() closes a driver
+  // it started, and only one.
+  const query: DirectQuery = (compiled) => new WriterConnection(driver).executeQuery(compiled);
   const { scopes } = driver;
   let nextScope = 1;
   const writes: RequestWrites = {

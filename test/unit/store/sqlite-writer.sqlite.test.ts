@@ -2,7 +2,8 @@
 // request scope, before the request settles), reads of one's own writes, transactions that run alone.
 import SQLite from 'better-sqlite3';
 import { describe, expect, test } from 'vitest';
-import { openDatabase, requestWritesOf } from '../../../src/store/db.js';
+import { databaseFile, openDatabase, requestWritesOf } from '../../../src/store/db.js';
+import { ensureNotInUse } from '../../../src/store/sqlite-file.js';
 import { migrateToLatest } from '../../../src/store/migrate.js';
 import { createUser, findUserById } from '../../../src/store/users.js';
 import { openTestDb, tempDir } from '../helpers.js';
@@ -192,6 +193,18 @@ describe('the SQLite writer', () => {
     expect(clash).toMatchObject({ status: 'rejected', reason: { code: 'SQLITE_CONSTRAINT_UNIQUE' } });
     expect(other.status).toBe('fulfilled');
     expect(await committedUsernames(db)).toEqual(['oscar', 'pia', 'quinn']);
+  });
+
+  test('a database used only through prepared statements is closed by destroy()', async () => {
+    const dataDir = tempDir();
+    const setup = openDatabase({ dataDir });
+    await migrateToLatest(setup);
+    await setup.destroy();
+    const db = openDatabase({ dataDir });
+    expect(await findUserById(db, 'nobody')).toBeUndefined();
+    await db.destroy();
+    // Another process could take the file for itself now: no connection of ours is left open.
+    expect(() => ensureNotInUse(databaseFile(dataDir))).not.toThrow();
   });
 
   describe('reads answered again until something is committed', () => {
