@@ -355,7 +355,7 @@ export type DirectQuery = <R>(query: Pick<UnusedResultQuery, 'sql' | 'parameters
  */
 export function createWriterDialect(file: string, { maxHoldMs = defaultMaxHoldMs } = {}): { dialect: Dialect; writes: RequestWrites; query: DirectQuery } {
   const driver = new WriterDriver(file, maxHoldMs);
-  // Only once kysely has started the driver (store/db.ts directQueryOf sees to it): kysely's destroy() closes a driver
+  // Only once kysely has started the driver (store/db.ts openSqlite sees to it): kysely's destroy() closes a driver
   // it started, and only one.
   const query: DirectQuery = (compiled) => new WriterConnection(driver).executeQuery(compiled);
   const { scopes } = driver;
