@@ -140,12 +140,18 @@ export function createApp(deps: AppDeps): Koa {
     ...(['jwks', 'token', 'userinfo', 'introspection', 'revocation', 'device_authorization'] as const).map((name) => provider().pathFor(name, { mountPath: '' })),
   ].map((path) => `${base}${path}`));
 
-  /** An engine endpoint's request: what koa's middleware would do for it (request id, access line, timing, headers, host, one settle), then the provider. */
-  const viaEngine = (req: IncomingMessage, res: ServerResponse, path: string): Promise<void> => {
+  /** What every answer sent before koa gets, as koa's middleware gives its own: timing, request id and access line, security headers. */
+  const beginOutsideKoa = (req: IncomingMessage, res: ServerResponse, path: string) => {
     metrics?.timeAnswer(req.method!, path, res);
     const reqId = requestLog.begin(req, res, path);
-    pinHost(req);
     setSecurityHeaders(res);
+    return reqId;
+  };
+
+  /** An engine endpoint's request: what koa's middleware would do for it (beginOutsideKoa, the host, one settle), then the provider. */
+  const viaEngine = (req: IncomingMessage, res: ServerResponse, path: string): Promise<void> => {
+    const reqId = beginOutsideKoa(req, res, path);
+    pinHost(req);
     const answered = writes
       ? writes.run(() => {
         endOnceSettled(res, writes, unavailable, () => 'json', () => httpLog.child({ reqId }));
@@ -176,9 +182,7 @@ export function createApp(deps: AppDeps): Koa {
           const path = pathOf(req.url!);
           return enginePaths.has(path) ? viaEngine(req, res, path) : viaKoa(req, res);
         }
-        metrics?.timeAnswer(req.method!, req.url!, res);
-        requestLog.begin(req, res, req.url!);
-        setSecurityHeaders(res);
+        beginOutsideKoa(req, res, req.url!);
         sendStoredAnswer(req, res, answer);
         return Promise.resolve();
       };

@@ -7,7 +7,6 @@ import { internal } from '../errors.js';
 
 const migrationFolder = fileURLToPath(new URL('../../migrations', import.meta.url));
 
-
 /**
  * Names of the migrations this version knows, oldest first: the files in the folder, named by the rule kysely's
  * FileMigrationProvider names them, without importing them.
