@@ -1,9 +1,9 @@
 // Declared clients (config schema shape, from YAML or the CLI) → oidc-provider ClientMetadata, and the
 // read-only 'Client' adapter that serves them from the store.
-import type { Adapter, AdapterPayload, ClientMetadata } from 'oidc-provider';
+import type { Adapter, AdapterPayload, ClientMetadata, Provider } from 'oidc-provider';
 import type { ClientConfig } from '../config.js';
 import type { Db } from '../store/db.js';
-import { findClient } from '../store/clients.js';
+import { findClient, type StoredClient } from '../store/clients.js';
 
 /** Extra metadata keys oidc-provider keeps on the Client object for our policies. */
 export const extraClientProperties = ['accouch_allowed_groups', 'accouch_refresh', 'accouch_skip_consent', 'accouch_policy', 'accouch_pkce'];
@@ -44,10 +44,15 @@ export function toClientMetadata(client: ClientConfig): ClientMetadata {
 /** The 'Client' model: clients are managed by config reconciliation and the CLI, never by oidc-provider. */
 export function createClientAdapter(db: Db): Adapter {
   const readOnly = async () => { throw new Error('clients are managed through accouch, not oidc-provider'); };
+  // An unchanged stored client (the same object, store/clients.ts) gives the same metadata object.
+  const metadataOf = new WeakMap<StoredClient, AdapterPayload>();
   return {
     async find(id: string): Promise<AdapterPayload | undefined> {
       const stored = await findClient(db, id);
-      return stored && (toClientMetadata(stored.config) as AdapterPayload);
+      if (!stored) return undefined;
+      let metadata = metadataOf.get(stored);
+      if (!metadata) metadataOf.set(stored, (metadata = toClientMetadata(stored.config) as AdapterPayload));
+      return metadata;
     },
     upsert: readOnly,
     findByUid: readOnly,
@@ -55,5 +60,27 @@ export function createClientAdapter(db: Db): Adapter {
     consume: readOnly,
     destroy: readOnly,
     revokeByGrantId: readOnly,
+  };
+}
+
+type ClientModel = NonNullable<Awaited<ReturnType<Provider['Client']['find']>>>;
+
+/**
+ * oidc-provider keeps one Client model per distinct metadata, but to find it serialises and hashes the metadata
+ * on every lookup (every token, userinfo and introspection request). The adapter answers an unchanged client with
+ * the same metadata object, so the model the engine built for it is kept by that object: a changed client is a
+ * new object, found and built by the engine as before.
+ */
+export function keepClientModels(provider: Provider, adapter: Adapter): void {
+  const Client = provider.Client;
+  const engineFind = Client.find.bind(Client);
+  const built = new WeakMap<AdapterPayload, ClientModel>();
+  Client.find = async (id: string) => {
+    const metadata = typeof id === 'string' && id ? await adapter.find(id) : undefined;
+    const kept = metadata && built.get(metadata);
+    if (kept) return kept;
+    const client = await engineFind(id);
+    if (metadata && client) built.set(metadata, client);
+    return client;
   };
 }

@@ -8,7 +8,7 @@ import type { Logger } from '../log.js';
 import type { Db } from '../store/db.js';
 import { createAdapterClass } from './adapter.js';
 import { claimsByScope, createFindAccount } from './account.js';
-import { createClientAdapter, extraClientProperties } from './clients.js';
+import { createClientAdapter, extraClientProperties, keepClientModels } from './clients.js';
 import { strengthOf } from './interactions.js';
 
 /** Renders a page template from views/ (supplied by the HTTP layer, which owns templating). */
@@ -196,6 +196,7 @@ export function createProvider({ config, db, log, jwks, cookieKeys, render, clas
   };
 
   const provider = new Provider(config.issuer, configuration);
+  keepClientModels(provider, clientAdapter);
   provider.proxy = config.trustProxy;
   provider.use(keepRejection);
   provider.use(postOnly);

@@ -21,6 +21,18 @@ const toClient = (row: ClientsTable): StoredClient => ({
   createdAt: Number(row.created_at),
 });
 
+/**
+ * A kept row (unchanged since it was read, store/prepared.ts) gives the same client object each time, so what is
+ * built from a client (its oidc-provider metadata and model) can be kept by that object until the row changes.
+ */
+const clientOfKeptRow = new WeakMap<ClientsTable, StoredClient>();
+function toKeptClient(row: ClientsTable): StoredClient {
+  if (!Object.isFrozen(row)) return toClient(row);
+  let client = clientOfKeptRow.get(row);
+  if (!client) clientOfKeptRow.set(row, (client = toClient(row)));
+  return client;
+}
+
 const serialize = ({ id: _id, secretFile: _file, ...rest }: ClientConfig) => JSON.stringify(rest);
 
 // oidc-provider looks the client up on every token, introspection and authorization request.
@@ -28,7 +40,7 @@ const clientById = prepared(1, (db, id: string) => db.selectFrom('clients').sele
 
 export async function findClient(db: Executor, id: string): Promise<StoredClient | undefined> {
   const [row] = (await clientById(db, id)).rows;
-  return row && toClient(row);
+  return row && toKeptClient(row);
 }
 
 export async function listClients(db: Executor): Promise<StoredClient[]> {

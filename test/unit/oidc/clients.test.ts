@@ -6,7 +6,7 @@ import { createLogger } from '../../../src/log.js';
 import { createClientAdapter, toClientMetadata } from '../../../src/oidc/clients.js';
 import { ensureSigningKeys, keyRetention, loadCookieKeys, loadJwks } from '../../../src/oidc/keys.js';
 import { createProvider } from '../../../src/oidc/provider.js';
-import { insertClient } from '../../../src/store/clients.js';
+import { deleteClient, insertClient, upsertConfigClient } from '../../../src/store/clients.js';
 import type { Db } from '../../../src/store/db.js';
 import { openTestDb } from '../helpers.js';
 
@@ -114,21 +114,50 @@ describe('Client adapter', () => {
   });
 });
 
+async function providerOver(db: Db) {
+  await ensureSigningKeys(db);
+  const config = loadConfig({ env: {} });
+  return createProvider({
+    config,
+    db,
+    log: createLogger('silent'),
+    jwks: await loadJwks(db, keyRetention(config.ttl)),
+    cookieKeys: await loadCookieKeys(db),
+    render: () => '',
+  });
+}
+
 describe('the configured provider accepts every kind of declared client', () => {
   test.each(Object.entries(kinds))('%s', async (_kind, raw) => {
     const db = await openTestDb();
-    await ensureSigningKeys(db);
-    const config = loadConfig({ env: {} });
-    const provider = createProvider({
-      config,
-      db,
-      log: createLogger('silent'),
-      jwks: await loadJwks(db, keyRetention(config.ttl)),
-      cookieKeys: await loadCookieKeys(db),
-      render: () => '',
-    });
+    const provider = await providerOver(db);
     await insertClient(db, 'cli', declare(raw));
     const client = await provider.Client.find(raw.id);
     expect(client?.clientId).toBe(raw.id);
+  });
+});
+
+describe("the provider's client models", () => {
+  // The model built for a client is kept while the stored client is unchanged (oidc/clients.ts keepClientModels):
+  // every change must still be seen by the next lookup.
+  test('follow every change to the stored client: changed, removed, added again', async () => {
+    const db = await openTestDb();
+    const provider = await providerOver(db);
+    await insertClient(db, 'cli', declare(kinds.confidential));
+    const first = await provider.Client.find('grafana');
+    expect(first?.clientSecret).toBe(secret);
+    expect(await provider.Client.find('grafana')).toBe(first);
+
+    await upsertConfigClient(db, declare({ ...kinds.confidential, secret: 'rotated-secret-0123456789abcdef', name: 'Dashboards' }));
+    const changed = await provider.Client.find('grafana');
+    expect(changed).toMatchObject({ clientSecret: 'rotated-secret-0123456789abcdef', clientName: 'Dashboards' });
+    expect(await provider.Client.find('grafana')).toBe(changed);
+
+    await deleteClient(db, 'grafana');
+    expect(await provider.Client.find('grafana')).toBeUndefined();
+
+    await insertClient(db, 'cli', declare({ ...kinds.confidential, redirectUris: ['https://grafana.example.com/other'] }));
+    expect((await provider.Client.find('grafana'))?.redirectUris).toEqual(['https://grafana.example.com/other']);
+    expect(await provider.Client.find('')).toBeUndefined();
   });
 });
