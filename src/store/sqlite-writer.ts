@@ -19,7 +19,10 @@ import type { WriterCall, WriterReply, WriterRequest } from './sqlite-writer-thr
 
 /** How the HTTP layer makes a request's writes durable before its answer. */
 export interface RequestWrites {
-  /** Runs `work` as one request: its writes are acknowledged once executed, their commit awaited by settle(). */
+  /**
+   * Runs `work` as one request: its writes are acknowledged once executed, their commit awaited by settle(); its
+   * reads see every commit made before it started.
+   */
   run<T>(work: () => Promise<T>): Promise<T>;
   /** Resolves once every write of the current request is on disk; rejects (503 `unavailable`) if one was lost. */
   settle(): Promise<void>;
@@ -56,25 +59,41 @@ const readCacheEntries = 2000;
 
 /**
  * The rows of reads answered since the database last changed. A commit by any other connection (the writer
- * thread, another process) changes the read connection's `PRAGMA data_version`, and empties the cache: a cached
- * answer is what the read would return now, never older. Checking costs less than half of the cheapest read.
+ * thread, another process) changes the read connection's `PRAGMA data_version`, and empties the cache.
+ *
+ * The version is checked once per turn of the event loop rather than once per read (a request makes four or five
+ * reads; each check costs about a third of a read): the check stands until the loop's next turn, the start of the
+ * next request, the writer's next answer, or the next uncached read, whichever comes first. Nothing can tell this
+ * process of a commit without one of those (another process's commit reaches it through a request; the writer's,
+ * through its answer), so a cached answer is never older than what the read would have returned when this
+ * request or turn began, nor than any answer given before it.
  */
 class ReadCache {
   #version: SQLite.Statement;
   #seen: unknown;
+  #checked = false;
   #rows = new Map<string, unknown[]>();
 
   constructor(reader: SQLite.Database) {
     this.#version = reader.prepare('PRAGMA data_version').pluck();
   }
 
+  /** The next cached read checks the version again. */
+  readonly stale = (): void => {
+    this.#checked = false;
+  };
+
   /** The statement's rows for `parameters`, from the cache when nothing was committed since they were read. */
   all(statement: SQLite.Statement, source: string, parameters: readonly unknown[]): unknown[] {
-    // Read before the rows: a commit in between empties the cache next time (rows newer than the version are harmless).
-    const version = this.#version.get();
-    if (version !== this.#seen) {
-      this.#seen = version;
-      this.#rows = new Map();
+    if (!this.#checked) {
+      // Read before the rows: a commit in between empties the cache next time (rows newer than the version are harmless).
+      const version = this.#version.get();
+      if (version !== this.#seen) {
+        this.#seen = version;
+        this.#rows = new Map();
+      }
+      this.#checked = true;
+      setImmediate(this.stale);
     }
     if (!parameters.every((p) => p === null || typeof p === 'string' || typeof p === 'number')) return statement.all(parameters);
     const key = `${source}\u0000${JSON.stringify(parameters)}`;
@@ -150,6 +169,7 @@ class WriterDriver implements Driver {
       worker.once('error', reject);
     });
     worker.on('message', (replies: WriterReply[]) => {
+      this.#cache?.stale(); // the writer may have committed since the last check: what it answers follows that commit
       for (const reply of replies) this.#answer(reply);
     });
     worker.on('error', (error) => this.#failAll(error));
@@ -166,7 +186,15 @@ class WriterDriver implements Driver {
 
   /** Runs a read on the read connection; a cacheable one may be answered from the rows read since the last commit. */
   read(statement: SQLite.Statement, compiled: Pick<UnusedResultQuery, 'sql' | 'parameters' | 'cacheable'>): unknown[] {
-    return compiled.cacheable ? this.#cache!.all(statement, compiled.sql, compiled.parameters) : statement.all(compiled.parameters);
+    if (compiled.cacheable) return this.#cache!.all(statement, compiled.sql, compiled.parameters);
+    const rows = statement.all(compiled.parameters);
+    this.#cache!.stale(); // a cached read after it is never older than it
+    return rows;
+  }
+
+  /** A request starts: its first cached read checks for commits made before it (ReadCache). */
+  requestStarts(): void {
+    this.#cache?.stale();
   }
 
   #answer(reply: WriterReply): void {
@@ -362,6 +390,7 @@ export function createWriterDialect(file: string, { maxHoldMs = defaultMaxHoldMs
   let nextScope = 1;
   const writes: RequestWrites = {
     async run(work) {
+      driver.requestStarts();
       const scope: Scope = { id: nextScope++, group: 0, dirty: false, writes: 0 };
       try {
         return await scopes.run(scope, work);

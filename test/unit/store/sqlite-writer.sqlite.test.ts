@@ -1,7 +1,7 @@
 // The embedded database's write path: writes on the writer thread, durable before they are acknowledged (or, in a
 // request scope, before the request settles), reads of one's own writes, transactions that run alone.
 import SQLite from 'better-sqlite3';
-import { describe, expect, test } from 'vitest';
+import { describe, expect, onTestFinished, test } from 'vitest';
 import { databaseFile, openDatabase, requestWritesOf } from '../../../src/store/db.js';
 import { ensureNotInUse } from '../../../src/store/sqlite-file.js';
 import { migrateToLatest } from '../../../src/store/migrate.js';
@@ -225,17 +225,54 @@ describe('the SQLite writer', () => {
       expect((await byId(db, ann.id)).rows).toEqual([{ id: ann.id, username: 'anne' }]);
     });
 
-    test('a commit by another process is seen by the next read', async () => {
+    /** Another process's connection to `db`'s file, to commit from outside at a chosen moment (synchronously). */
+    async function otherProcess(db: Db) {
+      const other = new SQLite(await sqliteFileOf(db));
+      onTestFinished(() => void other.close());
+      const rename = other.prepare('update users set username = ? where id = ?');
+      return (id: string, username: string) => void rename.run(username, id);
+    }
+    const byIdUncached = prepared(1, (db, id: string) => db.selectFrom('users').select(['id', 'username']).where('id', '=', id));
+
+    // The version is checked once per turn of the event loop, request, writer answer or uncached read (ReadCache):
+    // each way another commit can become known here is one of those.
+    test('a commit by another process is seen by the next request, even in the same turn of the event loop', async () => {
       const db = await openTestDb();
       const bea = await createUser(db, user('bea'));
+      const commit = await otherProcess(db);
       expect((await byId(db, bea.id)).rows).toEqual([{ id: bea.id, username: 'bea' }]);
-      const other = new SQLite(await sqliteFileOf(db));
-      try {
-        other.prepare('update users set username = ? where id = ?').run('beatrice', bea.id);
-      } finally {
-        other.close();
-      }
-      expect((await byId(db, bea.id)).rows).toEqual([{ id: bea.id, username: 'beatrice' }]);
+      commit(bea.id, 'beatrice');
+      const seen = await requestWritesOf(db).run(async () => (await byId(db, bea.id)).rows);
+      expect(seen).toEqual([{ id: bea.id, username: 'beatrice' }]);
+    });
+
+    test('a commit by another process is seen by any read from the next turn of the event loop on', async () => {
+      const db = await openTestDb();
+      const bo = await createUser(db, user('bo'));
+      const commit = await otherProcess(db);
+      expect((await byId(db, bo.id)).rows).toEqual([{ id: bo.id, username: 'bo' }]);
+      commit(bo.id, 'bonnie');
+      await new Promise((resolve) => setImmediate(resolve));
+      expect((await byId(db, bo.id)).rows).toEqual([{ id: bo.id, username: 'bonnie' }]);
+    });
+
+    test('a kept answer is never older than an uncached read made before it', async () => {
+      const db = await openTestDb();
+      const di = await createUser(db, user('di'));
+      const commit = await otherProcess(db);
+      expect((await byId(db, di.id)).rows).toEqual([{ id: di.id, username: 'di' }]);
+      commit(di.id, 'diana');
+      expect((await byIdUncached(db, di.id)).rows).toEqual([{ id: di.id, username: 'diana' }]);
+      expect((await byId(db, di.id)).rows).toEqual([{ id: di.id, username: 'diana' }]);
+    });
+
+    test('a commit of ours is seen by the next read once the writer answered it, in the same turn', async () => {
+      const db = await openTestDb();
+      const ed = await createUser(db, user('ed'));
+      expect((await byId(db, ed.id)).rows).toEqual([{ id: ed.id, username: 'ed' }]);
+      // The writer answers in a turn of its own; the read right after, in that turn, checks again.
+      await db.updateTable('users').set({ username: 'edmund' }).where('id', '=', ed.id).execute();
+      expect((await byId(db, ed.id)).rows).toEqual([{ id: ed.id, username: 'edmund' }]);
     });
 
     test('a request reads its own uncommitted writes, never a row kept from before them', async () => {
