@@ -22,14 +22,19 @@ const toClient = (row: ClientsTable): StoredClient => ({
 });
 
 /**
- * A kept row (unchanged since it was read, store/prepared.ts) gives the same client object each time, so what is
- * built from a client (its oidc-provider metadata and model) can be kept by that object until the row changes.
+ * The client built from a row the same as the last one read for its id is that same (frozen) object, so what is
+ * built from a client (its oidc-provider metadata and model, oidc/clients.ts) is kept by that object until the
+ * stored client changes. Compared by content: under writes every read gives new rows.
  */
-const clientOfKeptRow = new WeakMap<ClientsTable, StoredClient>();
-function toKeptClient(row: ClientsTable): StoredClient {
-  if (!Object.isFrozen(row)) return toClient(row);
-  let client = clientOfKeptRow.get(row);
-  if (!client) clientOfKeptRow.set(row, (client = toClient(row)));
+const lastBuilt = new Map<string, { row: ClientsTable; client: StoredClient }>();
+function toSameClient(row: ClientsTable): StoredClient {
+  const last = lastBuilt.get(row.id);
+  if (last && last.row.config === row.config && last.row.source === row.source && last.row.created_at === row.created_at) return last.client;
+  const client = toClient(row);
+  Object.freeze(client.config);
+  Object.freeze(client);
+  if (lastBuilt.size >= 1000) lastBuilt.clear();
+  lastBuilt.set(row.id, { row, client });
   return client;
 }
 
@@ -40,7 +45,7 @@ const clientById = prepared(1, (db, id: string) => db.selectFrom('clients').sele
 
 export async function findClient(db: Executor, id: string): Promise<StoredClient | undefined> {
   const [row] = (await clientById(db, id)).rows;
-  return row && toKeptClient(row);
+  return row && toSameClient(row);
 }
 
 export async function listClients(db: Executor): Promise<StoredClient[]> {
