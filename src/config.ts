@@ -6,6 +6,10 @@ import { createRequire } from 'node:module';
 import type YAML from 'yaml';
 import { z } from 'zod';
 
+// Zod compiles a schema to JavaScript at its first parse: worth it for a schema parsed many times, not for ours
+// (the configuration is parsed once, at start, where compiling cost more than all the parsing after it).
+z.config({ jitless: true });
+
 const redirectUri = z.string().refine((value) => {
   const url = URL.parse(value);
   return url !== null && url.hash === '' && !value.includes('#');
@@ -149,20 +153,21 @@ export const entryClientId = (entry: ClientEntry) => entry.id ?? ('preset' in en
 
 // An entry is a preset when it says so; each kind reports its own problems (a union would only say "invalid input").
 // The README reference shows both kinds as one list of keys.
-const documentedEntry = (() => {
-  const json = (schema: z.ZodType) => schema.toJSONSchema({ io: 'output', unrepresentable: 'any' }) as { properties: Record<string, object> };
-  const client = json(clientSchema).properties;
-  const preset = json(presetEntrySchema).properties;
-  return {
-    type: 'object',
-    properties: {
+// Made when the reference is written (config-reference.ts), not at every start.
+const documentedEntry = {
+  type: 'object',
+  get properties() {
+    const json = (schema: z.ZodType) => schema.toJSONSchema({ io: 'output', unrepresentable: 'any' }) as { properties: Record<string, object> };
+    const client = json(clientSchema).properties;
+    const preset = json(presetEntrySchema).properties;
+    return {
       ...client,
       id: { ...client.id, description: 'client_id the app sends (required, except with preset: the preset\'s name by default)' },
       preset: { ...preset.preset, description: 'instead of the keys above, an app preset: id (optional except for generic), name, secret or secretFile, url, and redirectUris for generic' },
       url: { ...preset.url, description: 'with preset: the address the app is served at (not needed for kubectl)' },
-    },
-  };
-})();
+    };
+  },
+};
 const clientEntrySchema = z.unknown().transform((value, ctx): ClientEntry => {
   const schema = value !== null && typeof value === 'object' && 'preset' in value ? presetEntrySchema : clientSchema;
   const result = schema.safeParse(value);
