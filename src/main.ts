@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // Entry point. serve: loadConfig → openDatabase → migrate → keys → clients → createProvider → createApp → listen.
 // SIGTERM drains in-flight requests, then closes the database.
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { constants as moduleConstants, enableCompileCache } from 'node:module';
+import { join } from 'node:path';
 import { createServer, type RequestListener, type Server } from 'node:http';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -110,12 +112,32 @@ function releaseStartMemory(log: Logger): void {
   log.debug({ ms: Math.round(performance.now() - started), rss: process.memoryUsage.rss() }, 'released the start\'s memory');
 }
 
+/**
+ * Node's compile cache for the server's modules, kept in the data directory (ours alone: mode 0700, where no other
+ * user can plant compiled code): a start after the first compiles only what changed, about a tenth of the time to
+ * ready on a warm data dir. Written when the process exits; without it (a read-only or missing data dir) a start
+ * just compiles everything, as before.
+ */
+function useCompileCache(dataDir: string, log: Logger): void {
+  if (!existsSync(dataDir)) return;
+  const directory = join(dataDir, 'compile-cache');
+  try {
+    // Made here: Node's own attempt can loop on some file systems where the directory cannot be made.
+    mkdirSync(directory, { recursive: true, mode: 0o700 });
+  } catch {
+    return;
+  }
+  const result = enableCompileCache(directory);
+  if (result.status === moduleConstants.compileCacheStatus.FAILED) log.debug({ reason: result.message }, 'no compile cache');
+}
+
 async function serve(): Promise<void> {
   const config = loadConfig({ env: process.env });
   const log = createLogger(config.logLevel);
   if (!config.databaseUrl) checkSqliteFile(databaseFile(config.dataDir));
   // Opened first: SQLite's writer thread starts up on the other core while this one loads the server's modules.
   const db = openDatabase(config, { onPoolError: (error) => log.warn({ err: error }, 'an idle database connection failed; the next query opens a new one') });
+  useCompileCache(config.dataDir, log);
   // Loaded here so CLI commands start fast without the server's dependencies.
   const [{ createApp }, { createRenderer }, { createProvider }, { createInteractions }, { createListener }, { createAlertChannels, createMailer, generateVapidKeys, sendTestEmail }] = await Promise.all([
     import('./http/app.js'), import('./http/views.js'), import('./oidc/provider.js'), import('./oidc/interactions.js'), import('./http/listener.js'), import('./integrations/alert-channels.js'),
