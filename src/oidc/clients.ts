@@ -44,15 +44,10 @@ export function toClientMetadata(client: ClientConfig): ClientMetadata {
 /** The 'Client' model: clients are managed by config reconciliation and the CLI, never by oidc-provider. */
 export function createClientAdapter(db: Db): Adapter {
   const readOnly = async () => { throw new Error('clients are managed through accouch, not oidc-provider'); };
-  // An unchanged stored client (the same object, store/clients.ts) gives the same metadata object.
-  const metadataOf = new WeakMap<StoredClient, AdapterPayload>();
   return {
     async find(id: string): Promise<AdapterPayload | undefined> {
       const stored = await findClient(db, id);
-      if (!stored) return undefined;
-      let metadata = metadataOf.get(stored);
-      if (!metadata) metadataOf.set(stored, (metadata = toClientMetadata(stored.config) as AdapterPayload));
-      return metadata;
+      return stored && (toClientMetadata(stored.config) as AdapterPayload);
     },
     upsert: readOnly,
     findByUid: readOnly,
@@ -67,20 +62,20 @@ type ClientModel = NonNullable<Awaited<ReturnType<Provider['Client']['find']>>>;
 
 /**
  * oidc-provider keeps one Client model per distinct metadata, but to find it serialises and hashes the metadata
- * on every lookup (every token, userinfo and introspection request). The adapter answers an unchanged client with
- * the same metadata object, so the model the engine built for it is kept by that object: a changed client is a
+ * on every lookup (every token, userinfo and introspection request). An unchanged stored client is the same
+ * object (store/clients.ts), so the model the engine built for it is kept by that object: a changed client is a
  * new object, found and built by the engine as before.
  */
-export function keepClientModels(provider: Provider, adapter: Adapter): void {
+export function keepClientModels(provider: Provider, db: Db): void {
   const Client = provider.Client;
   const engineFind = Client.find.bind(Client);
-  const built = new WeakMap<AdapterPayload, ClientModel>();
+  const built = new WeakMap<StoredClient, ClientModel>();
   Client.find = async (id: string) => {
-    const metadata = typeof id === 'string' && id ? await adapter.find(id) : undefined;
-    const kept = metadata && built.get(metadata);
+    const stored = typeof id === 'string' && id ? await findClient(db, id) : undefined;
+    const kept = stored && built.get(stored);
     if (kept) return kept;
     const client = await engineFind(id);
-    if (metadata && client) built.set(metadata, client);
+    if (stored && client) built.set(stored, client);
     return client;
   };
 }

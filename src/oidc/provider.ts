@@ -196,7 +196,7 @@ export function createProvider({ config, db, log, jwks, cookieKeys, render, clas
   };
 
   const provider = new Provider(config.issuer, configuration);
-  keepClientModels(provider, clientAdapter);
+  keepClientModels(provider, db);
   provider.proxy = config.trustProxy;
   provider.use(keepRejection);
   provider.use(postOnly);
