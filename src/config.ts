@@ -7,7 +7,8 @@ import type YAML from 'yaml';
 import { z } from 'zod';
 
 // Zod compiles a schema to JavaScript at its first parse: worth it for a schema parsed many times, not for ours
-// (the configuration is parsed once, at start, where compiling cost more than all the parsing after it).
+// (this setting is global: the configuration is parsed once, at start, where compiling cost more than all the
+// parsing after it; forms and app registrations take microseconds either way).
 z.config({ jitless: true });
 
 const redirectUri = z.string().refine((value) => {
