@@ -72,7 +72,9 @@ class ReadCache {
   #version: SQLite.Statement;
   #seen: unknown;
   #checked = false;
-  #rows = new Map<string, unknown[]>();
+  /** Per statement source (the same string object on every call: its hash is computed once), rows per values. */
+  #rows = new Map<string, Map<unknown, unknown[]>>();
+  #entries = 0;
 
   constructor(reader: SQLite.Database) {
     this.#version = reader.prepare('PRAGMA data_version').pluck();
@@ -90,20 +92,29 @@ class ReadCache {
       const version = this.#version.get();
       if (version !== this.#seen) {
         this.#seen = version;
-        this.#rows = new Map();
+        this.#forget();
       }
       this.#checked = true;
       setImmediate(this.stale);
     }
     if (!parameters.every((p) => p === null || typeof p === 'string' || typeof p === 'number')) return statement.all(parameters);
-    const key = `${source}\u0000${JSON.stringify(parameters)}`;
-    let rows = this.#rows.get(key);
+    // One value is its own key (a Map tells 1, '1' and null apart); several are keyed by their JSON.
+    const key = parameters.length === 1 ? parameters[0] : JSON.stringify(parameters);
+    let byValues = this.#rows.get(source);
+    let rows = byValues?.get(key);
     if (!rows) {
       rows = Object.freeze((statement.all(parameters) as object[]).map((row) => Object.freeze(row))) as unknown[];
-      if (this.#rows.size >= readCacheEntries) this.#rows = new Map();
-      this.#rows.set(key, rows);
+      if (this.#entries >= readCacheEntries) this.#forget();
+      if (!byValues || !this.#rows.has(source)) this.#rows.set(source, byValues = new Map());
+      byValues.set(key, rows);
+      this.#entries += 1;
     }
     return rows;
+  }
+
+  #forget(): void {
+    this.#rows = new Map();
+    this.#entries = 0;
   }
 }
 
