@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 // The SQL-trace preload's wrapper is the JS frame around every better-sqlite3 statement run: its self time is
 // the statement's execution in SQLite, fsync included.
 const traceWrapper = '/bench/lib/sql-trace.mjs';
-const statementRun = 'better-sqlite3 statement run (SQLite, incl. fsync)';
+const statementRun = 'better-sqlite3 statement run (SQLite reads on the event loop)';
 
 const isStatementRun = (f) => f.functionName === 'traced' && f.url.endsWith(traceWrapper);
 

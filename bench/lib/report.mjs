@@ -198,7 +198,7 @@ function profileSection(R) {
     '',
     `Memory after the run: RSS ${f0(sc.memory.rss)} MiB, V8 heap ${f0(sc.memory.heapUsed)} MiB used of ${f0(sc.memory.heapTotal)} MiB.`,
     '',
-    `SQL: ${f1(sc.statementsPerOp)} statements per request, ${f2(sc.msPerOp)} ms in SQLite (event loop blocked), ${f1(sc.prepares)} statements prepared (Accouch reuses prepared statements by SQL text; kysely alone would prepare every query anew).`,
+    `SQL: ${f1(sc.statementsPerOp)} statements per request, ${f2(sc.msPerOp)} ms in SQLite on the event loop (reads: writes and their fsyncs run on the writer thread), ${f1(sc.prepares)} statements prepared (Accouch reuses prepared statements by SQL text; kysely alone would prepare every query anew).`,
     '',
     '| SQL statement | per request | ms per request |', '| --- | ---: | ---: |',
     ...sc.statements.slice(0, 8).map((st) => `| \`${st.sql.slice(0, 100).replace(/\|/g, '\\|')}\` | ${f2(st.perRequest)} | ${f2(st.msPerRequest)} |`),
@@ -216,8 +216,8 @@ function profileSection(R) {
 Taken because ${p.misses.length ? `these targets were missed: ${p.misses.join('; ')}` : '`--profile` was given'}.
 Accouch ran with \`--cpu-prof\` (V8's sampling profiler; each table below is restricted to the samples taken during
 that scenario's measured window) and a preload (\`bench/lib/sql-trace.mjs\`, outside Accouch) that counts and times
-every better-sqlite3 statement. Statement times include the fsync of each commit (synchronous=FULL): that time
-blocks the event loop, since better-sqlite3 is synchronous.
+every better-sqlite3 statement on the event loop: the reads. Writes and their fsyncs (synchronous=FULL) run on the
+writer thread (store/sqlite-writer-thread.ts), which this profile does not cover; its CPU is in the per-thread figures.
 
 ### Token load (refresh_token, authorization_code, client_credentials together)
 
