@@ -104,6 +104,45 @@ async function codesFor(system, refreshRate, t) {
   return codes;
 }
 
+/** Two runs of one system and scenario as one row: counts and times added, per-request figures weighted by requests. */
+function combineRuns(a, b) {
+  const opsA = Math.max(1, a.ok + a.bad);
+  const opsB = Math.max(1, b.ok + b.bad);
+  const byOps = (x, y) => (x === undefined || y === undefined ? undefined : (x * opsA + y * opsB) / (opsA + opsB));
+  const seconds = a.seconds + b.seconds;
+  return {
+    ...a,
+    seconds,
+    ok: a.ok + b.ok,
+    bad: a.bad + b.bad,
+    rate: (a.ok + b.ok) / seconds,
+    cpuMsPerOp: byOps(a.cpuMsPerOp, b.cpuMsPerOp),
+    threadMsPerOp: a.threadMsPerOp && b.threadMsPerOp
+      && Object.fromEntries(Object.keys(a.threadMsPerOp).map((kind) => [kind, byOps(a.threadMsPerOp[kind], b.threadMsPerOp[kind])])),
+    cpuShare: a.cpuShare === undefined ? undefined : (a.cpuShare * a.seconds + b.cpuShare * b.seconds) / seconds,
+    // Percentiles cannot be merged from two summaries: the median is the two medians' mean, the tail the worse one.
+    latency: {
+      mean: byOps(a.latency.mean, b.latency.mean), p50: (a.latency.p50 + b.latency.p50) / 2, p90: (a.latency.p90 + b.latency.p90) / 2,
+      p99: Math.max(a.latency.p99, b.latency.p99), max: Math.max(a.latency.max, b.latency.max),
+    },
+    errors: a.errors + b.errors,
+    unexpected: [...a.unexpected, ...b.unexpected].slice(0, 3),
+  };
+}
+
+/**
+ * A scenario any number of runs can share (no pool that runs dry) on every system twice, the second time in reverse
+ * order (A B … B A): a drift of the shared machine over those seconds then weighs on every system alike, where one
+ * run each left it on whichever came first or last. Each system's two runs make one row.
+ */
+async function twiceReversed(systems, make, options) {
+  const first = [];
+  for (const system of systems) first.push(await run(system, make(system), options));
+  const second = new Map();
+  for (const system of [...systems].reverse()) second.set(system, await run(system, make(system), options));
+  return systems.map((system, i) => combineRuns(first[i], second.get(system)));
+}
+
 /** refresh_token, then authorization_code, each interleaved across the systems (same minute, same noise). */
 async function tokenScenarios(systems, rows, t = timing) {
   const refreshRate = new Map();
@@ -218,13 +257,13 @@ async function mainRun() {
   rows.push(await run(A, s.authorize(A.client.id)));
   rows.push(await run(A, s.loginPage(loginInteractions)));
   await tokenScenarios(peers, rows);
-  for (const system of peers) rows.push(await run(system, s.clientCredentials(system.client, system.paths), { sample: true }));
+  rows.push(...await twiceReversed(peers, (system) => s.clientCredentials(system.client, system.paths), { sample: true }));
   if (H) H.tokens.access = await H.freshAccessTokens(H.tokens.agents);
   for (const make of [
     (sys) => s.userinfo(sys.tokens.access, sys.paths),
     (sys) => s.introspection(sys.client, sys.tokens.access, sys.paths, sys.adminOrigin),
   ]) {
-    for (const system of peers) rows.push(await run(system, make(system)));
+    rows.push(...await twiceReversed(peers, make));
   }
   rows.push(await run(A, s.passkeySignIn(passkeyInteractions, authenticator)));
   // Last: scrypt occupies libuv's thread pool, which WebAuthn verification and token signing also use, and
