@@ -9,6 +9,7 @@ import { createUser, findUserById } from '../../../src/store/users.js';
 import { openTestDb, tempDir } from '../helpers.js';
 import { sqliteFileOf } from '../../../src/store/dialect.js';
 import { prepared } from '../../../src/store/prepared.js';
+import { findPayload, upsertPayload } from '../../../src/store/oidc-payloads.js';
 import type { Db } from '../../../src/store/db.js';
 
 /** What another process opening the file sees: only committed data. */
@@ -193,6 +194,48 @@ describe('the SQLite writer', () => {
     expect(clash).toMatchObject({ status: 'rejected', reason: { code: 'SQLITE_CONSTRAINT_UNIQUE' } });
     expect(other.status).toBe('fulfilled');
     expect(await committedUsernames(db)).toEqual(['oscar', 'pia', 'quinn']);
+  });
+
+  test('after writing tokens alone, a request reads them as written and every other table as committed', async () => {
+    const db = await openHoldingDb();
+    const writes = requestWritesOf(db);
+    // Another request's user, written into the open group and held there, not committed.
+    let created!: (id: string) => void;
+    const rita = new Promise<string>((resolve) => { created = resolve; });
+    let goOn!: () => void;
+    const mayGoOn = new Promise<void>((resolve) => { goOn = resolve; });
+    const holding = writes.run(async () => {
+      created((await createUser(db, user('rita'))).id);
+      await mayGoOn;
+      await writes.settle();
+    });
+    const ritaId = await rita;
+    const expiresAt = Math.floor(Date.now() / 1000) + 60;
+    const seen = await writes.run(async () => {
+      await upsertPayload(db, 'AccessToken', 'token-1', { jti: 'token-1' }, expiresAt);
+      const ownToken = await findPayload(db, 'AccessToken', 'id', 'token-1');
+      // The writer's connection has rita in its open group; the read connection, only what is on disk.
+      const otherUser = await findUserById(db, ritaId);
+      goOn();
+      await writes.settle();
+      return { ownToken: ownToken?.payload, otherUser };
+    });
+    await holding;
+    expect(seen).toEqual({ ownToken: { jti: 'token-1' }, otherUser: undefined });
+    expect(await committedUsernames(db)).toEqual(['rita']);
+  });
+
+  test('oidc_payloads is written alone: no foreign key, trigger or view reaches it', async () => {
+    // The writer sends a request's reads of other tables to the read connection after it wrote only tokens
+    // (store/sqlite-writer.ts readsOwnWrites): a write there must not change any other table, nor a view.
+    const db = await openTestDb();
+    const file = new SQLite(await sqliteFileOf(db), { readonly: true });
+    onTestFinished(() => file.close());
+    const tables = file.prepare("select name from sqlite_master where type = 'table'").pluck().all() as string[];
+    const referencing = tables.filter((table) => (file.pragma(`foreign_key_list("${table}")`) as Array<{ table: string }>)
+      .some((key) => key.table.toLowerCase() === 'oidc_payloads'));
+    expect(referencing).toEqual([]);
+    expect(file.prepare("select name from sqlite_master where type in ('trigger', 'view')").pluck().all()).toEqual([]);
   });
 
   test('a database used only through prepared statements is closed by destroy()', async () => {
