@@ -66,6 +66,9 @@ const payloadsOnlyWrite = /^\s*(insert\s+(or\s+\w+\s+)?into|update|delete\s+from
  * Whether a read in `scope` must go to the writer thread, to see the request's own writes before they are
  * committed: after a write to oidc_payloads alone (every token endpoint's), only a read of oidc_payloads; after any
  * other write, every read. The rest read committed rows on this thread, as they did before the request wrote.
+ * Such a request reads other tables as committed while another request's change there may sit in the open group
+ * (a user disabled meanwhile is seen when that commits, up to the hold plus an fsync later): the same as had it read
+ * them just before that change was made, which it could have done anyway.
  */
 function readsOwnWrites(scope: Scope | undefined, sql: string): boolean {
   return scope !== undefined && scope.dirty && (scope.wide || /oidc_payloads/i.test(sql));
