@@ -42,8 +42,8 @@ export function createFindAccount(db: Db, issuer: string) {
     const allowed = ctx.oidc?.client?.['accouch_allowed_groups'] as string[] | undefined;
     if (!userAllowedForClient(user, allowed)) return undefined;
     // The network the session was signed in from, by auth_time (recorded when the sign-in finished). Read now,
-    // not when claims() asks: by then a token request has consumed its code or refresh token, and a request reads
-    // after its first write on the writer thread (store/sqlite-writer.ts), a round trip this read does not need.
+    // not when claims() asks: by then the request may have written more than tokens, after which it reads on the
+    // writer thread (store/sqlite-writer.ts readsOwnWrites), a round trip this read does not need.
     const authTime = (token as { authTime?: number } | undefined)?.authTime ?? ctx.oidc?.session?.authTime();
     const signIn = authTime ? findSignIn(db, user.id, authTime) : undefined;
     signIn?.catch(() => undefined); // reported by claims(), if it is asked for
