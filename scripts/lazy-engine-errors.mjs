@@ -63,7 +63,7 @@ export function lazyEngineErrors(root) {
       const file = id.slice(at + engineDir.length);
       const result = rewriteEngineSource(code, file);
       if (result.leftAt) this.error(`${relative(root, id)}:${result.leftAt}: a ctx.assert(...) that scripts/lazy-engine-errors.mjs cannot rewrite`);
-      done.set(file, result);
+      done.set(file, { asserts: result.asserts, jwtChecks: result.jwtChecks });
       return result.code === code ? null : result.code;
     },
     buildEnd(error) {
