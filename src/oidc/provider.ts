@@ -10,6 +10,7 @@ import { createAdapterClass } from './adapter.js';
 import { claimsByScope, createFindAccount } from './account.js';
 import { createClientAdapter, extraClientProperties, keepClientModels } from './clients.js';
 import { strengthOf } from './interactions.js';
+import { timeOrderTokenIds } from './token-ids.js';
 
 /** Renders a page template from views/ (supplied by the HTTP layer, which owns templating). */
 export type Render = (template: string, data: Record<string, unknown>) => string;
@@ -197,6 +198,7 @@ export function createProvider({ config, db, log, jwks, cookieKeys, render, clas
 
   const provider = new Provider(config.issuer, configuration);
   keepClientModels(provider, db);
+  timeOrderTokenIds(provider);
   provider.proxy = config.trustProxy;
   provider.use(keepRejection);
   provider.use(postOnly);

@@ -3,6 +3,7 @@
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { timePrefix } from '../../src/oidc/token-ids.js';
 import { addClient, addUser, callback, codeFlow, discover } from './support/rp.js';
 import { logLines, startServer, type RunningServer, stopCleanly, until } from './support/server.js';
 
@@ -72,6 +73,7 @@ describe('authorization code flow', () => {
     const second = await oidc.refreshTokenGrant(config, first);
     expect(second.refresh_token).toBeTruthy();
     expect(second.refresh_token).not.toBe(first);
+    expect(second.refresh_token! > first).toBe(true); // issued later, so sorted after it
     expect(second.id_token).toBeTruthy();
 
     await expect(oidc.refreshTokenGrant(config, first)).rejects.toMatchObject({ error: 'invalid_grant' });
@@ -98,8 +100,11 @@ describe('authorization code flow', () => {
   });
 
   it('issues client_credentials tokens to a confidential client', async () => {
+    const before = timePrefix();
     const tokens = await oidc.clientCredentialsGrant(config);
-    expect(tokens.access_token).toBeTruthy();
+    const after = timePrefix();
+    // The token (its row's id) starts with when it was issued: new rows go to the end of the id index.
+    expect(tokens.access_token.slice(0, 9) >= before && tokens.access_token.slice(0, 9) <= after).toBe(true);
     expect(tokens.token_type.toLowerCase()).toBe('bearer');
     expect((await oidc.tokenIntrospection(config, tokens.access_token)).active).toBe(true);
   });
