@@ -49,9 +49,9 @@ try {
   const best = (name) => rows.filter((r) => r.name === name).sort((a, b) => b.rate - a.rate)[0];
   const j = best('JWKS');
   const c = best(check.name);
-  for (const r of [j, c]) console.log(`${r.name.padEnd(32)} ${r.rate.toFixed(0).padStart(6)}/s  p99 ${r.latency.p99} ms  cpu ${r.cpuMsPerOp?.toFixed(3)} ms/op  bad ${r.bad}`);
+  for (const r of [j, c]) console.log(`${r.name.padEnd(32)} ${r.rate.toFixed(0).padStart(6)}/s  p99 ${r.latency.p99.toFixed(1)} ms  cpu ${r.cpuMsPerOp?.toFixed(3)} ms/op  bad ${r.bad}`);
   const ratio = c.rate / j.rate;
-  console.log(`ratio ${ratio.toFixed(2)} (target ≥ 0.9), p99 ${c.latency.p99} ms (target ≤ 10 ms): ${ratio >= 0.9 && c.latency.p99 <= 10 && c.bad === 0 ? 'met' : 'MISSED'}`);
+  console.log(`ratio ${ratio.toFixed(2)} (target ≥ 0.9), p99 ${c.latency.p99.toFixed(1)} ms (target ≤ 10 ms): ${ratio >= 0.9 && c.latency.p99 <= 10 && c.bad === 0 ? 'met' : 'MISSED'}`);
 } finally {
   await stopProcess(server);
 }

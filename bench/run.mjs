@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import os from 'node:os';
 import { join } from 'node:path';
 import { accouchEnv, seedThroughCli, setUpOwner, userPassword } from './lib/accouch.mjs';
-import { measure } from './lib/load.mjs';
+import { createLoad, measure } from './lib/load.mjs';
 import { freePort, memoryOf, runNode, sampleRss, stopAll, stopProcess } from './lib/processes.mjs';
 import { monotonicUs, summariseProfile } from './lib/profile.mjs';
 import { startHydraPeer, hydraVersion } from './lib/hydra.mjs';
@@ -21,8 +21,8 @@ const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const profileAlways = args.includes('--profile');
 const settings = quick
-  ? { mode: 'quick', warmup: 0.5, duration: 1.5, signSeconds: 1, ceilingSeconds: 1, boots: 1, connections: 10, sessions: 30, scaling: false, scaleDuration: 0, users: 4, mintSeconds: 8, passwordSeconds: 3 }
-  : { mode: 'full', warmup: 2, duration: 6, signSeconds: 5, ceilingSeconds: 3, boots: 3, connections: 10, sessions: 40, scaling: true, scaleDuration: 5, users: 10, mintSeconds: 30, passwordSeconds: 8 };
+  ? { mode: 'quick', warmup: 0.5, duration: 1.5, signSeconds: 1, ceilingSeconds: 1, boots: 1, connections: 10, sessions: 30, scaling: false, scaleDuration: 0, users: 4, mintSeconds: 8, passwordSeconds: 3, sliceSeconds: 0.5 }
+  : { mode: 'full', warmup: 2, duration: 6, signSeconds: 5, ceilingSeconds: 3, boots: 3, connections: 10, sessions: 40, scaling: true, scaleDuration: 5, users: 10, mintSeconds: 30, passwordSeconds: 8, sliceSeconds: 1 };
 const timing = { warmup: settings.warmup, duration: settings.duration };
 const benchDir = import.meta.dirname;
 const started = performance.now();
@@ -104,53 +104,53 @@ async function codesFor(system, refreshRate, t) {
   return codes;
 }
 
-/** Two runs of one system and scenario as one row: counts and times added, per-request figures weighted by requests. */
-function combineRuns(a, b) {
-  const opsA = Math.max(1, a.ok + a.bad);
-  const opsB = Math.max(1, b.ok + b.bad);
-  const byOps = (x, y) => (x === undefined || y === undefined ? undefined : (x * opsA + y * opsB) / (opsA + opsB));
-  const seconds = a.seconds + b.seconds;
-  return {
-    ...a,
-    seconds,
-    ok: a.ok + b.ok,
-    bad: a.bad + b.bad,
-    rate: (a.ok + b.ok) / seconds,
-    cpuMsPerOp: byOps(a.cpuMsPerOp, b.cpuMsPerOp),
-    threadMsPerOp: a.threadMsPerOp && b.threadMsPerOp
-      && Object.fromEntries(Object.keys(a.threadMsPerOp).map((kind) => [kind, byOps(a.threadMsPerOp[kind], b.threadMsPerOp[kind])])),
-    cpuShare: a.cpuShare === undefined ? undefined : (a.cpuShare * a.seconds + b.cpuShare * b.seconds) / seconds,
-    // Percentiles cannot be merged from two summaries: the median is the two medians' mean, the tail the worse one.
-    latency: {
-      mean: byOps(a.latency.mean, b.latency.mean), p50: (a.latency.p50 + b.latency.p50) / 2, p90: (a.latency.p90 + b.latency.p90) / 2,
-      p99: Math.max(a.latency.p99, b.latency.p99), max: Math.max(a.latency.max, b.latency.max),
-    },
-    errors: a.errors + b.errors,
-    unexpected: [...a.unexpected, ...b.unexpected].slice(0, 3),
-  };
-}
+/** Seconds per slice of an interleaved run. */
+const { sliceSeconds } = settings;
 
 /**
- * A scenario any number of runs can share (no pool that runs dry) on every system twice, the second time in reverse
- * order (A B … B A): a drift of the shared machine over those seconds then weighs on every system alike, where one
- * run each left it on whichever came first or last. Each system's two runs make one row.
+ * One scenario on every system in alternating slices (A B, B A, A B, ...), each slice a fixed number of requests
+ * (about `sliceSeconds` at the rate the warm-up showed) whose responses are all awaited: the shared machine's
+ * drift, which moved one system's rate by a fifth between runs a minute apart, weighs on every system alike, and a
+ * refresh chain or code is never cut off between slices. `seconds` per system in all; one row per system.
  */
-async function twiceReversed(systems, make, options) {
-  const first = [];
-  for (const system of systems) first.push(await run(system, make(system), options));
-  const second = new Map();
-  for (const system of [...systems].reverse()) second.set(system, await run(system, make(system), options));
-  return systems.map((system, i) => combineRuns(first[i], second.get(system)));
+async function interleaved(systems, make, { sample = false, timing: t = timing, seconds = t.duration } = {}) {
+  const runs = [];
+  for (const system of systems) {
+    const scenario = make(system);
+    progress(`${system.label}: ${scenario.name} (warm-up)`);
+    const load = createLoad(scenario.origin ?? system.origin, scenario, { pid: system.server.pid, cpuPids: system.cpuPids });
+    const rate = await load.warmup(t.warmup);
+    runs.push({ system, scenario, load, amount: Math.max(20, Math.round(rate * sliceSeconds)) });
+  }
+  for (const r of runs) {
+    r.sampler = sample ? sampleRss(r.system.server.pid) : undefined;
+    if (r.system.traceFile) r.before = await sqlSnapshot(r.system);
+    r.scenario.beforeMeasure?.();
+  }
+  const slices = Math.max(1, Math.round(seconds / sliceSeconds));
+  progress(`${runs[0].scenario.name}: ${slices} slices on each of ${systems.length} systems, alternating`);
+  const from = monotonicUs();
+  for (let i = 0; i < slices; i += 1) {
+    for (const r of i % 2 ? [...runs].reverse() : runs) await r.load.run({ amount: r.amount });
+  }
+  const to = monotonicUs();
+  const rows = [];
+  for (const r of runs) {
+    const result = r.load.result();
+    result.window = [from, to];
+    if (r.sampler) r.system.tokenPeak = Math.max(r.system.tokenPeak ?? 0, r.sampler.stop());
+    if (r.before) result.sql = sqlPerOp(r.before, await sqlSnapshot(r.system), Math.max(1, result.ok + result.bad));
+    rows.push({ system: r.system.label, ...result });
+  }
+  return rows;
 }
 
 /** refresh_token, then authorization_code, each interleaved across the systems (same minute, same noise). */
 async function tokenScenarios(systems, rows, t = timing) {
   const refreshRate = new Map();
-  for (const system of systems) {
-    const row = await run(system, s.refreshToken(system.client, system.tokens.refresh, system.paths), { sample: true, timing: t });
-    refreshRate.set(system, row.rate);
-    rows.push(row);
-  }
+  const refreshRows = await interleaved(systems, (system) => s.refreshToken(system.client, system.tokens.refresh, system.paths), { sample: true, timing: t });
+  systems.forEach((system, i) => refreshRate.set(system, refreshRows[i].rate));
+  rows.push(...refreshRows);
   // The code path's JIT is warm from the refresh run; a 1 s warm-up saves codes, which expire after 60 s.
   const codeTiming = { warmup: Math.min(1, t.warmup), duration: t.duration };
   for (const system of systems) {
@@ -257,13 +257,13 @@ async function mainRun() {
   rows.push(await run(A, s.authorize(A.client.id)));
   rows.push(await run(A, s.loginPage(loginInteractions)));
   await tokenScenarios(peers, rows);
-  rows.push(...await twiceReversed(peers, (system) => s.clientCredentials(system.client, system.paths), { sample: true }));
+  rows.push(...await interleaved(peers, (system) => s.clientCredentials(system.client, system.paths), { sample: true, seconds: 2 * settings.duration }));
   if (H) H.tokens.access = await H.freshAccessTokens(H.tokens.agents);
   for (const make of [
     (sys) => s.userinfo(sys.tokens.access, sys.paths),
     (sys) => s.introspection(sys.client, sys.tokens.access, sys.paths, sys.adminOrigin),
   ]) {
-    rows.push(...await twiceReversed(peers, make));
+    rows.push(...await interleaved(peers, make, { seconds: 2 * settings.duration }));
   }
   rows.push(await run(A, s.passkeySignIn(passkeyInteractions, authenticator)));
   // Last: scrypt occupies libuv's thread pool, which WebAuthn verification and token signing also use, and

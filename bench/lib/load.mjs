@@ -1,6 +1,6 @@
-// HTTP load with autocannon: a warm-up, then a measured run of fixed duration. Every response is checked
-// against what the scenario expects (a 303 for /auth, a 200 with tokens for /token, ...); the rate counts
-// only expected responses, and anything else is reported next to it.
+// HTTP load with autocannon: a warm-up, then measured runs, of a fixed duration or in slices of a fixed number of
+// requests. Every response is checked against what the scenario expects (a 303 for /auth, a 200 with tokens for
+// /token, ...); the rate counts only expected responses, and anything else is reported next to it.
 import autocannon from 'autocannon';
 import { cpuSecondsOf, threadCpuOf } from './processes.mjs';
 
@@ -15,19 +15,26 @@ function once(opts) {
   });
 }
 
+/** The p-th percentile (0 to 100) of sorted numbers, nearest rank. */
+const percentile = (sorted, p) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] : 0);
+
 /**
- * Runs `scenario` against `origin`: `requests` are autocannon request objects (setupRequest/onResponse
- * allowed); `expect(status, body)` says whether a response is a success; `count(request)` whether a
- * response counts as one operation (default: every request; the passkey pair counts its second half).
- * With `pid`, also the server's CPU time per operation during the measured run (robust on a busy machine:
- * it does not count time the server waited for the CPU, nor time it blocked on fsync). `beforeMeasure` runs
- * between the warm-up and the measured run.
+ * A load of `scenario` on `origin` that measures in runs and adds them up: `requests` are autocannon request
+ * objects (setupRequest/onResponse allowed); `expect(status, body)` says whether a response is a success;
+ * `count(request)` whether a response counts as one operation (default: every request; the passkey pair counts
+ * its second half). With `pid`, also the server's CPU time per operation during the measured runs (robust on a
+ * busy machine: it does not count time the server waited for the CPU, nor time it blocked on fsync), in all and by
+ * kind of thread. A run of `amount` requests awaits every response: no refresh token or code is cut off in flight,
+ * so the runs of several systems can alternate in slices without losing the scenario's state.
  */
-export async function measure(origin, scenario, { warmup, duration, pid, cpuPids, beforeMeasure }) {
+export function createLoad(origin, scenario, { pid, cpuPids } = {}) {
   const { connections = 10, requests, expect = (status) => status === 200, counts = () => true } = scenario;
   let ok = 0;
   let bad = 0;
+  let measured = false; // whether a measured run has started: the counts are the measured runs' from then on
+  let measuring = false;
   const unexpected = new Map();
+  const latencies = [];
   const wrapped = requests.map((req, index) => ({
     ...req,
     onResponse(status, body, context, headers) {
@@ -42,13 +49,18 @@ export async function measure(origin, scenario, { warmup, duration, pid, cpuPids
       req.onResponse?.(status, body, context, headers);
     },
   }));
-  const base = { url: origin, connections, pipelining: 1, requests: wrapped, timeout: 30, onInstance: scenario.onInstance };
-  if (warmup > 0) await once({ ...base, duration: warmup });
-  await beforeMeasure?.();
-  scenario.beforeMeasure?.();
-  ok = 0;
-  bad = 0;
-  unexpected.clear();
+  // The run under way: autocannon notices that a run of `amount` requests is done at its next sampling tick (every
+  // second by default; 20 ms here), so the run's time is counted up to its last response.
+  let current;
+  const onInstance = (instance) => {
+    const run = current;
+    instance.on('response', (_client, _status, _bytes, ms) => {
+      if (measuring) latencies.push(ms);
+      if (run?.amount && ++run.answered === run.amount) run.lastAt = performance.now();
+    });
+    scenario.onInstance?.(instance);
+  };
+  const base = { url: origin, connections, pipelining: 1, requests: wrapped, timeout: 30, onInstance };
   // A server of several processes (Hydra and its PostgreSQL) names them all: their CPU time counts together.
   const cpuNow = () => (cpuPids ? cpuPids().reduce((sum, p) => {
     try {
@@ -57,27 +69,72 @@ export async function measure(origin, scenario, { warmup, duration, pid, cpuPids
       return sum; // ended between listing and reading
     }
   }, 0) : cpuSecondsOf(pid));
-  const cpuBefore = pid ? cpuNow() : 0;
-  // By thread for a Node server only (the thread names are Node's).
-  const threadsBefore = pid && !cpuPids ? threadCpuOf(pid) : undefined;
-  const { result, seconds } = await once({ ...base, duration });
-  const cpu = pid ? cpuNow() - cpuBefore : undefined;
-  const threadsAfter = threadsBefore && threadCpuOf(pid);
-  const ops = Math.max(1, ok + bad);
-  const elapsed = scenario.elapsed?.() ?? seconds;
+  const total = { seconds: 0, cpu: 0, threads: undefined, errors: 0 };
+
   return {
-    name: scenario.name,
-    connections,
-    seconds: elapsed,
-    ok,
-    bad,
-    rate: ok / elapsed,
-    cpuMsPerOp: cpu === undefined ? undefined : (cpu * 1000) / ops,
-    // The same CPU time by kind of thread, per operation.
-    threadMsPerOp: threadsAfter && Object.fromEntries(Object.entries(threadsAfter).map(([kind, s]) => [kind, ((s - threadsBefore[kind]) * 1000) / ops])),
-    cpuShare: cpu === undefined ? undefined : cpu / seconds,
-    latency: { mean: result.latency.mean, p50: result.latency.p50, p90: result.latency.p90, p99: result.latency.p99, max: result.latency.max },
-    errors: result.errors + result.timeouts,
-    unexpected: [...unexpected].slice(0, 3).map(([k, n]) => `${n}× ${k}`),
+    /** Unmeasured load; its rate (expected responses per second) sizes the slices. */
+    async warmup(seconds) {
+      ok = 0;
+      bad = 0;
+      const run = await once({ ...base, duration: seconds });
+      return ok / run.seconds;
+    },
+    /** One measured run: `duration` seconds, or `amount` requests with every response awaited. */
+    async run({ duration, amount }) {
+      if (!measured) {
+        measured = true;
+        ok = 0;
+        bad = 0;
+        unexpected.clear();
+      }
+      measuring = true;
+      const cpuBefore = pid ? cpuNow() : 0;
+      // By thread for a Node server only (the thread names are Node's).
+      const threadsBefore = pid && !cpuPids ? threadCpuOf(pid) : undefined;
+      current = { amount, answered: 0, lastAt: undefined };
+      const startedAt = performance.now();
+      const { result, seconds } = await once(amount ? { ...base, amount, sampleInt: 20 } : { ...base, duration });
+      measuring = false;
+      if (pid) total.cpu += cpuNow() - cpuBefore;
+      if (threadsBefore) {
+        const after = threadCpuOf(pid);
+        total.threads ??= Object.fromEntries(Object.keys(after).map((kind) => [kind, 0]));
+        for (const kind of Object.keys(after)) total.threads[kind] += after[kind] - threadsBefore[kind];
+      }
+      total.seconds += scenario.elapsed?.() ?? (current.lastAt ? (current.lastAt - startedAt) / 1000 : seconds);
+      total.errors += result.errors + result.timeouts;
+    },
+    /** The measured runs together. */
+    result() {
+      const ops = Math.max(1, ok + bad);
+      const sorted = [...latencies].sort((a, b) => a - b);
+      return {
+        name: scenario.name,
+        connections,
+        seconds: total.seconds,
+        ok,
+        bad,
+        rate: ok / total.seconds,
+        cpuMsPerOp: pid ? (total.cpu * 1000) / ops : undefined,
+        threadMsPerOp: total.threads && Object.fromEntries(Object.entries(total.threads).map(([kind, s]) => [kind, (s * 1000) / ops])),
+        cpuShare: pid ? total.cpu / total.seconds : undefined,
+        latency: {
+          mean: sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length),
+          p50: percentile(sorted, 50), p90: percentile(sorted, 90), p99: percentile(sorted, 99), max: sorted.at(-1) ?? 0,
+        },
+        errors: total.errors,
+        unexpected: [...unexpected].slice(0, 3).map(([k, n]) => `${n}× ${k}`),
+      };
+    },
   };
+}
+
+/** A warm-up, `beforeMeasure`, then one measured run of `duration` seconds (createLoad). */
+export async function measure(origin, scenario, { warmup, duration, pid, cpuPids, beforeMeasure }) {
+  const load = createLoad(origin, scenario, { pid, cpuPids });
+  if (warmup > 0) await load.warmup(warmup);
+  await beforeMeasure?.();
+  scenario.beforeMeasure?.();
+  await load.run({ duration });
+  return load.result();
 }

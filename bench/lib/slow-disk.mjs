@@ -8,6 +8,9 @@ import { stopProcess } from './processes.mjs';
 import * as s from './scenarios.mjs';
 import { accouchSystem, prepareTokens, startAccouch } from './systems.mjs';
 
+/** Milliseconds as the tables show them. */
+const ms = (x) => x.toFixed(1);
+
 export const fsyncDelayMs = 10;
 
 /** Builds the shim with the machine's C compiler; undefined (and why) where there is none. */
@@ -52,9 +55,9 @@ export function slowDiskTargets(result, target) {
   const [normal, slow] = result.disks;
   const grow = (pick) => pick(slow) - pick(normal);
   return [
-    target(`slow disk (+${result.delayMs} ms per fsync): refresh_token p50 growth`, `${normal.alone.latency.p50} → ${slow.alone.latency.p50} ms`,
+    target(`slow disk (+${result.delayMs} ms per fsync): refresh_token p50 growth`, `${ms(normal.alone.latency.p50)} → ${ms(slow.alone.latency.p50)} ms`,
       grow((d) => d.alone.latency.p50), '≤', 15, 'ms'),
-    target('slow disk: JWKS p50 growth during a refresh load', `${normal.jwks.latency.p50} → ${slow.jwks.latency.p50} ms`,
+    target('slow disk: JWKS p50 growth during a refresh load', `${ms(normal.jwks.latency.p50)} → ${ms(slow.jwks.latency.p50)} ms`,
       grow((d) => d.jwks.latency.p50), '≤', 3, 'ms'),
   ];
 }
@@ -62,7 +65,7 @@ export function slowDiskTargets(result, target) {
 export function renderSlowDisk(result) {
   if (!result) return '';
   if (result.skipped) return `\n## Slow disk\n\nNot measured: ${result.skipped}.\n`;
-  const row = (d) => `| ${d.disk} | ${Math.round(d.alone.rate)} | ${d.alone.latency.p50} | ${d.alone.latency.p99} | ${Math.round(d.refresh.rate)} | ${d.refresh.latency.p50} | ${Math.round(d.jwks.rate)} | ${d.jwks.latency.p50} | ${d.jwks.latency.p99} |`;
+  const row = (d) => `| ${d.disk} | ${Math.round(d.alone.rate)} | ${ms(d.alone.latency.p50)} | ${ms(d.alone.latency.p99)} | ${Math.round(d.refresh.rate)} | ${ms(d.refresh.latency.p50)} | ${Math.round(d.jwks.rate)} | ${ms(d.jwks.latency.p50)} | ${ms(d.jwks.latency.p99)} |`;
   return `
 ## Slow disk
 
