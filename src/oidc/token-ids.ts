@@ -10,8 +10,10 @@ import type Provider from 'oidc-provider';
 const models = ['AccessToken', 'AuthorizationCode', 'ClientCredentials', 'DeviceCode', 'Grant', 'RefreshToken'] as const;
 
 /**
- * RFC 4648's "extended hex" alphabet in lower case: digits then letters, which sorts the same bytewise (SQLite) and
- * in PostgreSQL's linguistic collations, so that time order is index order on both.
+ * RFC 4648's "extended hex" alphabet in lower case: digits then letters, which sorts the same bytewise (SQLite,
+ * PostgreSQL's C collation) and in English-like linguistic collations, so that time order is index order. Collations
+ * with contractions (Danish "aa", Czech "ch") order some prefixes otherwise: that costs index locality, not
+ * correctness (ids are only ever looked up whole).
  */
 const digits = '0123456789abcdefghijklmnopqrstuv';
 

@@ -1,5 +1,5 @@
-// Token ids in issue order: the configured provider's models make ids that sort by time, bytewise (SQLite) and in a
-// linguistic collation (PostgreSQL's default), and keep all of oidc-provider's randomness after the time.
+// Token ids in issue order: the configured provider's models make ids that sort by time, bytewise (SQLite) and in an
+// English linguistic collation (as a PostgreSQL database often has), and keep all of oidc-provider's randomness.
 import { describe, expect, test } from 'vitest';
 import { loadConfig } from '../../../src/config.js';
 import { createLogger } from '../../../src/log.js';
