@@ -130,9 +130,11 @@ async function interleaved(systems, make, { sample = false, timing: t = timing, 
   const slices = Math.max(1, Math.round(seconds / sliceSeconds));
   progress(`${runs[0].scenario.name}: ${slices} slices on each of ${systems.length} systems, alternating`);
   const from = monotonicUs();
+  for (const r of runs) r.load.open();
   for (let i = 0; i < slices; i += 1) {
-    for (const r of i % 2 ? [...runs].reverse() : runs) await r.load.run({ amount: r.amount });
+    for (const r of i % 2 ? [...runs].reverse() : runs) await r.load.run({ amount: r.amount, deadline: 30 * sliceSeconds });
   }
+  for (const r of runs) r.load.close();
   const to = monotonicUs();
   const rows = [];
   for (const r of runs) {

@@ -22,7 +22,7 @@ const percentile = (sorted, p) => (sorted.length ? sorted[Math.min(sorted.length
  * A load of `scenario` on `origin` that measures in runs and adds them up: `requests` are autocannon request
  * objects (setupRequest/onResponse allowed); `expect(status, body)` says whether a response is a success;
  * `count(request)` whether a response counts as one operation (default: every request; the passkey pair counts
- * its second half). With `pid`, also the server's CPU time per operation during the measured runs (robust on a
+ * its second half). With `pid`, also the server's CPU time per operation in the measured window (robust on a
  * busy machine: it does not count time the server waited for the CPU, nor time it blocked on fsync), in all and by
  * kind of thread. A run of `amount` requests awaits every response: no refresh token or code is cut off in flight,
  * so the runs of several systems can alternate in slices without losing the scenario's state.
@@ -31,7 +31,6 @@ export function createLoad(origin, scenario, { pid, cpuPids } = {}) {
   const { connections = 10, requests, expect = (status) => status === 200, counts = () => true } = scenario;
   let ok = 0;
   let bad = 0;
-  let measured = false; // whether a measured run has started: the counts are the measured runs' from then on
   let measuring = false;
   const unexpected = new Map();
   const latencies = [];
@@ -70,6 +69,8 @@ export function createLoad(origin, scenario, { pid, cpuPids } = {}) {
     }
   }, 0) : cpuSecondsOf(pid));
   const total = { seconds: 0, cpu: 0, threads: undefined, errors: 0 };
+  let cpuFrom;
+  let threadsFrom;
 
   return {
     /** Unmeasured load; its rate (expected responses per second) sizes the slices. */
@@ -79,30 +80,43 @@ export function createLoad(origin, scenario, { pid, cpuPids } = {}) {
       const run = await once({ ...base, duration: seconds });
       return ok / run.seconds;
     },
-    /** One measured run: `duration` seconds, or `amount` requests with every response awaited. */
-    async run({ duration, amount }) {
-      if (!measured) {
-        measured = true;
-        ok = 0;
-        bad = 0;
-        unexpected.clear();
-      }
-      measuring = true;
-      const cpuBefore = pid ? cpuNow() : 0;
+    /**
+     * The measured window opens: the server's CPU time counts from here to close(), including what it does between
+     * its runs (a garbage collection or a commit that a burst of requests left behind while another system runs).
+     */
+    open() {
+      ok = 0;
+      bad = 0;
+      unexpected.clear();
+      cpuFrom = pid ? cpuNow() : undefined;
       // By thread for a Node server only (the thread names are Node's).
-      const threadsBefore = pid && !cpuPids ? threadCpuOf(pid) : undefined;
+      threadsFrom = pid && !cpuPids ? threadCpuOf(pid) : undefined;
+    },
+    /**
+     * One measured run: `duration` seconds, or `amount` requests with every response awaited (stopped after
+     * `deadline` seconds all the same, should a server stop answering: autocannon counts a timed-out request towards
+     * the amount and sends the next).
+     */
+    async run({ duration, amount, deadline = 60 }) {
+      measuring = true;
       current = { amount, answered: 0, lastAt: undefined };
       const startedAt = performance.now();
-      const { result, seconds } = await once(amount ? { ...base, amount, sampleInt: 20 } : { ...base, duration });
+      let timer;
+      const { result, seconds } = await once(amount ? {
+        ...base, amount, sampleInt: 20, onInstance: (instance) => { timer = setTimeout(() => instance.stop(), deadline * 1000); onInstance(instance); },
+      } : { ...base, duration });
+      clearTimeout(timer);
       measuring = false;
-      if (pid) total.cpu += cpuNow() - cpuBefore;
-      if (threadsBefore) {
-        const after = threadCpuOf(pid);
-        total.threads ??= Object.fromEntries(Object.keys(after).map((kind) => [kind, 0]));
-        for (const kind of Object.keys(after)) total.threads[kind] += after[kind] - threadsBefore[kind];
-      }
       total.seconds += scenario.elapsed?.() ?? (current.lastAt ? (current.lastAt - startedAt) / 1000 : seconds);
-      total.errors += result.errors + result.timeouts;
+      total.errors += result.errors; // timeouts included
+    },
+    /** The measured window closes (open()). */
+    close() {
+      if (pid) total.cpu = cpuNow() - cpuFrom;
+      if (threadsFrom) {
+        const after = threadCpuOf(pid);
+        total.threads = Object.fromEntries(Object.keys(after).map((kind) => [kind, after[kind] - threadsFrom[kind]]));
+      }
     },
     /** The measured runs together. */
     result() {
@@ -129,12 +143,14 @@ export function createLoad(origin, scenario, { pid, cpuPids } = {}) {
   };
 }
 
-/** A warm-up, `beforeMeasure`, then one measured run of `duration` seconds (createLoad). */
+/** A warm-up, `beforeMeasure`, then one measured run of `duration` seconds in its own window (createLoad). */
 export async function measure(origin, scenario, { warmup, duration, pid, cpuPids, beforeMeasure }) {
   const load = createLoad(origin, scenario, { pid, cpuPids });
   if (warmup > 0) await load.warmup(warmup);
   await beforeMeasure?.();
   scenario.beforeMeasure?.();
+  load.open();
   await load.run({ duration });
+  load.close();
   return load.result();
 }
