@@ -147,7 +147,7 @@ async function interleaved(systems, make, { sample = false, timing: t = timing, 
   return rows;
 }
 
-/** refresh_token, then authorization_code, each interleaved across the systems (same minute, same noise). */
+/** refresh_token in alternating slices across the systems, then authorization_code on each right after minting its codes. */
 async function tokenScenarios(systems, rows, t = timing) {
   const refreshRate = new Map();
   const refreshRows = await interleaved(systems, (system) => s.refreshToken(system.client, system.tokens.refresh, system.paths), { sample: true, timing: t });
