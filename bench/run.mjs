@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import os from 'node:os';
 import { join } from 'node:path';
 import { accouchEnv, seedThroughCli, setUpOwner, userPassword } from './lib/accouch.mjs';
-import { createLoad, measure } from './lib/load.mjs';
+import { createLoad } from './lib/load.mjs';
 import { freePort, memoryOf, runNode, sampleRss, stopAll, stopProcess } from './lib/processes.mjs';
 import { monotonicUs, summariseProfile } from './lib/profile.mjs';
 import { startHydraPeer, hydraVersion } from './lib/hydra.mjs';
@@ -66,26 +66,9 @@ function sqlPerOp(before, after, ops) {
   };
 }
 
-/**
- * Runs one scenario against one system, sampling its RSS when it is part of the token load; on a server
- * with the SQL trace, also what the measured run did in SQLite per operation.
- */
+/** One scenario on one system, measured for `timing.duration` in one run (measured()). */
 async function run(system, scenario, { sample = false, timing: t = timing } = {}) {
-  progress(`${system.label}: ${scenario.name}`);
-  const sampler = sample ? sampleRss(system.server.pid) : undefined;
-  let before;
-  let from = 0;
-  const beforeMeasure = async () => {
-    if (system.traceFile) before = await sqlSnapshot(system);
-    from = monotonicUs();
-  };
-  const result = await measure(scenario.origin ?? system.origin, scenario, { ...t, pid: system.server.pid, cpuPids: system.cpuPids, beforeMeasure });
-  result.window = [from, monotonicUs()];
-  if (sampler) system.tokenPeak = Math.max(system.tokenPeak ?? 0, sampler.stop());
-  if (before) result.sql = sqlPerOp(before, await sqlSnapshot(system), Math.max(1, result.ok + result.bad));
-  if (scenario.dry?.()) result.note = `code pool ran dry after ${result.seconds.toFixed(1)} s; rate over that time`;
-  const row = { system: system.label, ...result };
-  return row;
+  return (await measured([system], () => scenario, { sample, timing: t, sliced: false }))[0];
 }
 
 /**
@@ -104,44 +87,59 @@ async function codesFor(system, refreshRate, t) {
   return codes;
 }
 
-/** Seconds per slice of an interleaved run. */
+/** Seconds per slice of a sliced run (measured()). */
 const { sliceSeconds } = settings;
 
 /**
  * One scenario on every system in alternating slices (A B, B A, A B, ...), each slice a fixed number of requests
  * (about `sliceSeconds` at the rate the warm-up showed) whose responses are all awaited: the shared machine's
  * drift, which moved one system's rate by a fifth between runs a minute apart, weighs on every system alike, and a
- * refresh chain or code is never cut off between slices. `seconds` per system in all; one row per system.
+ * refresh chain or code is never cut off between slices. `seconds` per system in all; one row per system. Not
+ * `sliced`: each system in one run of `seconds`, one after the other. With `sample`, each system's RSS is sampled
+ * (the token load's peak); on a server with the SQL trace, the row also says what it did in SQLite per operation.
  */
-async function interleaved(systems, make, { sample = false, timing: t = timing, seconds = t.duration } = {}) {
+async function measured(systems, make, { sample = false, timing: t = timing, seconds = t.duration, sliced = true } = {}) {
   const runs = [];
   for (const system of systems) {
     const scenario = make(system);
-    progress(`${system.label}: ${scenario.name} (warm-up)`);
+    progress(`${system.label}: ${scenario.name}${sliced ? ' (warm-up)' : ''}`);
+    const sampler = sample ? sampleRss(system.server.pid) : undefined;
     const load = createLoad(scenario.origin ?? system.origin, scenario, { pid: system.server.pid, cpuPids: system.cpuPids });
-    const rate = await load.warmup(t.warmup);
-    runs.push({ system, scenario, load, amount: Math.max(20, Math.round(rate * sliceSeconds)) });
+    const rate = t.warmup > 0 ? await load.warmup(t.warmup) : 0;
+    runs.push({ system, scenario, load, sampler, amount: Math.max(20, Math.round(rate * sliceSeconds)) });
   }
-  for (const r of runs) {
-    r.sampler = sample ? sampleRss(r.system.server.pid) : undefined;
+  const slices = sliced ? Math.max(1, Math.round(seconds / sliceSeconds)) : 1;
+  if (sliced) progress(`${runs[0].scenario.name}: ${slices} slices on each of ${systems.length} systems, alternating`);
+  const openWindow = async (r) => {
     if (r.system.traceFile) r.before = await sqlSnapshot(r.system);
     r.scenario.beforeMeasure?.();
+    r.from = monotonicUs();
+    r.load.open();
+  };
+  const closeWindow = (r) => {
+    r.load.close();
+    r.to = monotonicUs();
+  };
+  if (sliced) {
+    for (const r of runs) await openWindow(r);
+    for (let i = 0; i < slices; i += 1) {
+      for (const r of i % 2 ? [...runs].reverse() : runs) await r.load.run({ amount: r.amount, deadline: 30 * sliceSeconds });
+    }
+    for (const r of runs) closeWindow(r);
+  } else {
+    for (const r of runs) {
+      await openWindow(r);
+      await r.load.run({ duration: seconds });
+      closeWindow(r);
+    }
   }
-  const slices = Math.max(1, Math.round(seconds / sliceSeconds));
-  progress(`${runs[0].scenario.name}: ${slices} slices on each of ${systems.length} systems, alternating`);
-  const from = monotonicUs();
-  for (const r of runs) r.load.open();
-  for (let i = 0; i < slices; i += 1) {
-    for (const r of i % 2 ? [...runs].reverse() : runs) await r.load.run({ amount: r.amount, deadline: 30 * sliceSeconds });
-  }
-  for (const r of runs) r.load.close();
-  const to = monotonicUs();
   const rows = [];
   for (const r of runs) {
     const result = r.load.result();
-    result.window = [from, to];
+    result.window = [r.from, r.to];
     if (r.sampler) r.system.tokenPeak = Math.max(r.system.tokenPeak ?? 0, r.sampler.stop());
     if (r.before) result.sql = sqlPerOp(r.before, await sqlSnapshot(r.system), Math.max(1, result.ok + result.bad));
+    if (r.scenario.dry?.()) result.note = `code pool ran dry after ${result.seconds.toFixed(1)} s; rate over that time`;
     rows.push({ system: r.system.label, ...result });
   }
   return rows;
@@ -150,7 +148,7 @@ async function interleaved(systems, make, { sample = false, timing: t = timing, 
 /** refresh_token in alternating slices across the systems, then authorization_code on each right after minting its codes. */
 async function tokenScenarios(systems, rows, t = timing) {
   const refreshRate = new Map();
-  const refreshRows = await interleaved(systems, (system) => s.refreshToken(system.client, system.tokens.refresh, system.paths), { sample: true, timing: t });
+  const refreshRows = await measured(systems, (system) => s.refreshToken(system.client, system.tokens.refresh, system.paths), { sample: true, timing: t });
   systems.forEach((system, i) => refreshRate.set(system, refreshRows[i].rate));
   rows.push(...refreshRows);
   // The code path's JIT is warm from the refresh run; a 1 s warm-up saves codes, which expire after 60 s.
@@ -259,13 +257,13 @@ async function mainRun() {
   rows.push(await run(A, s.authorize(A.client.id)));
   rows.push(await run(A, s.loginPage(loginInteractions)));
   await tokenScenarios(peers, rows);
-  rows.push(...await interleaved(peers, (system) => s.clientCredentials(system.client, system.paths), { sample: true, seconds: 2 * settings.duration }));
+  rows.push(...await measured(peers, (system) => s.clientCredentials(system.client, system.paths), { sample: true, seconds: 2 * settings.duration }));
   if (H) H.tokens.access = await H.freshAccessTokens(H.tokens.agents);
   for (const make of [
     (sys) => s.userinfo(sys.tokens.access, sys.paths),
     (sys) => s.introspection(sys.client, sys.tokens.access, sys.paths, sys.adminOrigin),
   ]) {
-    rows.push(...await interleaved(peers, make, { seconds: 2 * settings.duration }));
+    rows.push(...await measured(peers, make, { seconds: 2 * settings.duration }));
   }
   rows.push(await run(A, s.passkeySignIn(passkeyInteractions, authenticator)));
   // Last: scrypt occupies libuv's thread pool, which WebAuthn verification and token signing also use, and
