@@ -1,9 +1,9 @@
 // Ids of the rows every token request inserts start with the time they were made, ahead of oidc-provider's own
 // random id (all its randomness kept). The id is the key of oidc_payloads' primary-key index; a random key lands on a
 // random leaf page, so each token of a commit rewrote a page of its own in the write-ahead log. In issue order, the
-// tokens of a commit share the index's last page: a third fewer pages written per token (measured, bench/results.md),
-// less CPU on the writer and less wear on an SD card. An id says when its token was issued, which its holder knows
-// (`iat`); the random part still makes it unguessable.
+// tokens of a commit share the index's last page: a third fewer pages written per token (measured: README,
+// Performance), less CPU on the writer and less wear on an SD card. An id says when its token was issued, which its
+// holder knows (`iat`); the random part still makes it unguessable.
 import type Provider from 'oidc-provider';
 
 /** Models a token request stores a new row for; oidc-provider names each id with generateTokenId(). */
