@@ -73,12 +73,18 @@ export function createLoad(origin, scenario, { pid, cpuPids } = {}) {
   let threadsFrom;
 
   return {
-    /** Unmeasured load; its rate (expected responses per second) sizes the slices. */
+    /**
+     * Unmeasured load for about `seconds`; its rate (expected responses per second) sizes the slices. In runs of a
+     * fixed number of requests, every response awaited, as the slices are: a run stopped by the clock would drop the
+     * refresh tokens its last requests were answered with, a chain per connection.
+     */
     async warmup(seconds) {
       ok = 0;
       bad = 0;
-      const run = await once({ ...base, duration: seconds });
-      return ok / run.seconds;
+      const started = performance.now();
+      const elapsed = () => (performance.now() - started) / 1000;
+      while (elapsed() < seconds) await once({ ...base, amount: Math.max(200, 20 * connections), sampleInt: 20 });
+      return ok / elapsed();
     },
     /**
      * The measured window opens: the server's CPU time counts from here to close(), including what it does between
