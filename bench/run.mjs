@@ -258,6 +258,16 @@ async function mainRun() {
   rows.push(await run(A, s.loginPage(loginInteractions)));
   await tokenScenarios(peers, rows);
   rows.push(...await measured(peers, (system) => s.clientCredentials(system.client, system.paths), { sample: true, seconds: 2 * settings.duration }));
+  // refresh_token and client_credentials again with three times the connections, on Accouch and the engine alone:
+  // how much of the gap at the bench's connections is waiting (for the writer thread, an fsync) rather than CPU.
+  // Three times the connections take as many refresh chains: every one the sign-ins started (no run drops one).
+  R.capacity = { connections: 3 * C, rows: [] };
+  for (const make of [
+    (sys) => s.refreshToken(sys.client, sys.tokens.refresh, sys.paths),
+    (sys) => s.clientCredentials(sys.client, sys.paths),
+  ]) {
+    R.capacity.rows.push(...await measured([B, A], (sys) => ({ ...make(sys), connections: R.capacity.connections })));
+  }
   if (H) H.tokens.access = await H.freshAccessTokens(H.tokens.agents);
   for (const make of [
     (sys) => s.userinfo(sys.tokens.access, sys.paths),

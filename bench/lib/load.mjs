@@ -1,8 +1,22 @@
 // HTTP load with autocannon: a warm-up, then measured runs, of a fixed duration or in slices of a fixed number of
 // requests. Every response is checked against what the scenario expects (a 303 for /auth, a 200 with tokens for
 // /token, ...); the rate counts only expected responses, and anything else is reported next to it.
+import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 import { cpuSecondsOf, threadCpuOf } from './processes.mjs';
+
+/**
+ * The whole machine's CPU time so far from /proc/stat, in clock ticks: idle (idle and iowait) and all (every state),
+ * summed over its cores; undefined where there is no /proc/stat.
+ */
+function machineNow() {
+  try {
+    const ticks = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/).slice(1, 9).map(Number);
+    return { idle: ticks[3] + ticks[4], all: ticks.reduce((a, b) => a + b, 0) };
+  } catch {
+    return undefined;
+  }
+}
 
 function once(opts) {
   return new Promise((resolve, reject) => {
@@ -55,7 +69,10 @@ export function createLoad(origin, scenario, { pid, cpuPids } = {}) {
     const run = current;
     instance.on('response', (_client, _status, _bytes, ms) => {
       if (measuring) latencies.push(ms);
-      if (run?.amount && ++run.answered === run.amount) run.lastAt = performance.now();
+      if (run?.amount && ++run.answered === run.amount) {
+        run.lastAt = performance.now();
+        run.machineAt = machineNow();
+      }
     });
     scenario.onInstance?.(instance);
   };
@@ -68,7 +85,7 @@ export function createLoad(origin, scenario, { pid, cpuPids } = {}) {
       return sum; // ended between listing and reading
     }
   }, 0) : cpuSecondsOf(pid));
-  const total = { seconds: 0, cpu: 0, threads: undefined, errors: 0 };
+  const total = { seconds: 0, cpu: 0, threads: undefined, errors: 0, idleTicks: 0, allTicks: 0 };
   let cpuFrom;
   let threadsFrom;
 
@@ -105,14 +122,20 @@ export function createLoad(origin, scenario, { pid, cpuPids } = {}) {
      */
     async run({ duration, amount, deadline = 60 }) {
       measuring = true;
-      current = { amount, answered: 0, lastAt: undefined };
+      current = { amount, answered: 0, lastAt: undefined, machineAt: undefined };
       const startedAt = performance.now();
+      const machineFrom = machineNow();
       let timer;
       const { result, seconds } = await once(amount ? {
         ...base, amount, sampleInt: 20, onInstance: (instance) => { timer = setTimeout(() => instance.stop(), deadline * 1000); onInstance(instance); },
       } : { ...base, duration });
       clearTimeout(timer);
       measuring = false;
+      const machineTo = current.machineAt ?? machineNow();
+      if (machineFrom && machineTo) {
+        total.idleTicks += machineTo.idle - machineFrom.idle;
+        total.allTicks += machineTo.all - machineFrom.all;
+      }
       total.seconds += scenario.elapsed?.() ?? (current.lastAt ? (current.lastAt - startedAt) / 1000 : seconds);
       total.errors += result.errors; // timeouts included
     },
@@ -138,6 +161,9 @@ export function createLoad(origin, scenario, { pid, cpuPids } = {}) {
         cpuMsPerOp: pid ? (total.cpu * 1000) / ops : undefined,
         threadMsPerOp: total.threads && Object.fromEntries(Object.entries(total.threads).map(([kind, s]) => [kind, (s * 1000) / ops])),
         cpuShare: pid ? total.cpu / total.seconds : undefined,
+        // The share of the machine's CPU time (all cores) that was idle during the runs, load generator included: a
+        // server that leaves it idle is waiting (for a thread, the disk, or its clients), not short of CPU.
+        machineIdle: total.allTicks > 0 ? total.idleTicks / total.allTicks : undefined,
         latency: {
           mean: sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length),
           p50: percentile(sorted, 50), p90: percentile(sorted, 90), p99: percentile(sorted, 99), max: sorted.at(-1) ?? 0,
