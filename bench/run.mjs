@@ -98,13 +98,14 @@ const { sliceSeconds } = settings;
  * `sliced`: each system in one run of `seconds`, one after the other. With `sample`, each system's RSS is sampled
  * (the token load's peak); on a server with the SQL trace, the row also says what it did in SQLite per operation.
  */
-async function measured(systems, make, { sample = false, timing: t = timing, seconds = t.duration, sliced = true } = {}) {
+async function measured(systems, make, { sample = false, timing: t = timing, seconds = t.duration, sliced = true, supply } = {}) {
   const runs = [];
   for (const system of systems) {
     const scenario = make(system);
     progress(`${system.label}: ${scenario.name}${sliced ? ' (warm-up)' : ''}`);
     const sampler = sample ? sampleRss(system.server.pid) : undefined;
     const load = createLoad(scenario.origin ?? system.origin, scenario, { pid: system.server.pid, cpuPids: system.cpuPids });
+    if (supply) scenario.supply(await supply(system));
     const rate = t.warmup > 0 ? await load.warmup(t.warmup) : 0;
     runs.push({ system, scenario, load, sampler, amount: Math.max(20, Math.round(rate * sliceSeconds)) });
   }
@@ -121,6 +122,8 @@ async function measured(systems, make, { sample = false, timing: t = timing, sec
     r.to = monotonicUs();
   };
   if (sliced) {
+    // What the slices consume is made for all of them at once, after the warm-ups and before the measured windows.
+    for (const r of runs) if (supply) r.scenario.supply(await supply(r.system, slices * r.amount + (r.scenario.connections ?? settings.connections)));
     for (const r of runs) await openWindow(r);
     for (let i = 0; i < slices; i += 1) {
       for (const r of i % 2 ? [...runs].reverse() : runs) await r.load.run({ amount: r.amount, deadline: 30 * sliceSeconds });
@@ -145,17 +148,39 @@ async function measured(systems, make, { sample = false, timing: t = timing, sec
   return rows;
 }
 
-/** refresh_token in alternating slices across the systems, then authorization_code on each right after minting its codes. */
-async function tokenScenarios(systems, rows, t = timing) {
-  const refreshRate = new Map();
+/**
+ * refresh_token in alternating slices across the systems; then authorization_code, alternating too on the systems
+ * that mint codes fast enough: each mints the codes of all its slices after the warm-ups (the warm-up's own
+ * from the refresh rate), and codes expire a minute after they are minted. `apart` (Ory Hydra, about 100 codes/s)
+ * redeems its codes in one run of its own, right after minting them.
+ */
+async function tokenScenarios(systems, rows, t = timing, { apart = [] } = {}) {
   const refreshRows = await measured(systems, (system) => s.refreshToken(system.client, system.tokens.refresh, system.paths), { sample: true, timing: t });
-  systems.forEach((system, i) => refreshRate.set(system, refreshRows[i].rate));
   rows.push(...refreshRows);
-  // The code path's JIT is warm from the refresh run; a 1 s warm-up saves codes, which expire after 60 s.
+  const refreshRate = new Map(systems.map((system, i) => [system, refreshRows[i].rate]));
+  // The code path's JIT is warm from the refresh run.
   const codeTiming = { warmup: Math.min(1, t.warmup), duration: t.duration };
-  for (const system of systems) {
+  const together = systems.filter((system) => !apart.includes(system));
+  const minted = new Map(together.map((system) => [system, { codes: 0, seconds: 0 }]));
+  const supply = async (system, count) => {
+    const wanted = count ?? Math.ceil(Math.max(refreshRate.get(system), 50) * codeTiming.warmup * 2.5) + 4 * settings.connections;
+    const started = performance.now();
+    const { codes } = await mintFor(system, system.tokens.agents, wanted, system.mintSeconds ?? settings.mintSeconds);
+    const m = minted.get(system);
+    m.codes += codes.length;
+    m.seconds += (performance.now() - started) / 1000;
+    if (codes.length < wanted) progress(`${system.label}: minted ${codes.length} of ${wanted} codes in time`);
+    return codes;
+  };
+  rows.push(...await measured(together, (system) => s.codeExchange(system.client, system.paths), { sample: true, timing: codeTiming, supply }));
+  for (const system of apart) {
     const codes = await codesFor(system, refreshRate.get(system), codeTiming);
     rows.push(await run(system, s.authorizationCode(system.client, codes, system.paths), { sample: true, timing: codeTiming }));
+  }
+  // Minting is itself a figure: an authorization request from a signed-in browser (single sign-on to an app).
+  R.minting ??= [];
+  for (const [system, m] of minted) {
+    if (!R.minting.some((x) => x.system === system.label)) R.minting.push({ system: system.label, codes: m.codes, perSecond: m.codes / m.seconds });
   }
 }
 
@@ -256,7 +281,7 @@ async function mainRun() {
   rows.push(await run(B, s.authorize(B.client.id)));
   rows.push(await run(A, s.authorize(A.client.id)));
   rows.push(await run(A, s.loginPage(loginInteractions)));
-  await tokenScenarios(peers, rows);
+  await tokenScenarios(peers, rows, timing, { apart: H ? [H] : [] });
   rows.push(...await measured(peers, (system) => s.clientCredentials(system.client, system.paths), { sample: true, seconds: 2 * settings.duration }));
   // refresh_token and client_credentials again with three times the connections, on Accouch and the engine alone:
   // how much of the gap at the bench's connections is waiting (for the writer thread, an fsync) rather than CPU.

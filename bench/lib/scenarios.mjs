@@ -92,6 +92,9 @@ export function passkeySignIn(interactions, authenticator) {
   };
 }
 
+/** The token request that redeems a minted code with its PKCE verifier. */
+const codeBody = (next) => new URLSearchParams({ grant_type: 'authorization_code', code: next.code, redirect_uri: redirectUri, code_verifier: next.verifier }).toString();
+
 /**
  * authorization_code: every request redeems a distinct code minted beforehand, with its verifier. The
  * warm-up draws from its own share of the codes, so it cannot leave the measured run without any.
@@ -118,7 +121,27 @@ export function authorizationCode(client, codes, paths = defaultPaths, warmupSha
           setImmediate(() => instance?.stop());
           return { ...req, body: 'grant_type=authorization_code&code=pool-ran-dry' };
         }
-        return { ...req, body: new URLSearchParams({ grant_type: 'authorization_code', code: next.code, redirect_uri: redirectUri, code_verifier: next.verifier }).toString() };
+        return { ...req, body: codeBody(next) };
+      },
+    }],
+  };
+}
+
+/**
+ * authorization_code in runs of a known number of requests (the warm-up's and the slices' of an alternating run):
+ * `supply(codes)` replaces the codes left with fresh ones before each run (a code expires a minute after it was
+ * minted), and each is redeemed once. A request that finds none redeems a code that does not exist, and fails.
+ */
+export function codeExchange(client, paths = defaultPaths) {
+  let pool = [];
+  return {
+    name: 'token: authorization_code',
+    supply: (codes) => { pool = codes; },
+    requests: [{
+      method: 'POST', path: paths.token, headers: tokenHeaders(client),
+      setupRequest(req) {
+        const next = pool.shift();
+        return { ...req, body: next ? codeBody(next) : 'grant_type=authorization_code&code=pool-ran-dry' };
       },
     }],
   };
