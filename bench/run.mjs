@@ -7,7 +7,7 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { accouchEnv, seedThroughCli, setUpOwner, userPassword } from './lib/accouch.mjs';
 import { createLoad } from './lib/load.mjs';
-import { freePort, memoryOf, runNode, sampleRss, stopAll, stopProcess } from './lib/processes.mjs';
+import { freePort, memoryOf, runNode, sampleRss, serverCpuSeconds, stopAll, stopProcess } from './lib/processes.mjs';
 import { monotonicUs, summariseProfile } from './lib/profile.mjs';
 import { startHydraPeer, hydraVersion } from './lib/hydra.mjs';
 import { evaluateTargets, renderResults, renderTable } from './lib/report.mjs';
@@ -71,6 +71,25 @@ async function run(system, scenario, { sample = false, timing: t = timing } = {}
   return (await measured([system], () => scenario, { sample, timing: t, sliced: false }))[0];
 }
 
+/** Mints `wanted` codes on `system` (for at most its mintSeconds); `tally` adds up how many and how long. */
+async function mint(system, wanted, tally) {
+  const started = performance.now();
+  const { codes } = await mintFor(system, system.tokens.agents, wanted, system.mintSeconds ?? settings.mintSeconds);
+  const seconds = (performance.now() - started) / 1000;
+  progress(`${system.label}: minted ${codes.length} codes at ${Math.round(codes.length / seconds)}/s (wanted ${wanted})`);
+  if (tally) {
+    tally.codes += codes.length;
+    tally.seconds += seconds;
+  }
+  return codes;
+}
+
+/** Minting is itself a figure: an authorization request from a signed-in browser (single sign-on to an app). */
+function recordMinting(system, { codes, seconds }) {
+  R.minting ??= [];
+  if (!R.minting.some((m) => m.system === system.label)) R.minting.push({ system: system.label, codes, perSecond: codes / seconds });
+}
+
 /**
  * Codes for one authorization_code run (warm-up + measurement): twice what the refresh rate just measured
  * suggests (at least 100/s), minted for at most 35 s (10 s in quick mode) so that the last is used before
@@ -79,12 +98,25 @@ async function run(system, scenario, { sample = false, timing: t = timing } = {}
 async function codesFor(system, refreshRate, t) {
   // A code exchange signs an id_token but saves less than a refresh: it may run at twice the refresh's rate.
   const wanted = Math.ceil(Math.max(refreshRate, 50) * (t.warmup + t.duration) * 2.5) + 4 * settings.connections;
-  const { codes, perSecond } = await mintFor(system, system.tokens.agents, wanted, system.mintSeconds ?? settings.mintSeconds);
-  progress(`${system.label}: minted ${codes.length} codes at ${Math.round(perSecond)}/s (wanted ${wanted})`);
-  // Minting is itself a figure: an authorization request from a signed-in browser (single sign-on to an app).
-  R.minting ??= [];
-  if (!R.minting.some((m) => m.system === system.label)) R.minting.push({ system: system.label, codes: codes.length, perSecond });
+  const tally = { codes: 0, seconds: 0 };
+  const codes = await mint(system, wanted, tally);
+  recordMinting(system, tally);
   return codes;
+}
+
+/**
+ * Resolves once `system` has gone quiet: 50 ms in which its CPU time (counted in ticks of 10 ms) did not grow, or
+ * after 3 s. The collections and commits that minting codes left behind then stay out of the measured window.
+ */
+async function quiet(system) {
+  const cpu = () => serverCpuSeconds(system.server.pid, system.cpuPids);
+  const until = performance.now() + 3000;
+  for (let before = cpu(); performance.now() < until; ) {
+    await sleep(50);
+    const now = cpu();
+    if (now - before < 0.005) return;
+    before = now;
+  }
 }
 
 /** Seconds per slice of a sliced run (measured()). */
@@ -103,17 +135,18 @@ async function measured(systems, make, { sample = false, timing: t = timing, sec
   for (const system of systems) {
     const scenario = make(system);
     progress(`${system.label}: ${scenario.name}${sliced ? ' (warm-up)' : ''}`);
-    const sampler = sample ? sampleRss(system.server.pid) : undefined;
     const load = createLoad(scenario.origin ?? system.origin, scenario, { pid: system.server.pid, cpuPids: system.cpuPids });
-    if (supply) scenario.supply(await supply(system));
+    if (supply) scenario.supply(await supply(system, { perRun: load.warmupAmount }));
     const rate = t.warmup > 0 ? await load.warmup(t.warmup) : 0;
-    runs.push({ system, scenario, load, sampler, amount: Math.max(20, Math.round(rate * sliceSeconds)) });
+    const connections = scenario.connections ?? settings.connections;
+    runs.push({ system, scenario, load, connections, amount: Math.max(2 * connections, Math.round(rate * sliceSeconds)) });
   }
   const slices = sliced ? Math.max(1, Math.round(seconds / sliceSeconds)) : 1;
   if (sliced) progress(`${runs[0].scenario.name}: ${slices} slices on each of ${systems.length} systems, alternating`);
   const openWindow = async (r) => {
     if (r.system.traceFile) r.before = await sqlSnapshot(r.system);
     r.scenario.beforeMeasure?.();
+    r.sampler = sample ? sampleRss(r.system.server.pid) : undefined;
     r.from = monotonicUs();
     r.load.open();
   };
@@ -122,8 +155,14 @@ async function measured(systems, make, { sample = false, timing: t = timing, sec
     r.to = monotonicUs();
   };
   if (sliced) {
-    // What the slices consume is made for all of them at once, after the warm-ups and before the measured windows.
-    for (const r of runs) if (supply) r.scenario.supply(await supply(r.system, slices * r.amount + (r.scenario.connections ?? settings.connections)));
+    if (supply) {
+      // What the slices consume is made for all of them at once, after the warm-ups and before the measured windows,
+      // first for the systems whose codes live longest; each server then goes quiet before anything is measured.
+      for (const r of [...runs].sort((a, b) => (b.system.codeSeconds ?? 60) - (a.system.codeSeconds ?? 60))) {
+        r.scenario.supply(await supply(r.system, { count: slices * r.amount + r.connections }));
+      }
+      for (const r of runs) await quiet(r.system);
+    }
     for (const r of runs) await openWindow(r);
     for (let i = 0; i < slices; i += 1) {
       for (const r of i % 2 ? [...runs].reverse() : runs) await r.load.run({ amount: r.amount, deadline: 30 * sliceSeconds });
@@ -142,46 +181,29 @@ async function measured(systems, make, { sample = false, timing: t = timing, sec
     result.window = [r.from, r.to];
     if (r.sampler) r.system.tokenPeak = Math.max(r.system.tokenPeak ?? 0, r.sampler.stop());
     if (r.before) result.sql = sqlPerOp(r.before, await sqlSnapshot(r.system), Math.max(1, result.ok + result.bad));
-    if (r.scenario.dry?.()) result.note = `code pool ran dry after ${result.seconds.toFixed(1)} s; rate over that time`;
+    result.note = r.scenario.dryNote?.(result.seconds);
     rows.push({ system: r.system.label, ...result });
   }
   return rows;
 }
 
 /**
- * refresh_token in alternating slices across the systems; then authorization_code, alternating too on the systems
- * that mint codes fast enough: each mints the codes of all its slices after the warm-ups (the warm-up's own
- * from the refresh rate), and codes expire a minute after they are minted. `apart` (Ory Hydra, about 100 codes/s)
- * redeems its codes in one run of its own, right after minting them.
+ * refresh_token, then authorization_code, each in alternating slices across the systems. A system mints the codes of
+ * its warm-up right before it, and those of all its slices after every warm-up, the longest-lived codes first (they
+ * expire a minute after they are minted on Accouch and the engine, ten on Hydra).
  */
-async function tokenScenarios(systems, rows, t = timing, { apart = [] } = {}) {
+async function tokenScenarios(systems, rows, t = timing) {
   const refreshRows = await measured(systems, (system) => s.refreshToken(system.client, system.tokens.refresh, system.paths), { sample: true, timing: t });
   rows.push(...refreshRows);
   const refreshRate = new Map(systems.map((system, i) => [system, refreshRows[i].rate]));
   // The code path's JIT is warm from the refresh run.
   const codeTiming = { warmup: Math.min(1, t.warmup), duration: t.duration };
-  const together = systems.filter((system) => !apart.includes(system));
-  const minted = new Map(together.map((system) => [system, { codes: 0, seconds: 0 }]));
-  const supply = async (system, count) => {
-    const wanted = count ?? Math.ceil(Math.max(refreshRate.get(system), 50) * codeTiming.warmup * 2.5) + 4 * settings.connections;
-    const started = performance.now();
-    const { codes } = await mintFor(system, system.tokens.agents, wanted, system.mintSeconds ?? settings.mintSeconds);
-    const m = minted.get(system);
-    m.codes += codes.length;
-    m.seconds += (performance.now() - started) / 1000;
-    if (codes.length < wanted) progress(`${system.label}: minted ${codes.length} of ${wanted} codes in time`);
-    return codes;
-  };
-  rows.push(...await measured(together, (system) => s.codeExchange(system.client, system.paths), { sample: true, timing: codeTiming, supply }));
-  for (const system of apart) {
-    const codes = await codesFor(system, refreshRate.get(system), codeTiming);
-    rows.push(await run(system, s.authorizationCode(system.client, codes, system.paths), { sample: true, timing: codeTiming }));
-  }
-  // Minting is itself a figure: an authorization request from a signed-in browser (single sign-on to an app).
-  R.minting ??= [];
-  for (const [system, m] of minted) {
-    if (!R.minting.some((x) => x.system === system.label)) R.minting.push({ system: system.label, codes: m.codes, perSecond: m.codes / m.seconds });
-  }
+  const tallies = new Map(systems.map((system) => [system, { codes: 0, seconds: 0 }]));
+  // The warm-up's codes: whole warm-up runs, for twice what the refresh rate suggests (at least 50/s).
+  const forWarmup = (system, perRun) => perRun * (1 + Math.ceil((Math.max(refreshRate.get(system), 50) * codeTiming.warmup * 2) / perRun));
+  const supply = (system, { count, perRun }) => mint(system, count ?? forWarmup(system, perRun), tallies.get(system));
+  rows.push(...await measured(systems, (system) => s.codeExchange(system.client, system.paths), { sample: true, timing: codeTiming, supply }));
+  for (const [system, tally] of tallies) recordMinting(system, tally);
 }
 
 /**
@@ -261,7 +283,10 @@ async function mainRun() {
   const C = settings.connections;
   // Hydra's codes live 10 minutes and each takes five round trips (login and consent accepted through its admin
   // API): it gets longer to mint them.
-  if (H) H.mintSeconds = settings.mintSeconds * 3;
+  if (H) {
+    H.mintSeconds = settings.mintSeconds * 3;
+    H.codeSeconds = 600;
+  }
   const peers = H ? [B, A, H] : [B, A];
   if (H) R.memory.hydraIdle = memoryOf(H.server.pid).rss;
   for (const system of peers) {
@@ -281,11 +306,12 @@ async function mainRun() {
   rows.push(await run(B, s.authorize(B.client.id)));
   rows.push(await run(A, s.authorize(A.client.id)));
   rows.push(await run(A, s.loginPage(loginInteractions)));
-  await tokenScenarios(peers, rows, timing, { apart: H ? [H] : [] });
+  await tokenScenarios(peers, rows);
   rows.push(...await measured(peers, (system) => s.clientCredentials(system.client, system.paths), { sample: true, seconds: 2 * settings.duration }));
   // refresh_token and client_credentials again with three times the connections, on Accouch and the engine alone:
   // how much of the gap at the bench's connections is waiting (for the writer thread, an fsync) rather than CPU.
-  // Three times the connections take as many refresh chains: every one the sign-ins started (no run drops one).
+  // Three times the connections take as many refresh chains: the sign-ins start 40 (30 in quick mode, none to spare),
+  // and no run drops one.
   R.capacity = { connections: 3 * C, rows: [] };
   for (const make of [
     (sys) => s.refreshToken(sys.client, sys.tokens.refresh, sys.paths),
@@ -321,7 +347,8 @@ async function mainRun() {
 
 /**
  * 10 users and no other grants against 1,000 users, 50 clients and 10,000 stored grants: both servers set up
- * first, then each scenario run on one and right after on the other, so machine drift hits both alike.
+ * first, then the token scenarios alternating between them in slices, and the login page on one and right after
+ * on the other, so machine drift hits both alike.
  */
 async function scalingRun() {
   const t = { warmup: 1, duration: settings.scaleDuration };

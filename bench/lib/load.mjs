@@ -3,7 +3,7 @@
 // /token, ...); the rate counts only expected responses, and anything else is reported next to it.
 import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
-import { cpuSecondsOf, threadCpuOf } from './processes.mjs';
+import { serverCpuSeconds, threadCpuOf } from './processes.mjs';
 
 /**
  * The whole machine's CPU time so far from /proc/stat, in clock ticks: idle (idle and iowait) and all (every state),
@@ -77,19 +77,32 @@ export function createLoad(origin, scenario, { pid, cpuPids } = {}) {
     scenario.onInstance?.(instance);
   };
   const base = { url: origin, connections, pipelining: 1, requests: wrapped, timeout: 30, onInstance };
+  /** Requests per warm-up run; a scenario that consumes minted material (codes) needs as many per run. */
+  const warmupAmount = Math.max(200, 20 * connections);
   // A server of several processes (Hydra and its PostgreSQL) names them all: their CPU time counts together.
-  const cpuNow = () => (cpuPids ? cpuPids().reduce((sum, p) => {
-    try {
-      return sum + cpuSecondsOf(p);
-    } catch {
-      return sum; // ended between listing and reading
-    }
-  }, 0) : cpuSecondsOf(pid));
+  const cpuNow = () => serverCpuSeconds(pid, cpuPids);
   const total = { seconds: 0, cpu: 0, threads: undefined, errors: 0, idleTicks: 0, allTicks: 0 };
   let cpuFrom;
   let threadsFrom;
 
+  /**
+   * `amount` requests with every response awaited (stopped after `deadline` seconds all the same, should a server
+   * stop answering: autocannon counts a timed-out request towards the amount and sends the next); its time runs to
+   * its last response.
+   */
+  async function fixedRun(amount, deadline) {
+    current = { amount, answered: 0, lastAt: undefined, machineAt: undefined };
+    const startedAt = performance.now();
+    let timer;
+    const { result, seconds } = await once({
+      ...base, amount, sampleInt: 20, onInstance: (instance) => { timer = setTimeout(() => instance.stop(), deadline * 1000); onInstance(instance); },
+    });
+    clearTimeout(timer);
+    return { result, seconds: current.lastAt ? (current.lastAt - startedAt) / 1000 : seconds };
+  }
+
   return {
+    warmupAmount,
     /**
      * Unmeasured load for about `seconds`; its rate (expected responses per second) sizes the slices. In runs of a
      * fixed number of requests, every response awaited, as the slices are: a run stopped by the clock would drop the
@@ -99,9 +112,9 @@ export function createLoad(origin, scenario, { pid, cpuPids } = {}) {
       ok = 0;
       bad = 0;
       const started = performance.now();
-      const elapsed = () => (performance.now() - started) / 1000;
-      while (elapsed() < seconds) await once({ ...base, amount: Math.max(200, 20 * connections), sampleInt: 20 });
-      return ok / elapsed();
+      let busy = 0; // the runs' time up to their last responses, without connecting and noticing the end
+      while ((performance.now() - started) / 1000 < seconds) busy += (await fixedRun(warmupAmount, 30 * seconds)).seconds;
+      return ok / busy;
     },
     /**
      * The measured window opens: the server's CPU time counts from here to close(), including what it does between
@@ -122,21 +135,16 @@ export function createLoad(origin, scenario, { pid, cpuPids } = {}) {
      */
     async run({ duration, amount, deadline = 60 }) {
       measuring = true;
-      current = { amount, answered: 0, lastAt: undefined, machineAt: undefined };
-      const startedAt = performance.now();
+      current = undefined;
       const machineFrom = machineNow();
-      let timer;
-      const { result, seconds } = await once(amount ? {
-        ...base, amount, sampleInt: 20, onInstance: (instance) => { timer = setTimeout(() => instance.stop(), deadline * 1000); onInstance(instance); },
-      } : { ...base, duration });
-      clearTimeout(timer);
+      const { result, seconds } = amount ? await fixedRun(amount, deadline) : await once({ ...base, duration });
       measuring = false;
-      const machineTo = current.machineAt ?? machineNow();
+      const machineTo = current?.machineAt ?? machineNow();
       if (machineFrom && machineTo) {
         total.idleTicks += machineTo.idle - machineFrom.idle;
         total.allTicks += machineTo.all - machineFrom.all;
       }
-      total.seconds += scenario.elapsed?.() ?? (current.lastAt ? (current.lastAt - startedAt) / 1000 : seconds);
+      total.seconds += scenario.elapsed?.() ?? seconds;
       total.errors += result.errors; // timeouts included
     },
     /** The measured window closes (open()). */

@@ -93,6 +93,18 @@ export function cpuSecondsOf(pid) {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+/** A server's CPU seconds so far: its process's, or with `pids` (a server of several processes) all of theirs. */
+export function serverCpuSeconds(pid, pids) {
+  if (!pids) return cpuSecondsOf(pid);
+  return pids().reduce((sum, p) => {
+    try {
+      return sum + cpuSecondsOf(p);
+    } catch {
+      return sum; // ended between listing and reading
+    }
+  }, 0);
+}
+
 /**
  * CPU seconds per kind of thread of a process so far (/proc/<pid>/task): the event loop ('main'), worker threads
  * ('worker': Accouch's SQLite writer), libuv's pool ('pool': crypto, scrypt) and V8's helpers ('v8': GC, compiler).

@@ -111,7 +111,7 @@ export function authorizationCode(client, codes, paths = defaultPaths, warmupSha
     beforeMeasure: () => { pool = measured; measureStart = performance.now(); dryAt = undefined; },
     // Should the measured pool run dry, the rate covers the time until it did (and the report says so).
     elapsed: () => (dryAt ? (dryAt - measureStart) / 1000 : undefined),
-    dry: () => dryAt !== undefined,
+    dryNote: (seconds) => (dryAt ? `code pool ran dry after ${seconds.toFixed(1)} s; rate over that time` : undefined),
     requests: [{
       method: 'POST', path: paths.token, headers: tokenHeaders(client),
       setupRequest(req) {
@@ -128,19 +128,23 @@ export function authorizationCode(client, codes, paths = defaultPaths, warmupSha
 }
 
 /**
- * authorization_code in runs of a known number of requests (the warm-up's and the slices' of an alternating run):
- * `supply(codes)` replaces the codes left with fresh ones before each run (a code expires a minute after it was
- * minted), and each is redeemed once. A request that finds none redeems a code that does not exist, and fails.
+ * authorization_code in runs of a known number of requests (an alternating run's warm-up and slices):
+ * `supply(codes)` replaces the codes left with fresh ones (once for the warm-up, once for every slice), and each is
+ * redeemed once. A request that finds none redeems a code that does not exist, fails, and is noted.
  */
 export function codeExchange(client, paths = defaultPaths) {
   let pool = [];
+  let missing = 0;
   return {
     name: 'token: authorization_code',
     supply: (codes) => { pool = codes; },
+    beforeMeasure: () => { missing = 0; },
+    dryNote: () => (missing ? `${missing} requests found no code left (failed)` : undefined),
     requests: [{
       method: 'POST', path: paths.token, headers: tokenHeaders(client),
       setupRequest(req) {
         const next = pool.shift();
+        if (!next) missing += 1;
         return { ...req, body: next ? codeBody(next) : 'grant_type=authorization_code&code=pool-ran-dry' };
       },
     }],
