@@ -309,7 +309,7 @@ async function mainRun() {
   await tokenScenarios(peers, rows);
   rows.push(...await measured(peers, (system) => s.clientCredentials(system.client, system.paths), { sample: true, seconds: 2 * settings.duration }));
   // refresh_token and client_credentials again with three times the connections, on Accouch and the engine alone:
-  // how much of the gap at the bench's connections is waiting (for the writer thread, an fsync) rather than CPU.
+  // how the gap at the bench's connections changes with more requests in flight to share each commit.
   // Three times the connections take as many refresh chains: the sign-ins start 40 (30 in quick mode, none to spare),
   // and no run drops one.
   R.capacity = { connections: 3 * C, rows: [] };

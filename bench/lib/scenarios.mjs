@@ -129,8 +129,8 @@ export function authorizationCode(client, codes, paths = defaultPaths, warmupSha
 
 /**
  * authorization_code in runs of a known number of requests (an alternating run's warm-up and slices):
- * `supply(codes)` replaces the codes left with fresh ones (once for the warm-up, once for every slice), and each is
- * redeemed once. A request that finds none redeems a code that does not exist, fails, and is noted.
+ * `supply(codes)` replaces the codes left with fresh ones (once for the warm-up, once for all the slices), and each
+ * is redeemed once. A request that finds none redeems a code that does not exist, fails, and is noted.
  */
 export function codeExchange(client, paths = defaultPaths) {
   let pool = [];
