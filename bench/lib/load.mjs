@@ -128,11 +128,7 @@ export function createLoad(origin, scenario, { pid, cpuPids } = {}) {
       // By thread for a Node server only (the thread names are Node's).
       threadsFrom = pid && !cpuPids ? threadCpuOf(pid) : undefined;
     },
-    /**
-     * One measured run: `duration` seconds, or `amount` requests with every response awaited (stopped after
-     * `deadline` seconds all the same, should a server stop answering: autocannon counts a timed-out request towards
-     * the amount and sends the next).
-     */
+    /** One measured run: `duration` seconds, or `amount` requests as fixedRun() makes them. */
     async run({ duration, amount, deadline = 60 }) {
       measuring = true;
       current = undefined;
