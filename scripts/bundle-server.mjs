@@ -10,6 +10,7 @@ import { rolldown } from 'rolldown';
 import { readdirSync, rmSync } from 'node:fs';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import { lazyEngineErrors } from './lazy-engine-errors.mjs';
+import { oidcContextProperty } from './oidc-context-property.mjs';
 
 const root = join(import.meta.dirname, '..');
 const dist = join(root, 'dist');
@@ -36,7 +37,7 @@ const bundle = await rolldown({
   external: isExternal,
   // depd (under koa) calls eval to keep a function's arity: harmless here, and not ours to change.
   onLog: (level, log, handler) => (log.code === 'EVAL' ? undefined : handler(level, log)),
-  plugins: [lazyEngineErrors(root), {
+  plugins: [lazyEngineErrors(root), oidcContextProperty(), {
     name: 'accouch-module-urls',
     // Our modules find views, migrations, the worker file and package.json from their own URL: each keeps the URL
     // of its tsc output, as seen from the bundle (every chunk sits in dist/src, so one relative path fits all).

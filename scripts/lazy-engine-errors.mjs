@@ -8,7 +8,8 @@
 // two places the speed-up is for (shared/access_token.js, shared/reject_structured_tokens.js) are not rewritten.
 import { relative, sep } from 'node:path';
 
-const engineDir = `${sep}node_modules${sep}oidc-provider${sep}lib${sep}`;
+/** Where oidc-provider's modules are, in a module id. */
+export const engineDir = `${sep}node_modules${sep}oidc-provider${sep}lib${sep}`;
 
 // `ctx.assert(value, new SomeError('message'));` alone on its line, the message one string or template literal, as
 // oidc-provider writes it. Anything else keeps its `ctx.assert(` and stops the build.

@@ -1,0 +1,47 @@
+// A rolldown plugin for the server bundle (scripts/bundle-server.mjs): oidc-provider gives each request's koa context
+// its `ctx.oidc` through `Object.defineProperty(ctx, 'oidc', { get })` with a new getter closure per request. V8 then
+// makes a new hidden class for every context, and that class, which only a full collection frees, holds the closure
+// and through it the whole request (headers, response, OIDCContext) alive across young-generation collections: on
+// every route, ~10 KB per request went to the old generation (98% of what each scavenge promoted under an
+// introspection load), to be marked and swept there. The bundle makes the OIDCContext at once instead and gives it as
+// a plain, read-only property: the same object, with the same attributes (neither writable, enumerable nor
+// configurable). The router has set the route name the constructor reads before it runs the route (lib/helpers/
+// router.js), so the context is the one the getter would have made. The build stops if the engine's source moved on.
+import { sep } from 'node:path';
+import { engineDir } from './lazy-engine-errors.mjs';
+
+const file = `helpers${sep}initialize_app.js`;
+
+const lazyGetter = `    let oidcCtx;
+    Object.defineProperty(ctx, 'oidc', {
+      get: () => {
+        oidcCtx ||= new this.OIDCContext(ctx);
+        return oidcCtx;
+      },
+    });`;
+const plainProperty = `    Object.defineProperty(ctx, 'oidc', { value: new this.OIDCContext(ctx) });`;
+
+/** lib/helpers/initialize_app.js with ctx.oidc a plain property, and whether the getter was found (once). */
+export function rewriteOidcContext(code) {
+  const found = code.split(lazyGetter).length - 1;
+  return { code: found === 1 ? code.replace(lazyGetter, plainProperty) : code, rewritten: found === 1 };
+}
+
+export function oidcContextProperty() {
+  let rewritten = false;
+  return {
+    name: 'accouch-oidc-context-property',
+    buildStart() {
+      rewritten = false;
+    },
+    transform(code, id) {
+      if (!id.endsWith(`${engineDir}${file}`)) return null;
+      const result = rewriteOidcContext(code);
+      rewritten = result.rewritten;
+      return result.rewritten ? result.code : null;
+    },
+    buildEnd(error) {
+      if (!error && !rewritten) this.error(`oidc-provider's lib/${file} no longer gives ctx.oidc as scripts/oidc-context-property.mjs expects: update it`);
+    },
+  };
+}

@@ -1,0 +1,70 @@
+// scripts/oidc-context-property.mjs on the oidc-provider installed here: the getter is found once and the module still
+// parses; the rewritten ctx.oidc is the same object on every access with the same attributes as the getter's; and
+// it is what it is for: two requests' contexts keep one hidden class, where the getter gave each its own.
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseAst } from 'rolldown/parseAst';
+import { describe, expect, test } from 'vitest';
+import { rewriteOidcContext } from '../../../scripts/oidc-context-property.mjs';
+
+const file = join(import.meta.dirname, '..', '..', '..', 'node_modules', 'oidc-provider', 'lib', 'helpers', 'initialize_app.js');
+const original = readFileSync(file, 'utf8');
+const rewritten = rewriteOidcContext(original).code;
+
+/** ensureOIDC's body up to its als.run: the statements that give ctx.oidc. */
+const givesOidc = (code: string) => {
+  const start = code.indexOf('const ensureOIDC = async (ctx, next) => {') + 'const ensureOIDC = async (ctx, next) => {'.length;
+  return code.slice(start, code.indexOf('return als.run(ctx', start));
+};
+
+class OIDCContext {
+  constructor(readonly ctx: object) {}
+}
+
+/** Runs those statements on a new context, as ensureOIDC does for a request. */
+function contextFrom(code: string): { oidc?: OIDCContext } {
+  const ctx = {};
+  new Function('ctx', givesOidc(code)).call({ OIDCContext }, ctx);
+  return ctx;
+}
+
+describe('ctx.oidc as a plain property', () => {
+  test('rewrites the installed engine once, and the module still parses', () => {
+    expect(rewriteOidcContext(original).rewritten).toBe(true);
+    expect(givesOidc(rewritten)).not.toContain('get:');
+    expect(() => parseAst(rewritten, { sourceType: 'module' }, file)).not.toThrow();
+  });
+
+  test('gives the same context, read-only, not enumerable, not configurable, as the getter did', () => {
+    for (const code of [original, rewritten]) {
+      const ctx = contextFrom(code);
+      expect(ctx.oidc).toBeInstanceOf(OIDCContext);
+      expect(ctx.oidc!.ctx).toBe(ctx);
+      expect(ctx.oidc).toBe(ctx.oidc);
+      const descriptor = Object.getOwnPropertyDescriptor(ctx, 'oidc')!;
+      expect({ enumerable: descriptor.enumerable, configurable: descriptor.configurable }).toEqual({ enumerable: false, configurable: false });
+      expect(() => { 'use strict'; ctx.oidc = undefined; }).toThrow(TypeError);
+      expect(Object.keys(ctx)).toEqual([]);
+    }
+  });
+
+  test('leaves a source it does not know alone, for the build to refuse', () => {
+    const other = original.replace('oidcCtx ||= new this.OIDCContext(ctx);', 'oidcCtx ??= new this.OIDCContext(ctx);');
+    expect(rewriteOidcContext(other)).toEqual({ code: other, rewritten: false });
+  });
+
+  test('two requests keep one hidden class (the getter gave each its own)', () => {
+    const sameMap = (code: string) => {
+      const script = `class OIDCContext { constructor(ctx) { this.ctx = ctx; } }
+        const give = new Function('ctx', ${JSON.stringify(givesOidc(code))});
+        const make = () => { const ctx = { req: 1, res: 2 }; give.call({ OIDCContext }, ctx); return ctx; };
+        process.stdout.write(String(%HaveSameMap(make(), make())));`;
+      const run = spawnSync(process.execPath, ['--allow-natives-syntax', '-e', script], { encoding: 'utf8' });
+      expect(run.stderr).toBe('');
+      return run.stdout;
+    };
+    expect(sameMap(original)).toBe('false');
+    expect(sameMap(rewritten)).toBe('true');
+  });
+});
