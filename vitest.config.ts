@@ -61,7 +61,7 @@ export default defineConfig({
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
           exclude: ['test/e2e/replicas.test.ts', 'test/e2e/disk-full-postgres.test.ts'],
-          globalSetup: ['test/e2e/global-setup.ts'],
+          globalSetup: ['test/temp-dir.ts', 'test/e2e/global-setup.ts'],
           ...e2e,
         },
       },
@@ -71,7 +71,7 @@ export default defineConfig({
           include: postgresE2eTests,
           sequence: { groupOrder: 1 }, // after the SQLite e2e run, not beside it: two servers and browsers at once are slow
           env: { ACCOUCH_TEST_DATABASE: 'postgres' },
-          globalSetup: ['test/e2e/global-setup.ts', 'test/postgres/global-setup.ts'],
+          globalSetup: ['test/temp-dir.ts', 'test/e2e/global-setup.ts', 'test/postgres/global-setup.ts'],
           ...e2e,
         },
       },

@@ -2,7 +2,7 @@
 // at least 0.9 × JWKS, p99 ≤ 10 ms at 10 connections). Standalone: `npm run build && node bench/forward-auth.mjs [seconds]`.
 // One Accouch on loopback, one user and one app seeded through the CLI, a browser session made through the real
 // pages (/forward-auth/start → sign-in → the app host's code → cookie), then JWKS and the check, alternately.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent } from './lib/browser.mjs';
@@ -54,4 +54,5 @@ try {
   console.log(`ratio ${ratio.toFixed(2)} (target ≥ 0.9), p99 ${c.latency.p99.toFixed(1)} ms (target ≤ 10 ms): ${ratio >= 0.9 && c.latency.p99 <= 10 && c.bad === 0 ? 'met' : 'MISSED'}`);
 } finally {
   await stopProcess(server);
+  rmSync(dir, { recursive: true, force: true });
 }
