@@ -1,5 +1,6 @@
 // The koa application: request ids and logs, security headers, the issuer's host pinned, our routes,
-// then oidc-provider (swappable, so a key rotation takes effect without a restart).
+// then oidc-provider (swappable, so a key rotation takes effect without a restart). The engine's endpoints and the
+// proxies' forward-auth check are answered before koa, with what its middleware would give them.
 import { existsSync } from 'node:fs';
 import { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
@@ -11,7 +12,7 @@ import type { Interactions } from '../oidc/interactions.js';
 import type { Logger } from '../log.js';
 import type { Db } from '../store/db.js';
 import type { RequestWrites } from '../store/sqlite-writer.js';
-import { handleErrors } from './errors.js';
+import { errorAnswer, handleErrors } from './errors.js';
 import { createRequestLog, type AccessLineNotes } from './request-log.js';
 import { createEngine, sendStoredAnswer } from './engine.js';
 import { endOnceSettled, settleWrites, type UnavailableAnswer } from './settle.js';
@@ -34,7 +35,7 @@ import { browserContext } from './browser-id.js';
 import { createFederation, federationRoutes } from './federation.js';
 import { createForwardAuthDirectory } from '../auth/forward-auth/apps.js';
 import { createForwardAuth } from '../auth/forward-auth/check.js';
-import { forwardAuthRoutes } from './forward-auth.js';
+import { createForwardAuthCheck, forwardAuthCheckPaths, forwardAuthRoutes, type Mode as ForwardAuthMode } from './forward-auth.js';
 import { adminRoutes } from './admin/admin.js';
 import { avatarRoutes } from './avatars.js';
 import { createInteractionSteps, interactionRoutes } from './interaction.js';
@@ -117,6 +118,7 @@ export function createApp(deps: AppDeps): Koa {
   const requestLog = createRequestLog(httpLog, accessLog, deps.accessLineNotes);
   const engine = createEngine({ provider, base, trustProxy, host: issuerUrl.host, log: httpLog });
   const { metrics, writes } = deps;
+  const forwardAuth = createForwardAuth({ db, directory: createForwardAuthDirectory(db), issuer, cookieKeys: deps.cookieKeys, globalPolicy: deps.globalPolicy });
 
   /**
    * The issuer decides the host: a forged Host or X-Forwarded-Host never reaches URLs we build. Returns the
@@ -148,26 +150,47 @@ export function createApp(deps: AppDeps): Koa {
     return reqId;
   };
 
-  /** An engine endpoint's request: what koa's middleware would do for it (beginOutsideKoa, the host, one settle), then the provider. */
-  const viaEngine = (req: IncomingMessage, res: ServerResponse, path: string): Promise<void> => {
+  /**
+   * A request answered before koa: what koa's middleware would do for it (beginOutsideKoa, the host pinned, one
+   * settle), then `handle`, which gets the X-Forwarded-Host that came; an error it throws is answered by `failed`.
+   */
+  const outsideKoa = (
+    req: IncomingMessage, res: ServerResponse, path: string, accepts: 'html' | 'json',
+    handle: (forwardedHost: string | string[] | undefined) => Promise<void>,
+    failed: (error: unknown, log: Logger) => { status: number; type: string; body: string },
+  ): Promise<void> => {
     const reqId = beginOutsideKoa(req, res, path);
-    pinHost(req);
+    const forwardedHost = pinHost(req);
+    const requestLog = () => httpLog.child({ reqId });
     const answered = writes
       ? writes.run(() => {
-        endOnceSettled(res, writes, unavailable, () => 'json', () => httpLog.child({ reqId }));
-        return engine.handle(req, res);
+        endOnceSettled(res, writes, unavailable, () => accepts, requestLog);
+        return handle(forwardedHost);
       })
-      : (async () => engine.handle(req, res))();
-    // The provider answers its own errors; anything else is ours, answered as koa's error middleware would.
+      : (async () => handle(forwardedHost))();
     return answered.catch((error: unknown) => {
-      httpLog.error({ reqId, err: error }, 'the engine could not answer');
+      const { status, type, body } = failed(error, requestLog());
       if (res.headersSent) return void res.destroy();
-      res.statusCode = 500;
-      res.setHeader('content-type', 'application/json');
+      res.statusCode = status;
+      res.setHeader('content-type', type);
       res.setHeader('cache-control', 'no-store');
-      res.end(JSON.stringify({ error: 'server_error', error_description: 'the server could not answer this request' }));
+      res.end(body);
     });
   };
+
+  /** An engine endpoint's request: the provider answers its own errors; anything else is ours, in OAuth's form. */
+  const viaEngine = (req: IncomingMessage, res: ServerResponse, path: string) => outsideKoa(req, res, path, 'json', () => engine.handle(req, res), (error, requestLog) => {
+    requestLog.error({ err: error }, 'the engine could not answer');
+    return { status: 500, type: 'application/json', body: JSON.stringify({ error: 'server_error', error_description: 'the server could not answer this request' }) };
+  });
+
+  // A proxy's forward-auth check, on the path of every request to a protected app (http/forward-auth.ts); its
+  // errors are answered as koa's error middleware answers a page's.
+  const forwardAuthCheck = createForwardAuthCheck({ forwardAuth, classifier, render, issuer });
+  const forwardAuthChecks = new Map([...forwardAuthCheckPaths].map(([path, mode]) => [`${base}${path}`, mode]));
+  const viaForwardAuthCheck = (req: IncomingMessage, res: ServerResponse, path: string, mode: ForwardAuthMode) => outsideKoa(
+    req, res, path, 'html', (forwardedHost) => forwardAuthCheck(req, res, mode, forwardedHost), (error, requestLog) => errorAnswer(error, 'html', render, requestLog),
+  );
 
   // Discovery and JWKS, once the current provider has answered them, are sent from memory before koa: the same
   // bytes (http/engine.ts), with the same request id, access line, security headers and timing as any answer.
@@ -180,7 +203,9 @@ export function createApp(deps: AppDeps): Koa {
         const answer = engine.stored(req);
         if (!answer) {
           const path = pathOf(req.url!);
-          return enginePaths.has(path) ? viaEngine(req, res, path) : viaKoa(req, res);
+          if (enginePaths.has(path)) return viaEngine(req, res, path);
+          const mode = forwardAuthChecks.get(path);
+          return mode ? viaForwardAuthCheck(req, res, path, mode) : viaKoa(req, res);
         }
         beginOutsideKoa(req, res, req.url!);
         sendStoredAnswer(req, res, answer);
@@ -198,8 +223,7 @@ export function createApp(deps: AppDeps): Koa {
   if (writes) app.use(settleWrites(writes, unavailable));
 
   app.use(async (ctx, next) => {
-    // Forward-auth reads the app's host from X-Forwarded-Host, only from a trusted proxy (http/forward-auth.ts).
-    ctx.state.forwardedHost = pinHost(ctx.req);
+    pinHost(ctx.req);
     setSecurityHeaders(ctx.res);
     await next();
   });
@@ -216,7 +240,6 @@ export function createApp(deps: AppDeps): Koa {
     countSignIn: deps.metrics ? (outcome) => deps.metrics!.signIn(outcome) : undefined,
   });
   const accountAuth = createAccountAuth({ db, render, issuer, base, clientId: accountClientId, classifier, globalPolicy: deps.globalPolicy });
-  const forwardAuth = createForwardAuth({ db, directory: createForwardAuthDirectory(db), issuer, cookieKeys: deps.cookieKeys, globalPolicy: deps.globalPolicy });
   const federation = createFederation({ issuer, base, db, render, steps, upstreams: deps.upstreams, accountAuth });
   const routers = [
     interactionRoutes(steps), signInStepRoutes({ steps, db, box: deps.box, webauthn: deps.webauthn }), federationRoutes(federation), avatarRoutes(db),

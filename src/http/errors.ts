@@ -3,6 +3,7 @@
 // (malformed JSON, prototype keys, too large, aborted) is the client's fault: a 4xx, logged at info, no stack.
 import type { Middleware } from 'koa';
 import { AppError } from '../errors.js';
+import type { Logger } from '../log.js';
 import type { Render } from './views.js';
 
 interface Raised {
@@ -38,27 +39,36 @@ export function clientErrorOf(error: unknown): { status: number; message: string
   return undefined;
 }
 
+/** What the error middleware answers for an error a request met, and logs it (`log`: the request's logger). */
+export function errorAnswer(error: unknown, accepts: 'html' | 'json', render: Render, log: Logger | undefined): { status: number; type: string; body: string } {
+  const appError = error instanceof AppError ? error : undefined;
+  const client = clientErrorOf(error);
+  const status = appError?.status ?? client?.status ?? 500;
+  const message = client?.message
+    ?? (appError?.expose ?? status < 500 ? (error as Error).message : 'Something went wrong on our side. Try again in a moment.');
+  if (client) log?.info({ event: 'http.rejected', status, reason: (error as Error).message }, 'request refused');
+  else if (appError?.code === 'unavailable') log?.error({ event: 'storage.unavailable', err: error }, 'the database cannot serve this request: the answer is a 503');
+  else if (status >= 500) log?.error({ err: error }, 'request failed');
+  if (accepts === 'json') {
+    return { status, type: 'application/json; charset=utf-8', body: JSON.stringify({ error: appError?.code ?? (status >= 500 ? 'internal' : 'bad_request'), message }) };
+  }
+  return {
+    status,
+    type: 'text/html; charset=utf-8',
+    body: render('error', { title: status >= 500 ? 'Something went wrong' : 'That did not work', description: message }),
+  };
+}
+
 export function handleErrors(render: Render): Middleware {
   return async (ctx, next) => {
     try {
       await next();
     } catch (error) {
-      const appError = error instanceof AppError ? error : undefined;
-      const client = clientErrorOf(error);
-      const status = appError?.status ?? client?.status ?? 500;
-      const message = client?.message
-        ?? (appError?.expose ?? status < 500 ? (error as Error).message : 'Something went wrong on our side. Try again in a moment.');
-      if (client) ctx.state.log?.info({ event: 'http.rejected', status, reason: (error as Error).message }, 'request refused');
-      else if (appError?.code === 'unavailable') ctx.state.log?.error({ event: 'storage.unavailable', err: error }, 'the database cannot serve this request: the answer is a 503');
-      else if (status >= 500) ctx.state.log?.error({ err: error }, 'request failed');
+      const { status, type, body } = errorAnswer(error, ctx.accepts('html', 'json') === 'json' ? 'json' : 'html', render, ctx.state.log as Logger | undefined);
       ctx.status = status;
       ctx.set('cache-control', 'no-store');
-      if (ctx.accepts('html', 'json') === 'json') {
-        ctx.body = { error: appError?.code ?? (status >= 500 ? 'internal' : 'bad_request'), message };
-      } else {
-        ctx.type = 'html';
-        ctx.body = render('error', { title: status >= 500 ? 'Something went wrong' : 'That did not work', description: message });
-      }
+      ctx.type = type;
+      ctx.body = body;
     }
   };
 }

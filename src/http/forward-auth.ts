@@ -1,6 +1,7 @@
 // Forward-auth for reverse proxies: Traefik `forwardAuth` and Caddy `forward_auth` (X-Forwarded-*) and nginx
 // `auth_request` (X-Original-URL) ask here before every request to a protected app; browsers without a session go
 // through /forward-auth/start (sign in at Accouch, as any app would) and come back with a cookie for the app.
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { Access } from '../auth/forward-auth/access.js';
@@ -9,7 +10,7 @@ import { parseReturnUrl, targetFromForwarded, targetFromOriginal, type Target } 
 import type { NetworkClassifier } from '../auth/network.js';
 import { AppError } from '../errors.js';
 import { finishSignIn, startSignIn, type FirstPartySignIn } from './first-party-sign-in.js';
-import { html, noStore, seeOther } from './kit.js';
+import { html, seeOther } from './kit.js';
 import type { Render } from './views.js';
 
 /** oidc-provider's session cookie (its `cookies.names.session` default), signed with the same keys as ours. */
@@ -25,101 +26,123 @@ export interface ForwardAuthRouteDeps {
   clientId: string;
 }
 
-type Mode = 'forwarded' | 'nginx';
+/** How a proxy names the request it asks about: X-Forwarded-* (Traefik, Caddy) or X-Original-URL (nginx). */
+export type Mode = 'forwarded' | 'nginx';
 type App = Awaited<ReturnType<ForwardAuth['appForHost']>> & {};
 
+const one = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value);
+
 /** A page navigation, as opposed to fetch()/XHR or a non-HTML client, which get a bare 401 instead of a redirect. */
-function isNavigation(ctx: Context, method: string): boolean {
+function isNavigation(headers: IncomingHttpHeaders, method: string): boolean {
   if (method !== 'GET' && method !== 'HEAD') return false;
-  if (ctx.get('x-requested-with').toLowerCase() === 'xmlhttprequest') return false;
-  const mode = ctx.get('sec-fetch-mode');
+  if (one(headers['x-requested-with'])?.toLowerCase() === 'xmlhttprequest') return false;
+  const mode = one(headers['sec-fetch-mode']);
   if (mode && mode !== 'navigate') return false;
-  return /\btext\/html\b/.test(ctx.get('accept'));
+  return /\btext\/html\b/.test(one(headers.accept) ?? '');
 }
 
-export function forwardAuthRoutes(deps: ForwardAuthRouteDeps): Router {
-  const { forwardAuth, classifier, render, base, clientId } = deps;
-  const root = deps.issuer.replace(/\/$/, '');
-  const router = new Router();
-  const startUrl = (returnUrl: string) => `${root}/forward-auth/start?${new URLSearchParams({ rd: returnUrl })}`;
+const appName = (app: App) => app.name ?? app.id;
 
-  const refusal = (ctx: Context, status: number, title: string, message: string) => html(ctx, render('message', { title, message }), status);
-  const appName = (app: App) => app.name ?? app.id;
+interface Refusal { status: number; title: string; message: string }
 
-  /** The page for a request that is refused outright (not a sign-in question). */
-  function refuse(ctx: Context, access: Access, app: App, identity: Identity | undefined) {
-    if (access.kind === 'deny') {
-      return refusal(ctx, 403, 'Not available from here', `${appName(app)} can only be used from the home network.`);
-    }
-    if (access.kind === 'forbidden') {
-      return refusal(ctx, 403, 'Not for your account', `${identity?.user.name ?? 'Your account'} is not allowed to use ${appName(app)}. Ask whoever runs Accouch at home to add you to its group.`);
-    }
-    return refusal(ctx, 403, 'A stronger sign-in is needed', `${appName(app)} needs a stronger sign-in than the one just made (for example a passkey, or a password with a second factor).`);
+/** The page for a request that is refused outright (not a sign-in question). */
+function refusalOf(access: Access, app: App, identity: Identity | undefined): Refusal {
+  if (access.kind === 'deny') {
+    return { status: 403, title: 'Not available from here', message: `${appName(app)} can only be used from the home network.` };
   }
+  if (access.kind === 'forbidden') {
+    return { status: 403, title: 'Not for your account', message: `${identity?.user.name ?? 'Your account'} is not allowed to use ${appName(app)}. Ask whoever runs Accouch at home to add you to its group.` };
+  }
+  return { status: 403, title: 'A stronger sign-in is needed', message: `${appName(app)} needs a stronger sign-in than the one just made (for example a passkey, or a password with a second factor).` };
+}
 
-  async function check(ctx: Context, mode: Mode) {
-    noStore(ctx);
+/** The proxies' check paths (under the issuer's path) and how each proxy names the request it asks about. */
+export const forwardAuthCheckPaths = new Map<string, Mode>([['/forward-auth/traefik', 'forwarded'], ['/forward-auth/caddy', 'forwarded'], ['/forward-auth/nginx', 'nginx']]);
+
+/**
+ * The check a proxy asks for before every request to a protected app, on the bare request and response: it is on
+ * the path of every page, image and script the household loads from those apps, and is answered before koa
+ * (http/app.ts), which would cost it as much again. `forwardedHost`: the X-Forwarded-Host that came.
+ */
+export function createForwardAuthCheck(deps: Pick<ForwardAuthRouteDeps, 'forwardAuth' | 'classifier' | 'render' | 'issuer'>) {
+  const { forwardAuth, classifier, render } = deps;
+  const root = deps.issuer.replace(/\/$/, '');
+
+  return async function check(req: IncomingMessage, res: ServerResponse, mode: Mode, forwardedHost: string | string[] | undefined): Promise<void> {
+    const send = (status: number, body: string, type = 'text/plain; charset=utf-8') => {
+      res.statusCode = status;
+      res.setHeader('content-type', type);
+      res.setHeader('content-length', Buffer.byteLength(body));
+      res.end(body);
+    };
+    const page = ({ status, title, message }: Refusal) => send(status, render('message', { title, message }), 'text/html; charset=utf-8');
+    res.setHeader('cache-control', 'no-store');
     // Only a proxy we trust may tell us which request it is asking about.
-    if (!classifier.isTrustedProxy(ctx.req.socket.remoteAddress ?? '')) {
-      ctx.status = 403;
-      ctx.body = 'forward-auth answers only the proxies listed in network.trustedProxies\n';
-      return;
+    if (!classifier.isTrustedProxy(req.socket.remoteAddress ?? '')) {
+      return send(403, 'forward-auth answers only the proxies listed in network.trustedProxies\n');
     }
     let target: Target;
-    const h = ctx.req.headers;
-    const one = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value);
+    const h = req.headers;
     try {
       target = mode === 'nginx'
         ? targetFromOriginal({ url: one(h['x-original-url']), method: one(h['x-original-method']) })
-        : targetFromForwarded({ proto: one(h['x-forwarded-proto']), host: ctx.state.forwardedHost as string | undefined, uri: one(h['x-forwarded-uri']), method: one(h['x-forwarded-method']) });
+        : targetFromForwarded({ proto: one(h['x-forwarded-proto']), host: one(forwardedHost), uri: one(h['x-forwarded-uri']), method: one(h['x-forwarded-method']) });
     } catch (error) {
       if (!(error instanceof AppError)) throw error;
       // nginx turns anything but 2xx, 401 and 403 from auth_request into a 500 of its own.
-      ctx.status = mode === 'nginx' ? 403 : error.status;
-      ctx.body = `${error.message}\n`;
-      return;
+      return send(mode === 'nginx' ? 403 : error.status, `${error.message}\n`);
     }
     const result = await forwardAuth.check({
-      target, network: classifier.ofRequest(ctx.req).network, cookieHeader: ctx.get('cookie') || undefined, authorization: ctx.get('authorization') || undefined,
+      target, network: classifier.ofRequest(req).network, cookieHeader: one(h.cookie) || undefined, authorization: one(h.authorization) || undefined,
     });
-    const browser = isNavigation(ctx, target.method);
+    const browser = isNavigation(h, target.method);
+    const startUrl = (returnUrl: string) => `${root}/forward-auth/start?${new URLSearchParams({ rd: returnUrl })}`;
     // nginx's auth_request passes on only a 401's headers (the snippet reads Location and Set-Cookie from it).
     const redirect = (location: string, setCookie?: string) => {
-      if (setCookie) ctx.set('set-cookie', setCookie);
-      ctx.set('location', location);
-      ctx.status = mode === 'nginx' ? 401 : 302;
+      if (setCookie) res.setHeader('set-cookie', setCookie);
+      res.setHeader('location', location);
+      send(mode === 'nginx' ? 401 : 302, '');
     };
     switch (result.kind) {
       case 'undeclared':
-        ctx.status = 403;
-        ctx.body = `${target.url.host} is not declared as a forward-auth app in Accouch (accouch app add forward-auth --url ...)\n`;
-        return;
+        return send(403, `${target.url.host} is not declared as a forward-auth app in Accouch (accouch app add forward-auth --url ...)\n`);
       case 'allow':
-        for (const [name, value] of Object.entries(result.headers)) ctx.set(name, value);
-        ctx.status = 200;
-        ctx.body = '';
-        return;
+        for (const [name, value] of Object.entries(result.headers)) res.setHeader(name, value);
+        return send(200, '');
       case 'cookie':
         return redirect(result.location, result.setCookie);
       case 'bad-code':
         // Used, expired or foreign: start over from the app's front page (the session, if any, is handed over again).
-        return browser ? redirect(startUrl(`${target.url.origin}/`)) : refusal(ctx, 400, 'Sign-in link not valid', 'This sign-in link was used already or has expired.');
+        return browser
+          ? redirect(startUrl(`${target.url.origin}/`))
+          : page({ status: 400, title: 'Sign-in link not valid', message: 'This sign-in link was used already or has expired.' });
       case 'sign-in':
       case 'step-up':
         if (browser) return redirect(startUrl(target.url.href));
-        ctx.status = 401;
-        ctx.set('www-authenticate', result.kind === 'step-up'
+        res.setHeader('www-authenticate', result.kind === 'step-up'
           ? `Bearer realm="Accouch", error="insufficient_user_authentication", acr_values="${result.acr}"`
           : 'Bearer realm="Accouch"');
-        ctx.body = 'sign in first\n';
-        return;
+        return send(401, 'sign in first\n');
       case 'deny':
       case 'forbidden':
         // nginx cannot show our page from a 403: send the browser to the start page, which explains the refusal.
         if (browser && mode === 'nginx') return redirect(startUrl(target.url.href));
-        return refuse(ctx, result, result.app, result.identity);
+        return page(refusalOf(result, result.app, result.identity));
     }
-  }
+  };
+}
+
+/** The browsers' way in: /forward-auth/start (sign in at Accouch) and /forward-auth/callback (back to the app). */
+export function forwardAuthRoutes(deps: ForwardAuthRouteDeps): Router {
+  const { forwardAuth, classifier, render, base, clientId } = deps;
+  const root = deps.issuer.replace(/\/$/, '');
+  const router = new Router();
+
+  const refusal = (ctx: Context, status: number, title: string, message: string) => html(ctx, render('message', { title, message }), status);
+  const refuse = (ctx: Context, access: Access, app: App, identity: Identity | undefined) => {
+    const { status, title, message } = refusalOf(access, app, identity);
+    refusal(ctx, status, title, message);
+  };
 
   const flow: FirstPartySignIn = {
     cookie: 'accouch.forward_auth', root, clientId, redirectUri: `${root}/forward-auth/callback`,
@@ -151,10 +174,6 @@ export function forwardAuthRoutes(deps: ForwardAuthRouteDeps): Router {
   }
 
   const notAnApp = (ctx: Context) => refusal(ctx, 400, 'Unknown address', 'That address is not an app protected by Accouch.');
-
-  router.all('/forward-auth/traefik', (ctx) => check(ctx, 'forwarded'));
-  router.all('/forward-auth/caddy', (ctx) => check(ctx, 'forwarded'));
-  router.all('/forward-auth/nginx', (ctx) => check(ctx, 'nginx'));
 
   router.get('/forward-auth/start', async (ctx) => {
     const found = await appOf(ctx.query.rd);

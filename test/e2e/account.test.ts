@@ -114,7 +114,7 @@ describe('signing in to the account page', () => {
 });
 
 describe('an issuer with a path', () => {
-  it('keeps the account pages, the sign-in and the way back under the path', async () => {
+  it('keeps the account pages, the sign-in, the way back and the forward-auth check under the path', async () => {
     const port = await freePort();
     const prefixed = await startServer({ port, issuer: `http://localhost:${port}/id` });
     try {
@@ -132,6 +132,11 @@ describe('an issuer with a path', () => {
       const page = await res.text();
       expect(page).toContain('action="/id/account/totp"');
       expect(page).toContain('href="/id/static/accouch.css"');
+      // The proxies' forward-auth check too (answered before koa): there under the path, nowhere else.
+      const check = await fetch(`${prefixed.issuer}/forward-auth/traefik`);
+      expect(check.status).toBe(403);
+      expect(await check.text()).toContain('forward-auth answers only the proxies listed in network.trustedProxies');
+      expect((await fetch(`http://localhost:${port}/forward-auth/traefik`)).status).toBe(404);
     } finally {
       await prefixed.stop();
     }

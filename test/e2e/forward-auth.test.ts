@@ -14,7 +14,7 @@ import { expectAccessible } from './support/axe.js';
 import { ensureChromium, launchChromium } from './support/chromium.js';
 import { startCaddy, startEcho, startNginx, type Echo, type Proxy } from './support/proxies.js';
 import { addClient, addUser, codeFlow, discover, signIn } from './support/rp.js';
-import { freePort, startServer, stopCleanly, type RunningServer } from './support/server.js';
+import { freePort, logLines, startServer, stopCleanly, until, type RunningServer } from './support/server.js';
 import { setUpOwnerWithPasskey } from './support/owner.js';
 
 let server: RunningServer;
@@ -267,6 +267,15 @@ describe('Traefik forwardAuth, by headers', () => {
     const passed = await asTraefik(`${notesUrl}/wiki?page=1`, { cookie });
     expect(passed.status).toBe(200);
     expect(passed.headers.get('remote-user')).toBe('paul');
+    // Answered before koa (http/app.ts) with what every answer gets: a request id, the security headers, no caching,
+    // and one access line.
+    const id = passed.headers.get('x-request-id')!;
+    expect(id).toMatch(/^[\w-]+$/);
+    expect(passed.headers.get('content-security-policy')).toMatch(/^default-src 'none'; /);
+    expect(passed.headers.get('x-frame-options')).toBe('DENY');
+    expect(passed.headers.get('cache-control')).toBe('no-store');
+    await until(() => logLines(server).some((l) => l.reqId === id), 'the access line of the check');
+    expect(logLines(server).filter((l) => l.reqId === id)).toEqual([expect.objectContaining({ msg: 'request', method: 'GET', path: '/forward-auth/traefik', status: 200 })]);
     // The code works once; a replay starts over instead of setting another cookie.
     const replay = await asTraefik(landed.href);
     expect(replay.status).toBe(302);
