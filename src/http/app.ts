@@ -142,9 +142,12 @@ export function createApp(deps: AppDeps): Koa {
     ...(['jwks', 'token', 'userinfo', 'introspection', 'revocation', 'device_authorization'] as const).map((name) => provider().pathFor(name, { mountPath: '' })),
   ].map((path) => `${base}${path}`));
 
-  /** What every answer sent before koa gets, as koa's middleware gives its own: timing, request id and access line, security headers. */
-  const beginOutsideKoa = (req: IncomingMessage, res: ServerResponse, path: string) => {
-    metrics?.timeAnswer(req.method!, path, res);
+  /**
+   * What every answer sent before koa gets, as koa's middleware gives its own: timing, request id and access line,
+   * security headers. `path`: as it came, for the access line; `route`: the endpoint's own path, for the metrics.
+   */
+  const beginOutsideKoa = (req: IncomingMessage, res: ServerResponse, path: string, route = path) => {
+    metrics?.timeAnswer(req.method!, route, res);
     const reqId = requestLog.begin(req, res, path);
     setSecurityHeaders(res);
     return reqId;
@@ -152,49 +155,64 @@ export function createApp(deps: AppDeps): Koa {
 
   /**
    * A request answered before koa: what koa's middleware would do for it (beginOutsideKoa, the host pinned, one
-   * settle), then `handle`, which gets the X-Forwarded-Host that came; an error it throws is answered by `failed`.
+   * settle), then `handle`, which gets the X-Forwarded-Host that came. An error it throws is answered by `failed`;
+   * `accepts`: the form of that answer and of a 503 when a write could not be saved.
    */
   const outsideKoa = (
-    req: IncomingMessage, res: ServerResponse, path: string, accepts: 'html' | 'json',
+    req: IncomingMessage, res: ServerResponse, path: string, route: string, accepts: () => 'html' | 'json',
     handle: (forwardedHost: string | string[] | undefined) => Promise<void>,
     failed: (error: unknown, log: Logger) => { status: number; type: string; body: string },
   ): Promise<void> => {
-    const reqId = beginOutsideKoa(req, res, path);
+    const reqId = beginOutsideKoa(req, res, path, route);
     const forwardedHost = pinHost(req);
-    const requestLog = () => httpLog.child({ reqId });
+    const logOf = () => httpLog.child({ reqId });
     const answered = writes
       ? writes.run(() => {
-        endOnceSettled(res, writes, unavailable, () => accepts, requestLog);
+        endOnceSettled(res, writes, unavailable, accepts, logOf);
         return handle(forwardedHost);
       })
       : (async () => handle(forwardedHost))();
     return answered.catch((error: unknown) => {
-      const { status, type, body } = failed(error, requestLog());
-      if (res.headersSent) return void res.destroy();
-      res.statusCode = status;
-      res.setHeader('content-type', type);
-      res.setHeader('cache-control', 'no-store');
-      res.end(body);
+      const log = logOf();
+      try {
+        const { status, type, body } = failed(error, log);
+        if (res.headersSent) return void res.destroy();
+        res.statusCode = status;
+        res.setHeader('content-type', type);
+        res.setHeader('cache-control', 'no-store');
+        res.end(body);
+      } catch (again) {
+        // As koa's own last resort: nothing more to say than cutting the answer short.
+        log.error({ err: again }, 'the error answer failed');
+        res.destroy();
+      }
     });
   };
 
   /** An engine endpoint's request: the provider answers its own errors; anything else is ours, in OAuth's form. */
-  const viaEngine = (req: IncomingMessage, res: ServerResponse, path: string) => outsideKoa(req, res, path, 'json', () => engine.handle(req, res), (error, requestLog) => {
-    requestLog.error({ err: error }, 'the engine could not answer');
+  const viaEngine = (req: IncomingMessage, res: ServerResponse, path: string) => outsideKoa(req, res, path, path, () => 'json', () => engine.handle(req, res), (error, log) => {
+    log.error({ err: error }, 'the engine could not answer');
     return { status: 500, type: 'application/json', body: JSON.stringify({ error: 'server_error', error_description: 'the server could not answer this request' }) };
   });
 
-  // A proxy's forward-auth check, on the path of every request to a protected app (http/forward-auth.ts); its
-  // errors are answered as koa's error middleware answers a page's.
+  // A proxy's forward-auth check, on the path of every request to a protected app (http/forward-auth.ts), found as
+  // koa's router found it (any case, a trailing slash, an absolute-form target). Its errors get the error
+  // middleware's answer, in the form the client accepts (koa's negotiation, on a context made only then).
   const forwardAuthCheck = createForwardAuthCheck({ forwardAuth, classifier, render, issuer });
-  const forwardAuthChecks = new Map([...forwardAuthCheckPaths].map(([path, mode]) => [`${base}${path}`, mode]));
-  const viaForwardAuthCheck = (req: IncomingMessage, res: ServerResponse, path: string, mode: ForwardAuthMode) => outsideKoa(
-    req, res, path, 'html', (forwardedHost) => forwardAuthCheck(req, res, mode, forwardedHost), (error, requestLog) => errorAnswer(error, 'html', render, requestLog),
-  );
+  const forwardAuthChecks = new Map([...forwardAuthCheckPaths].map(([path, mode]) => [`${base}${path}`.toLowerCase(), { route: `${base}${path}`, mode }]));
+  const forwardAuthCheckOf = (url: string) => {
+    const path = url.startsWith('/') ? pathOf(url) : URL.parse(url)?.pathname;
+    const check = path === undefined ? undefined : forwardAuthChecks.get(path.toLowerCase().replace(/(?<=.)\/$/, ''));
+    return check && { path: path!, ...check };
+  };
+  const viaForwardAuthCheck = (req: IncomingMessage, res: ServerResponse, { path, route, mode }: { path: string; route: string; mode: ForwardAuthMode }): Promise<void> => {
+    const accepts = (): 'html' | 'json' => (app.createContext(req, res).accepts('html', 'json') === 'json' ? 'json' : 'html');
+    return outsideKoa(req, res, path, route, accepts, (forwardedHost) => forwardAuthCheck(req, res, mode, forwardedHost), (error, log) => errorAnswer(error, accepts(), render, log));
+  };
 
   // Discovery and JWKS, once the current provider has answered them, are sent from memory before koa: the same
   // bytes (http/engine.ts), with the same request id, access line, security headers and timing as any answer.
-  const app = new (class extends Koa {
+  const app: Koa = new (class extends Koa {
     override callback() {
       const viaKoa = super.callback();
       return (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => {
@@ -204,8 +222,8 @@ export function createApp(deps: AppDeps): Koa {
         if (!answer) {
           const path = pathOf(req.url!);
           if (enginePaths.has(path)) return viaEngine(req, res, path);
-          const mode = forwardAuthChecks.get(path);
-          return mode ? viaForwardAuthCheck(req, res, path, mode) : viaKoa(req, res);
+          const check = forwardAuthCheckOf(req.url!);
+          return check ? viaForwardAuthCheck(req, res, check) : viaKoa(req, res);
         }
         beginOutsideKoa(req, res, req.url!);
         sendStoredAnswer(req, res, answer);
@@ -256,9 +274,9 @@ export function createApp(deps: AppDeps): Koa {
     // On the public listener only behind the bearer token; without one, /metrics is on its own port or off.
     ...(deps.metricsRoute ? [deps.metricsRoute] : []),
     serveStatic(join(viewsDir, 'static'), `${base}/static`, { 'webauthn-browser.js': webauthnBrowser, ...(kubectlPlugin ? { 'kubectl-credential.mjs': kubectlPlugin } : {}) }),
-    // Events recorded while answering a request name its browser (a sign-in alert tells a new browser apart).
-    // Not on the proxies' forward-auth checks: a cookie set there would reach the app's host through the proxy.
-    browserContext(new Set(['traefik', 'caddy', 'nginx'].map((proxy) => `${base}/forward-auth/${proxy}`))),
+    // Events recorded while answering a request name its browser (a sign-in alert tells a new browser apart). The
+    // proxies' forward-auth checks never come here (a cookie set there would reach the app's host through the proxy).
+    browserContext(),
     ...routers.flatMap((router) => [router.routes(), router.allowedMethods()]),
     toProvider,
   ]);

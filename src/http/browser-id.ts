@@ -7,10 +7,8 @@ import { browserLabel, withBrowser } from '../auth/alerts/devices.js';
 const cookieName = 'accouch.browser';
 const maxAge = 400 * 86400 * 1000;
 
-/** `proxied`: paths a reverse proxy calls for a browser on another host (forward-auth), which get no cookie of ours. */
-export function browserContext(proxied: ReadonlySet<string>): Middleware {
+export function browserContext(): Middleware {
   return async (ctx, next) => {
-    if (proxied.has(ctx.path)) return next();
     let id = ctx.cookies.get(cookieName);
     if (!id || !/^[\w-]{22,64}$/.test(id)) {
       id = randomBytes(16).toString('base64url');

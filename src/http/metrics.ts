@@ -6,6 +6,7 @@ import type { ServerResponse } from 'node:http';
 import Koa, { type Middleware } from 'koa';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { factors } from '../auth/policy.js';
+import { forwardAuthCheckPaths } from './forward-auth.js';
 
 export type SignInResult = 'success' | 'failure' | 'throttled' | 'denied';
 
@@ -23,7 +24,7 @@ export interface Metrics {
   tokensIssued(grantType: string, tokens: string[]): void;
   /** Times every request by route pattern; first in the middleware chain. */
   timeRequests: Middleware;
-  /** Times an answer sent before koa (http/engine.ts: discovery, JWKS) as timeRequests does. */
+  /** Times an answer sent before koa (http/app.ts: the engine's endpoints, the forward-auth check) as timeRequests does. */
   timeAnswer(method: string, path: string, res: ServerResponse): void;
 }
 
@@ -34,11 +35,12 @@ export interface MetricsDeps {
   databaseSize: () => Promise<number>;
 }
 
-// oidc-provider's endpoints are not koa-router routes: name them here (relative to the issuer's path).
+// oidc-provider's endpoints and the proxies' forward-auth check are not koa-router routes: name them here (relative to
+// the issuer's path).
 const providerRoutes = new Set([
   '/auth', '/token', '/me', '/jwks', '/token/revocation', '/token/introspection', '/session/end', '/session/end/confirm',
   '/session/end/success', '/device/auth', '/device', '/device/confirm', '/device/success', '/.well-known/openid-configuration',
-  '/metrics',
+  '/metrics', ...forwardAuthCheckPaths.keys(),
 ]);
 const methods = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 // 'webauthn' is a failed WebAuthn step (passkey or key unknown yet); the others are the sign-in factors (auth/policy.ts).

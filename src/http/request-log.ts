@@ -1,7 +1,7 @@
 // A request id on every request (the caller's X-Request-Id when it is sane) and one access line when the answer
-// has gone out, for koa's requests and for the answers sent before koa (http/engine.ts) alike. Both are paid on
-// every request, JWKS and token calls included, so both are cheap: the id is this process's random prefix and a
-// counter (no random bytes per request), and the request's child logger is made only when a handler logs something.
+// has gone out, for koa's requests and for the answers sent before koa (http/app.ts: the engine's endpoints and the
+// proxies' forward-auth check) alike. Both are paid on every request, JWKS and token calls included, so both are
+// cheap: the id is this process's random prefix and a counter (no random bytes per request).
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Middleware } from 'koa';

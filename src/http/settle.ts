@@ -1,6 +1,7 @@
 // One commit per request at most: a request's writes are acknowledged as soon as they are executed, and its answer
 // leaves only once they are on disk. Koa's own answers settle after the middleware chain; answers written straight
-// to the response (oidc-provider's, on the engine's lane and after interactionFinished) settle in the response's end().
+// to the response (oidc-provider's, on the engine's lane and after interactionFinished, and the proxies' forward-auth
+// check) settle in the response's end().
 import type { ServerResponse } from 'node:http';
 import type { Middleware } from 'koa';
 import type { Logger } from '../log.js';
@@ -14,6 +15,8 @@ export type UnavailableAnswer = (accepts: 'html' | 'json', message: string) => {
  * made durable the answer becomes a 503 saying so, in the form `accepts` asks for, and `log` hears why.
  */
 export function endOnceSettled(res: ServerResponse, writes: RequestWrites, answer: UnavailableAnswer, accepts: () => 'html' | 'json', log: () => Logger | undefined): void {
+  // What every answer carries (the request id; before koa, the security headers too) stays on the 503.
+  const kept = new Set(res.getHeaderNames());
   const end = res.end.bind(res) as (...args: unknown[]) => typeof res;
   res.end = ((...args: unknown[]) => {
     // The error middleware has already turned a failed write into its 503.
@@ -22,7 +25,7 @@ export function endOnceSettled(res: ServerResponse, writes: RequestWrites, answe
       log()?.error({ event: 'storage.unavailable', err: error }, 'a write failed: the answer is a 503');
       // The status line is out already (an answer that streams): cut it short rather than let it look complete.
       if (res.headersSent) return void res.destroy(error);
-      for (const name of res.getHeaderNames()) res.removeHeader(name);
+      for (const name of res.getHeaderNames()) if (!kept.has(name)) res.removeHeader(name);
       const { type, body } = answer(accepts(), error.message);
       res.statusCode = 503;
       res.setHeader('content-type', type);

@@ -142,6 +142,10 @@ sqliteOnly(() => {
       }
       expect(refusal?.status).toBe(503);
       expect(await refusal!.text()).toContain('its disk is full');
+      // The provider's answer is gone from it; what every answer carries is not.
+      expect(refusal!.headers.get('content-type')).toBe('application/json');
+      expect(refusal!.headers.get('x-request-id')).toMatch(/^[\w-]+$/);
+      expect(refusal!.headers.get('x-frame-options')).toBe('DENY');
       await until(() => server.output().includes('"event":"storage.unavailable"'), 'the failed write logged');
 
       // Reads go on: discovery, keys, introspection of a token issued before; readiness says no.

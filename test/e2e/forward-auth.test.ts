@@ -31,12 +31,13 @@ interface Answer { status: number; headers: Record<string, string | string[] | u
 
 /**
  * A GET as a browser navigation or a proxy sends it: node:http, because fetch() always says Sec-Fetch-Mode: cors.
- * `connect` overrides the address connected to (names such as photos.localhost resolve in Chromium only).
+ * `connect` overrides the address connected to (names such as photos.localhost resolve in Chromium only); `path`, the
+ * request target sent.
  */
-function get(url: string, headers: Record<string, string>, options: { connect?: string; localAddress?: string } = {}): Promise<Answer> {
+function get(url: string, headers: Record<string, string>, options: { connect?: string; localAddress?: string; path?: string } = {}): Promise<Answer> {
   const u = new URL(url);
   return new Promise((resolve, reject) => {
-    request({ host: options.connect ?? u.hostname, port: u.port, path: u.pathname + u.search, localAddress: options.localAddress, headers: { host: u.host, ...headers } }, (res) => {
+    request({ host: options.connect ?? u.hostname, port: u.port, path: options.path ?? u.pathname + u.search, localAddress: options.localAddress, headers: { host: u.host, ...headers } }, (res) => {
       res.resume();
       res.once('end', () => resolve({ status: res.statusCode!, headers: res.headers }));
     }).once('error', reject).end();
@@ -276,6 +277,16 @@ describe('Traefik forwardAuth, by headers', () => {
     expect(passed.headers.get('cache-control')).toBe('no-store');
     await until(() => logLines(server).some((l) => l.reqId === id), 'the access line of the check');
     expect(logLines(server).filter((l) => l.reqId === id)).toEqual([expect.objectContaining({ msg: 'request', method: 'GET', path: '/forward-auth/traefik', status: 200 })]);
+    // Found as koa's router found it: any case, a trailing slash, an absolute-form request target.
+    for (const path of ['/Forward-Auth/Traefik', '/forward-auth/traefik/', `${server.issuer}/forward-auth/traefik`]) {
+      const u = new URL(`${notesUrl}/wiki?page=1`);
+      const spelled = await get(`${server.issuer}/`, {
+        accept: 'text/html', 'sec-fetch-mode': 'navigate', 'x-forwarded-proto': u.protocol.slice(0, -1), 'x-forwarded-host': u.host, 'x-forwarded-uri': u.pathname + u.search,
+        'x-forwarded-for': '192.168.1.20', cookie,
+      }, { path });
+      expect(spelled.status, path).toBe(200);
+      expect(header(spelled, 'remote-user'), path).toBe('paul');
+    }
     // The code works once; a replay starts over instead of setting another cookie.
     const replay = await asTraefik(landed.href);
     expect(replay.status).toBe(302);

@@ -29,6 +29,10 @@ describe('metrics', () => {
     const wrong = await agent.post(new URL(formAction(await res.text(), '/password'), origin), { username: 'mallory', password: 'not it' });
     expect(wrong.status).toBe(401);
 
+    // A proxy's forward-auth check, answered before koa (from an address that is not a trusted proxy: a 403), with
+    // a trailing slash as a proxy's address may have it.
+    expect((await fetch(`${server.issuer}/forward-auth/traefik/`)).status).toBe(403);
+
     // The public listener refuses a scrape without the token, or with another one.
     expect((await scrape(`${server.issuer}/metrics`)).status).toBe(401);
     expect((await scrape(`${server.issuer}/metrics`, 'wrong-token-0123456789')).status).toBe(401);
@@ -47,6 +51,7 @@ describe('metrics', () => {
     // Latency by route pattern: the token endpoint, and our password step without its interaction id.
     expect(moved('accouch_http_request_duration_seconds_count', { method: 'POST', route: '/token', status: '200' })).toBe(2);
     expect(moved('accouch_http_request_duration_seconds_count', { method: 'POST', route: '/interaction/:uid/password', status: '401' })).toBe(1);
+    expect(moved('accouch_http_request_duration_seconds_count', { method: 'GET', route: '/forward-auth/traefik', status: '403' })).toBe(1);
     expect(sample(after, 'accouch_database_size_bytes', {})).toBeGreaterThan(4096);
     expect(sample(after, 'process_resident_memory_bytes', {})).toBeGreaterThan(0);
     // No per-user or per-request label values.
