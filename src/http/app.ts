@@ -156,7 +156,7 @@ export function createApp(deps: AppDeps): Koa {
   /**
    * A request answered before koa: what koa's middleware would do for it (beginOutsideKoa, the host pinned, one
    * settle), then `handle`, which gets the X-Forwarded-Host that came. An error it throws is answered by `failed`;
-   * `accepts`: the form of that answer and of a 503 when a write could not be saved.
+   * `accepts`: the form of the 503 when a write could not be saved.
    */
   const outsideKoa = (
     req: IncomingMessage, res: ServerResponse, path: string, route: string, accepts: () => 'html' | 'json',
@@ -235,16 +235,16 @@ export function createApp(deps: AppDeps): Koa {
 
   if (metrics) app.use(metrics.timeRequests);
   app.use(requestLog.middleware);
+  // Before the settle, so that a 503 for a write the disk refused carries them too (http/settle.ts).
+  app.use((ctx, next) => {
+    pinHost(ctx.req);
+    setSecurityHeaders(ctx.res);
+    return next();
+  });
   app.use(handleErrors(render));
 
   // One commit per request at most: writes are acknowledged as executed and on disk before the answer leaves.
   if (writes) app.use(settleWrites(writes, unavailable));
-
-  app.use(async (ctx, next) => {
-    pinHost(ctx.req);
-    setSecurityHeaders(ctx.res);
-    await next();
-  });
 
   const toProvider: Koa.Middleware = async (ctx) => {
     if (base && ctx.path !== base && !ctx.path.startsWith(`${base}/`)) ctx.throw(404, 'not found');

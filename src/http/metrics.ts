@@ -25,7 +25,7 @@ export interface Metrics {
   /** Times every request by route pattern; first in the middleware chain. */
   timeRequests: Middleware;
   /** Times an answer sent before koa (http/app.ts: the engine's endpoints, the forward-auth check) as timeRequests does. */
-  timeAnswer(method: string, path: string, res: ServerResponse): void;
+  timeAnswer(method: string, route: string, res: ServerResponse): void;
 }
 
 export interface MetricsDeps {
@@ -122,9 +122,9 @@ export function createMetrics({ base, databaseSize }: MetricsDeps): Metrics {
       });
       await next();
     },
-    timeAnswer(method, path, res) {
+    timeAnswer(method, route, res) {
       const stop = latency.startTimer();
-      res.once('finish', () => stop({ method: methods.has(method) ? method : 'other', route: routeOf(base, undefined, path), status: String(res.statusCode) }));
+      res.once('finish', () => stop({ method: methods.has(method) ? method : 'other', route: routeOf(base, undefined, route), status: String(res.statusCode) }));
     },
   };
 }

@@ -15,7 +15,8 @@ export type UnavailableAnswer = (accepts: 'html' | 'json', message: string) => {
  * made durable the answer becomes a 503 saying so, in the form `accepts` asks for, and `log` hears why.
  */
 export function endOnceSettled(res: ServerResponse, writes: RequestWrites, answer: UnavailableAnswer, accepts: () => 'html' | 'json', log: () => Logger | undefined): void {
-  // What every answer carries (the request id; before koa, the security headers too) stays on the 503.
+  // What every answer carries (the request id, the security headers) stays on the 503; the handler's own go.
+  // Answers within koa that settle after the chain get its error middleware's 503 instead (settleWrites).
   const kept = new Set(res.getHeaderNames());
   const end = res.end.bind(res) as (...args: unknown[]) => typeof res;
   res.end = ((...args: unknown[]) => {
@@ -31,6 +32,10 @@ export function endOnceSettled(res: ServerResponse, writes: RequestWrites, answe
       res.setHeader('content-type', type);
       res.setHeader('cache-control', 'no-store');
       end(body);
+    }).catch((again: unknown) => {
+      // The 503 itself could not be made: nothing more to say than cutting the answer short.
+      log()?.error({ err: again }, 'the answer to a failed write failed');
+      res.destroy();
     });
     return res;
   }) as typeof res.end;

@@ -137,6 +137,7 @@ describe('an issuer with a path', () => {
       expect(check.status).toBe(403);
       expect(await check.text()).toContain('forward-auth answers only the proxies listed in network.trustedProxies');
       expect((await fetch(`http://localhost:${port}/forward-auth/traefik`)).status).toBe(404);
+      expect(await (await fetch(`http://localhost:${port}/ID/Forward-Auth/Traefik/`)).text()).toContain('only the proxies listed');
     } finally {
       await prefixed.stop();
     }
