@@ -210,8 +210,9 @@ export function createApp(deps: AppDeps): Koa {
     return outsideKoa(req, res, path, route, accepts, (forwardedHost) => forwardAuthCheck(req, res, mode, forwardedHost), (error, log) => errorAnswer(error, accepts(), render, log));
   };
 
-  // Discovery and JWKS, once the current provider has answered them, are sent from memory before koa: the same
-  // bytes (http/engine.ts), with the same request id, access line, security headers and timing as any answer.
+  // Before koa: discovery and JWKS from memory once the current provider has answered them (the same bytes,
+  // http/engine.ts, with the same request id, access line, security headers and timing as any answer), the engine's
+  // other endpoints straight to the provider, and the proxies' forward-auth check to its handler. The rest is koa's.
   const app: Koa = new (class extends Koa {
     override callback() {
       const viaKoa = super.callback();
