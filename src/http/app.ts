@@ -200,8 +200,9 @@ export function createApp(deps: AppDeps): Koa {
   // middleware's answer, in the form the client accepts (koa's negotiation, on a context made only then).
   const forwardAuthCheck = createForwardAuthCheck({ forwardAuth, classifier, render, issuer });
   const forwardAuthChecks = new Map([...forwardAuthCheckPaths].map(([path, mode]) => [`${base}${path}`.toLowerCase(), { route: `${base}${path}`, mode }]));
-  const forwardAuthCheckOf = (url: string) => {
-    const path = url.startsWith('/') ? pathOf(url) : URL.parse(url)?.pathname;
+  /** The check a request target names, if any; `originPath`: its path as the callback cut it already (pathOf). */
+  const forwardAuthCheckOf = (url: string, originPath: string) => {
+    const path = url.startsWith('/') ? originPath : URL.parse(url)?.pathname;
     const check = path === undefined ? undefined : forwardAuthChecks.get(path.toLowerCase().replace(/(?<=.)\/$/, ''));
     return check && { path: path!, ...check };
   };
@@ -223,7 +224,7 @@ export function createApp(deps: AppDeps): Koa {
         if (!answer) {
           const path = pathOf(req.url!);
           if (enginePaths.has(path)) return viaEngine(req, res, path);
-          const check = forwardAuthCheckOf(req.url!);
+          const check = forwardAuthCheckOf(req.url!, path);
           return check ? viaForwardAuthCheck(req, res, check) : viaKoa(req, res);
         }
         beginOutsideKoa(req, res, req.url!);
