@@ -7,6 +7,9 @@ import { browserLabel, withBrowser } from '../auth/alerts/devices.js';
 const cookieName = 'accouch.browser';
 const maxAge = 400 * 86400 * 1000;
 
+/** Whether a Set-Cookie value is the browser's id: an error answer keeps it (http/errors.ts dropHandlerHeaders). */
+export const isBrowserCookie = (setCookie: string) => setCookie.startsWith(`${cookieName}=`);
+
 export function browserContext(): Middleware {
   return async (ctx, next) => {
     let id = ctx.cookies.get(cookieName);

@@ -1,9 +1,11 @@
 // The one error middleware: exposed 4xx keep their message, anything else is logged and shown as a generic 500.
 // HTML or JSON by what the client accepts; never a stack trace. Input that body parsers and the like refuse
 // (malformed JSON, prototype keys, too large, aborted) is the client's fault: a 4xx, logged at info, no stack.
+import type { ServerResponse } from 'node:http';
 import type { Middleware } from 'koa';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { isBrowserCookie } from './browser-id.js';
 import type { Render } from './views.js';
 
 interface Raised {
@@ -59,12 +61,38 @@ export function errorAnswer(error: unknown, accepts: 'html' | 'json', render: Re
   };
 }
 
+/** The headers an answer carries so far, to go back to should what follows fail (dropHandlerHeaders). */
+export const headersNow = (res: ServerResponse) => res.getHeaders();
+
+/**
+ * Takes back what the handlers set on an answer they could not finish (a cookie for a sign-in that was not saved, a
+ * redirect, their own caching): the answer keeps the headers it had at `before` (the request id, the security
+ * headers), and the browser's own id cookie, which names the browser whatever the request's fate (browser-id.ts).
+ */
+export function dropHandlerHeaders(res: ServerResponse, before: ReturnType<typeof headersNow>): void {
+  for (const name of res.getHeaderNames()) {
+    const kept = before[name];
+    if (name === 'set-cookie') {
+      const now = res.getHeader(name);
+      const cookies = [...[kept ?? []].flat(), ...[now ?? []].flat().map(String).filter(isBrowserCookie)];
+      if (cookies.length) res.setHeader(name, [...new Set(cookies.map(String))]);
+      else res.removeHeader(name);
+    } else if (kept === undefined) {
+      res.removeHeader(name);
+    } else {
+      res.setHeader(name, kept);
+    }
+  }
+}
+
 export function handleErrors(render: Render): Middleware {
   return async (ctx, next) => {
+    const before = headersNow(ctx.res);
     try {
       await next();
     } catch (error) {
       const { status, type, body } = errorAnswer(error, ctx.accepts('html', 'json') === 'json' ? 'json' : 'html', render, ctx.state.log as Logger | undefined);
+      if (!ctx.headerSent) dropHandlerHeaders(ctx.res, before);
       ctx.status = status;
       ctx.set('cache-control', 'no-store');
       ctx.type = type;

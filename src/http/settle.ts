@@ -6,6 +6,7 @@ import type { ServerResponse } from 'node:http';
 import type { Middleware } from 'koa';
 import type { Logger } from '../log.js';
 import type { RequestWrites } from '../store/sqlite-writer.js';
+import { dropHandlerHeaders, headersNow } from './errors.js';
 
 /** What a request whose writes the disk refused answers instead: a 503 page or JSON saying so. */
 export type UnavailableAnswer = (accepts: 'html' | 'json', message: string) => { type: string; body: string };
@@ -17,7 +18,7 @@ export type UnavailableAnswer = (accepts: 'html' | 'json', message: string) => {
 export function endOnceSettled(res: ServerResponse, writes: RequestWrites, answer: UnavailableAnswer, accepts: () => 'html' | 'json', log: () => Logger | undefined): void {
   // What every answer carries (the request id, the security headers) stays on the 503; the handler's own go.
   // Answers within koa that settle after the chain get its error middleware's 503 instead (settleWrites).
-  const kept = new Set(res.getHeaderNames());
+  const before = headersNow(res);
   const end = res.end.bind(res) as (...args: unknown[]) => typeof res;
   res.end = ((...args: unknown[]) => {
     // The error middleware has already turned a failed write into its 503.
@@ -26,7 +27,7 @@ export function endOnceSettled(res: ServerResponse, writes: RequestWrites, answe
       log()?.error({ event: 'storage.unavailable', err: error }, 'a write failed: the answer is a 503');
       // The status line is out already (an answer that streams): cut it short rather than let it look complete.
       if (res.headersSent) return void res.destroy(error);
-      for (const name of res.getHeaderNames()) if (!kept.has(name)) res.removeHeader(name);
+      dropHandlerHeaders(res, before);
       const { type, body } = answer(accepts(), error.message);
       res.statusCode = 503;
       res.setHeader('content-type', type);

@@ -8,6 +8,7 @@ import Koa from 'koa';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { z } from 'zod';
 import { AppError, badRequest, conflict, internal, notFound } from '../../../src/errors.js';
+import { browserContext } from '../../../src/http/browser-id.js';
 import { handleErrors } from '../../../src/http/errors.js';
 import { field, form, html, json, orShow, parseBody, passthroughObject, postedValues, seeOther, trimmed } from '../../../src/http/kit.js';
 import { createRenderer } from '../../../src/http/views.js';
@@ -45,6 +46,20 @@ beforeAll(async () => {
     throw failures[ctx.params.what!]!();
   }, page, { rethrow: ['not_found'] }));
   router.get('/page', (ctx) => html(ctx, '<h1>Hello</h1>'));
+  // A change that had set its cookie, redirect and caching when its write failed (a full disk, at the settle).
+  router.post('/half-done', browserContext(), (ctx) => {
+    ctx.cookies.set('accouch.session', 'not-saved', { httpOnly: true, signed: false });
+    ctx.set('location', '/next');
+    ctx.set('cache-control', 'private, max-age=60');
+    ctx.set('x-frame-options', 'SAMEORIGIN');
+    throw new AppError('unavailable', 'The server cannot save anything right now.', { expose: true });
+  });
+  // What every answer carries, set before the error middleware as the app does (http/app.ts).
+  app.use((ctx, next) => {
+    ctx.set('x-request-id', 'req-1');
+    ctx.set('x-frame-options', 'DENY');
+    return next();
+  });
   app.use(handleErrors(createRenderer('')));
   app.use(router.routes());
   server = app.listen(0, '127.0.0.1');
@@ -178,6 +193,22 @@ describe('orShow: a readable refusal on the page, anything else rethrown', () =>
     const res = await postForm('/change/conflict', 'name=Ann', { accept: 'application/json' });
     expect(res.status).toBe(409);
     expect(await res.json()).toEqual({ error: 'conflict', message: 'That name is taken. Choose another.' });
+  });
+});
+
+describe('the error middleware', () => {
+  test("takes back what the handler had set (its cookie, redirect, caching) and keeps what every answer carries", async () => {
+    const res = await fetch(`${origin}/half-done`, { method: 'POST', redirect: 'manual' });
+    expect(res.status).toBe(503);
+    expect(await res.text()).toContain('cannot save anything right now');
+    expect(res.headers.get('location')).toBeNull();
+    expect(res.headers.get('cache-control')).toBe('no-store');
+    expect(res.headers.get('x-request-id')).toBe('req-1');
+    expect(res.headers.get('x-frame-options')).toBe('DENY');
+    // The browser keeps its id (sign-in alerts tell browsers apart by it); the unsaved session cookie is gone.
+    const cookies = res.headers.getSetCookie();
+    expect(cookies).toHaveLength(1);
+    expect(cookies[0]).toMatch(/^accouch\.browser=[\w-]{22,}; /);
   });
 });
 
