@@ -1,12 +1,14 @@
 // npm run bench [-- --quick] [-- --profile]: Accouch under load next to same-run baselines (a bare
 // oidc-provider and the single-core RS256 signing rate), startup and memory, the targets of issue 7, and a
-// scaling run (1,000 users and 10,000 grants against 10 users). Prints a table and writes bench/results.md.
+// scaling run (1,000 users and 10,000 grants against 10 users), the slow disk and the proxies' forward-auth check.
+// Prints a table and writes bench/results.md.
 // Everything listens on 127.0.0.1; every process started here is stopped by pid at the end, also on error.
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { accouchEnv, seedThroughCli, setUpOwner, userPassword } from './lib/accouch.mjs';
 import { createLoad } from './lib/load.mjs';
+import { forwardAuthRun } from './lib/forward-auth.mjs';
 import { freePort, memoryOf, runNode, sampleRss, serverCpuSeconds, stopAll, stopProcess } from './lib/processes.mjs';
 import { monotonicUs, summariseProfile } from './lib/profile.mjs';
 import { startHydraPeer, hydraVersion } from './lib/hydra.mjs';
@@ -481,6 +483,7 @@ try {
     tmp, dataDir: main.mainDir, port: main.accPort, logDir, client: main.client, users: settings.users, authenticator: main.authenticator,
     sessions: settings.sessions, timing, progress,
   });
+  R.forwardAuth = await forwardAuthRun({ tmp, logDir, timing, profile: !quick || profileAlways, progress });
   if (settings.scaling) R.scaling = await scalingRun();
   const targets = evaluateTargets(R);
   const misses = targets.filter((x) => !x.pass);

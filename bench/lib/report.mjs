@@ -1,5 +1,6 @@
 // Turns a bench run into the targets of issue 7 (each a ratio with PASS/MISS and by how much) and into
 // bench/results.md: machine, Node version, date, every figure, the baselines and the ratios.
+import { forwardAuthTargets, renderForwardAuth } from './forward-auth.mjs';
 import { renderSlowDisk, slowDiskTargets } from './slow-disk.mjs';
 
 const ACC = 'Accouch';
@@ -58,6 +59,7 @@ export function evaluateTargets(R) {
     t.push(target(`p99 latency, ${n} (${acc(n).connections} connections)`, `${f1(acc(n).latency.p99)} ms`, acc(n).latency.p99, '≤', 50, 'ms'));
   }
   t.push(...slowDiskTargets(R.slowDisk, target));
+  t.push(...forwardAuthTargets(R.forwardAuth, target));
   if (R.scaling) {
     const [small, large] = R.scaling;
     for (const n of [REFRESH, CODE]) {
@@ -390,7 +392,7 @@ above): ${R.minting.map((m) => `${m.system} ${f0(m.perSecond)}/s`).join(', ')}.\
   @simplewebauthn/server's \`verifyAuthenticationResponse\` alone reaches ${f0(c.webauthnPerSecond)}/s in-process on one core.
 
 ${hydraSection(R)}
-${renderSlowDisk(R.slowDisk)}
+${renderSlowDisk(R.slowDisk)}${renderForwardAuth(R.forwardAuth)}
 ## Targets
 
 ${targetTable(targets)}
