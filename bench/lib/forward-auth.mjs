@@ -94,10 +94,11 @@ export function forwardAuthTargets(result, target) {
 }
 
 const pct = (x) => `${Math.round(x * 100)}%`;
+const idleOf = (summary) => summary.packages.find((x) => x.name === '(idle)')?.share ?? 0;
 
 export function renderForwardAuth(result) {
   if (!result?.rows.length) return '';
-  const row = (r) => `| ${r.name} | ${Math.round(r.rate)} | ${r.latency.p50.toFixed(1)} | ${r.latency.p99.toFixed(1)} | ${r.cpuMsPerOp.toFixed(3)} | ${r.bad} |`;
+  const row = (r) => `| ${r.name} | ${Math.round(r.rate).toLocaleString('en-US')} | ${r.latency.p50.toFixed(1)} | ${r.latency.p99.toFixed(1)} | ${r.cpuMsPerOp.toFixed(3)} | ${r.bad} |`;
   const p = result.profile;
   const top = (s) => s.functions.slice(0, 6).map((x) => `\`${x.name}\` ${pct(x.share)}`).join(', ');
   const profile = p ? `
@@ -105,6 +106,9 @@ Under \`--cpu-prof\` (self time, each restricted to its measured window):
 
 - JWKS: ${p.jwks.packages.slice(0, 5).map((x) => `${x.name} ${pct(x.share)}`).join(', ')}. Top functions: ${top(p.jwks)}.
 - The check: ${p.check.packages.slice(0, 5).map((x) => `${x.name} ${pct(x.share)}`).join(', ')}. Top functions: ${top(p.check)}.
+
+The server's event loop sat idle for ${pct(idleOf(p.jwks))} of the JWKS run and ${pct(idleOf(p.check))} of the check's: where it idles, the load
+generator (one thread of the bench process, on the same cores) is what sets the rate, not the server.
 ` : '';
   return `
 ## Forward-auth check
