@@ -2,7 +2,6 @@
 // (a passkey on another device), each ?token=<link or short code>. A GET only shows; the first browser that submits
 // claims the link, and any other gets the "in use on another device" page. /join takes a typed short code.
 import Router from '@koa/router';
-import { randomBytes } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import { z } from 'zod';
 import { maxAvatarBytes } from '../auth/avatar.js';
@@ -20,6 +19,7 @@ import { recordFailure, secondsUntilAllowed, throttleKeys } from '../auth/thrott
 import { matchNewTotpCode, newTotpSecret, totpQrSvg, totpUri } from '../auth/totp.js';
 import { AppError, badRequest } from '../errors.js';
 import type { Db } from '../store/db.js';
+import { browserIdOf } from './browser-cookie.js';
 import { lastUserCookie } from './interaction.js';
 import { field, form, html, json, noStore, orShow, parseBody, passthroughObject, readPicture, seeOther } from './kit.js';
 import type { Render } from './views.js';
@@ -70,8 +70,6 @@ const codeBody = z.object({ code: field });
 
 export const enrolPath = (purpose: EnrolPurpose) => uses[purpose].path;
 
-const browserCookie = 'accouch.browser';
-
 export function enrolRoutes({ db, box, render, webauthn, base, issuer }: EnrolDeps): Router {
   const router = new Router();
   const profileForm = async (ctx: Context, next: Next) => {
@@ -82,17 +80,6 @@ export function enrolRoutes({ db, box, render, webauthn, base, issuer }: EnrolDe
   const root = issuer.replace(/\/$/, '');
   const tokenOf = (ctx: Context) => String(ctx.query.token ?? parseBody(ctx, tokenBody).token ?? '');
   const here = (purpose: EnrolPurpose, token: string, extra = '') => `${base}${uses[purpose].path}?token=${encodeURIComponent(token)}${extra}`;
-  const browserOf = (ctx: Context) => ctx.cookies.get(browserCookie) || undefined;
-
-  /** This browser's random id, set on its first submit; it only names the browser, it proves nothing by itself. */
-  function ensureBrowser(ctx: Context): string {
-    const existing = browserOf(ctx);
-    if (existing && /^[\w-]{24}$/.test(existing)) return existing;
-    const id = randomBytes(18).toString('base64url');
-    ctx.cookies.set(browserCookie, id, { httpOnly: true, sameSite: 'lax', maxAge: 30 * 86400_000, overwrite: true, path: base || '/' });
-    return id;
-  }
-
   function gone(ctx: Context, purpose: EnrolPurpose) {
     const [title, message] = uses[purpose].gone;
     if (ctx.accepts('html', 'json') === 'json') throw badRequest(message);
@@ -131,7 +118,7 @@ export function enrolRoutes({ db, box, render, webauthn, base, issuer }: EnrolDe
     const link = await find(ctx, purpose, token);
     if (link === 'throttled') return void tooMany(ctx);
     if (!link) return void gone(ctx, purpose);
-    if (claimState(box, link, browserOf(ctx)) === 'other') return void inUse(ctx, purpose);
+    if (claimState(box, link, browserIdOf(ctx)) === 'other') return void inUse(ctx, purpose);
     return { link, token };
   }
 
@@ -141,7 +128,7 @@ export function enrolRoutes({ db, box, render, webauthn, base, issuer }: EnrolDe
     const link = await find(ctx, purpose, token);
     if (link === 'throttled') return void tooMany(ctx);
     if (!link) return void gone(ctx, purpose);
-    if ((await claimEnrolLink(db, box, link, ensureBrowser(ctx))) !== 'mine') return void inUse(ctx, purpose);
+    if ((await claimEnrolLink(db, box, link, browserIdOf(ctx))) !== 'mine') return void inUse(ctx, purpose);
     return { link, token };
   }
 
@@ -174,7 +161,7 @@ export function enrolRoutes({ db, box, render, webauthn, base, issuer }: EnrolDe
       }), status);
     }
     // The credential is saved: only the browser that saved it sees the codes (shown until it finishes).
-    if (claimState(box, link, browserOf(ctx)) !== 'mine') return inUse(ctx, purpose);
+    if (claimState(box, link, browserIdOf(ctx)) !== 'mine') return inUse(ctx, purpose);
     return html(ctx, render('enrol-recovery', { ...common, person: shown, codes: codesToShow(box, link) }), status);
   }
 

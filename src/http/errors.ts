@@ -5,7 +5,7 @@ import type { ServerResponse } from 'node:http';
 import type { Middleware } from 'koa';
 import { AppError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { isBrowserCookie } from './browser-id.js';
+import { isBrowserCookie } from './browser-cookie.js';
 import type { Render } from './views.js';
 
 interface Raised {

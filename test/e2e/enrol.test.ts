@@ -174,10 +174,15 @@ describe('invitations for the family', () => {
     const link = new URL(await page.inputValue('#one-time-link'));
     const token = link.searchParams.get('token')!;
     const [a, b] = [new Agent(), new Agent()];
+    // Each has opened the link: the page gave it the browser's id, which the claim then names (one cookie, not two).
+    await Promise.all([a, b].map((agent) => agent.get(link)));
+    const ids = new Map([a, b].map((agent) => [agent, agent.cookies.get('accouch.browser')]));
+    expect([...ids.values()].every((id) => /^[\w-]{22}$/.test(id ?? ''))).toBe(true);
     const answers = await Promise.all([a, b].map((agent, i) => agent.post(url(`/invite/profile?token=${token}`), { name: `Twin ${i}`, username: `twin${i}`, method: 'password' })));
     expect(answers.map((r) => r.status).sort()).toEqual([303, 409]);
     const winner = answers[0]!.status === 303 ? a : b;
     const loser = winner === a ? b : a;
+    expect(winner.cookies.get('accouch.browser')).toBe(ids.get(winner));
     expect(await (await winner.get(link)).text()).toContain('Choose your password');
     const refused = await loser.get(link);
     expect(refused.status).toBe(409);
