@@ -12,7 +12,7 @@ import type { Interactions } from '../oidc/interactions.js';
 import type { Logger } from '../log.js';
 import type { Db } from '../store/db.js';
 import type { RequestWrites } from '../store/sqlite-writer.js';
-import { errorAnswer, handleErrors } from './errors.js';
+import { dropHandlerHeaders, errorAnswer, handleErrors, headersNow } from './errors.js';
 import { createRequestLog, type AccessLineNotes } from './request-log.js';
 import { createEngine, sendStoredAnswer } from './engine.js';
 import { endOnceSettled, settleWrites, type UnavailableAnswer } from './settle.js';
@@ -155,8 +155,9 @@ export function createApp(deps: AppDeps): Koa {
 
   /**
    * A request answered before koa: what koa's middleware would do for it (beginOutsideKoa, the host pinned, one
-   * settle), then `handle`, which gets the X-Forwarded-Host that came. An error it throws is answered by `failed`;
-   * `accepts`: the form of the 503 when a write could not be saved.
+   * settle), then `handle`, which gets the X-Forwarded-Host that came. An error it throws is answered by `failed`,
+   * without the headers `handle` had set (dropHandlerHeaders); `accepts`: the form of the 503 when a write could not
+   * be saved.
    */
   const outsideKoa = (
     req: IncomingMessage, res: ServerResponse, path: string, route: string, accepts: () => 'html' | 'json',
@@ -165,6 +166,7 @@ export function createApp(deps: AppDeps): Koa {
   ): Promise<void> => {
     const reqId = beginOutsideKoa(req, res, path, route);
     const forwardedHost = pinHost(req);
+    const before = headersNow(res);
     const logOf = () => httpLog.child({ reqId });
     const answered = writes
       ? writes.run(() => {
@@ -177,6 +179,7 @@ export function createApp(deps: AppDeps): Koa {
       try {
         const { status, type, body } = failed(error, log);
         if (res.headersSent) return void res.destroy();
+        dropHandlerHeaders(res, before);
         res.statusCode = status;
         res.setHeader('content-type', type);
         res.setHeader('cache-control', 'no-store');

@@ -61,26 +61,36 @@ export function errorAnswer(error: unknown, accepts: 'html' | 'json', render: Re
   };
 }
 
-/** The headers an answer carries so far, to go back to should what follows fail (dropHandlerHeaders). */
-export const headersNow = (res: ServerResponse) => res.getHeaders();
+type Headers = ReturnType<ServerResponse['getHeaders']>;
+
+/** The headers an answer carries so far (arrays copied: a cookie library adds to its array in place). */
+export function headersNow(res: ServerResponse): Headers {
+  const now = res.getHeaders();
+  for (const name in now) if (Array.isArray(now[name])) now[name] = [...now[name]];
+  return now;
+}
+
+/** Headers a handler set that say how the resource may be shared, which its error answer shares too (CORS). */
+const sharing = (name: string) => name === 'vary' || name.startsWith('access-control-');
 
 /**
  * Takes back what the handlers set on an answer they could not finish (a cookie for a sign-in that was not saved, a
- * redirect, their own caching): the answer keeps the headers it had at `before` (the request id, the security
- * headers), and the browser's own id cookie, which names the browser whatever the request's fate (browser-id.ts).
+ * redirect, their own caching): the answer has the headers it had at `before` again (the request id, the security
+ * headers), plus the browser's own id cookie, which names the browser whatever the request's fate
+ * (browser-cookie.ts), and the CORS headers, without which a browser app would see a network error, not the answer.
  */
-export function dropHandlerHeaders(res: ServerResponse, before: ReturnType<typeof headersNow>): void {
-  for (const name of res.getHeaderNames()) {
+export function dropHandlerHeaders(res: ServerResponse, before: Headers): void {
+  for (const name of new Set([...Object.keys(before), ...res.getHeaderNames()])) {
+    if (sharing(name)) continue;
     const kept = before[name];
     if (name === 'set-cookie') {
-      const now = res.getHeader(name);
-      const cookies = [...[kept ?? []].flat(), ...[now ?? []].flat().map(String).filter(isBrowserCookie)];
-      if (cookies.length) res.setHeader(name, [...new Set(cookies.map(String))]);
+      const cookies = [...[kept ?? []].flat(), ...[res.getHeader(name) ?? []].flat().map(String).filter(isBrowserCookie)].map(String);
+      if (cookies.length) res.setHeader(name, [...new Set(cookies)]);
       else res.removeHeader(name);
-    } else if (kept === undefined) {
-      res.removeHeader(name);
-    } else {
+    } else if (kept !== undefined) {
       res.setHeader(name, kept);
+    } else {
+      res.removeHeader(name);
     }
   }
 }

@@ -16,7 +16,8 @@ export type UnavailableAnswer = (accepts: 'html' | 'json', message: string) => {
  * made durable the answer becomes a 503 saying so, in the form `accepts` asks for, and `log` hears why.
  */
 export function endOnceSettled(res: ServerResponse, writes: RequestWrites, answer: UnavailableAnswer, accepts: () => 'html' | 'json', log: () => Logger | undefined): void {
-  // What every answer carries (the request id, the security headers) stays on the 503; the handler's own go.
+  // What every answer carries (the request id, the security headers) stays on the 503; the handler's own go, but
+  // for the browser's id and CORS (dropHandlerHeaders).
   // Answers within koa that settle after the chain get its error middleware's 503 instead (settleWrites).
   const before = headersNow(res);
   const end = res.end.bind(res) as (...args: unknown[]) => typeof res;

@@ -46,9 +46,10 @@ beforeAll(async () => {
     throw failures[ctx.params.what!]!();
   }, page, { rethrow: ['not_found'] }));
   router.get('/page', (ctx) => html(ctx, '<h1>Hello</h1>'));
-  // A change that had set its cookie, redirect and caching when its write failed (a full disk, at the settle).
+  // A change that had set its cookie, redirect, caching and CORS headers when it failed (a write the disk refused).
   router.post('/half-done', browserContext(), (ctx) => {
     ctx.cookies.set('accouch.session', 'not-saved', { httpOnly: true, signed: false });
+    ctx.set('access-control-allow-origin', 'https://app.example');
     ctx.set('location', '/next');
     ctx.set('cache-control', 'private, max-age=60');
     ctx.set('x-frame-options', 'SAMEORIGIN');
@@ -197,7 +198,7 @@ describe('orShow: a readable refusal on the page, anything else rethrown', () =>
 });
 
 describe('the error middleware', () => {
-  test("takes back what the handler had set (its cookie, redirect, caching) and keeps what every answer carries", async () => {
+  test('takes back what the handler had set (its cookie, redirect, framing) and keeps what every answer carries', async () => {
     const res = await fetch(`${origin}/half-done`, { method: 'POST', redirect: 'manual' });
     expect(res.status).toBe(503);
     expect(await res.text()).toContain('cannot save anything right now');
@@ -205,6 +206,8 @@ describe('the error middleware', () => {
     expect(res.headers.get('cache-control')).toBe('no-store');
     expect(res.headers.get('x-request-id')).toBe('req-1');
     expect(res.headers.get('x-frame-options')).toBe('DENY');
+    // A browser app calling it sees the 503, not a network error.
+    expect(res.headers.get('access-control-allow-origin')).toBe('https://app.example');
     // The browser keeps its id (sign-in alerts tell browsers apart by it); the unsaved session cookie is gone.
     const cookies = res.headers.getSetCookie();
     expect(cookies).toHaveLength(1);
