@@ -15,7 +15,7 @@ try {
   const result = await forwardAuthRun({ tmp, logDir, timing: { warmup: 2, duration: seconds }, profile: args.includes('--profile'), progress: (m) => console.error(m) });
   console.log(renderForwardAuth(result));
   const target = (name, measured, ratio, op, limit) => ({ name, measured, pass: op === '≥' ? ratio >= limit : ratio <= limit, ratio, op, limit });
-  for (const t of forwardAuthTargets(result, target)) console.log(`${t.pass ? 'met   ' : 'MISSED'} ${t.name}: ${t.measured} (${t.op} ${t.limit})`);
+  for (const t of forwardAuthTargets(result, target)) console.log(`${t.pass ? 'met   ' : 'MISSED'} ${t.name}: ${t.measured}, ${t.ratio.toFixed(2)} (${t.op} ${t.limit})`);
 } finally {
   await stopAll();
   rmSync(tmp, { recursive: true, force: true });

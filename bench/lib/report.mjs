@@ -1,4 +1,4 @@
-// Turns a bench run into the targets of issue 7 (each a ratio with PASS/MISS and by how much) and into
+// Turns a bench run into the targets of issues 7, 12 and 13 (each a ratio with PASS/MISS and by how much) and into
 // bench/results.md: machine, Node version, date, every figure, the baselines and the ratios.
 import { forwardAuthTargets, renderForwardAuth } from './forward-auth.mjs';
 import { renderSlowDisk, slowDiskTargets } from './slow-disk.mjs';
