@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fillToLastByte } from './support/full-disk.js';
-import { addClient, addUser } from './support/rp.js';
+import { Agent } from './support/agent.js';
+import { addClient, addUser, signIn } from './support/rp.js';
 import { logLines, runCli, sqliteOnly, startServer, stopCleanly, mainJs, until, type RunningServer } from './support/server.js';
 
 /** Sends `chunks` over a raw connection, one every `gapMs`, and resolves with what the server answered. */
@@ -118,8 +119,20 @@ sqliteOnly(() => {
       // Set up through the CLI first: it closes the database, so the server starts with an empty write-ahead log.
       const env = { ACCOUCH_DATA_DIR: dataDir, ACCOUCH_ISSUER: 'http://localhost:1' };
       expect(runCli(env, ['user', 'add', 'bob', '--name', 'Bob', '--password-stdin'], 'bob password 1\n').status).toBe(0);
-      let server = await startServer({ dataDir });
+      // The proxy on loopback is trusted; the sign-in page asks for a username (no tiles).
+      let server = await startServer({ dataDir, env: { ACCOUCH_NETWORK_TRUSTED_PROXIES: '127.0.0.1,::1', ACCOUCH_LOGIN_SHOW_USER_LIST: 'false' } });
       const secret = addClient(server, 'svc', ['--client-credentials'])!;
+      // A forward-auth app: Bob signs in and comes back with the single-use code the proxy's check trades for a cookie.
+      expect(server.cli(['app', 'add', 'forward-auth', '--url', 'https://notes.home.test', '--id', 'notes']).status).toBe(0);
+      const landed = await signIn(new Agent(), server, new URL(`${server.issuer}/forward-auth/start?rd=${encodeURIComponent('https://notes.home.test/wiki')}`), 'bob', 'bob password 1');
+      expect(landed.pathname).toBe('/.accouch-auth/callback');
+      const trade = (accept: string) => fetch(`${server.issuer}/forward-auth/traefik`, {
+        redirect: 'manual',
+        headers: {
+          accept, 'sec-fetch-mode': 'navigate', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'notes.home.test',
+          'x-forwarded-uri': landed.pathname + landed.search, 'x-forwarded-for': '192.168.1.20',
+        },
+      });
       const auth = `Basic ${Buffer.from(`svc:${secret}`).toString('base64')}`;
       const token = () => fetch(`${server.issuer}/token`, {
         method: 'POST', headers: { authorization: auth, 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
@@ -147,6 +160,15 @@ sqliteOnly(() => {
       expect(refusal!.headers.get('x-request-id')).toMatch(/^[\w-]+$/);
       expect(refusal!.headers.get('x-frame-options')).toBe('DENY');
       await until(() => server.output().includes('"event":"storage.unavailable"'), 'the failed write logged');
+      // The proxy's check cannot save the code's use either: a 503 in the form asked for, and no cookie for the app.
+      for (const [accept, type] of [['application/json', 'application/json'], ['text/html', 'text/html']]) {
+        const refused = await trade(accept);
+        expect(refused.status, accept).toBe(503);
+        expect(refused.headers.get('content-type'), accept).toContain(type);
+        expect(await refused.text(), accept).toContain('its disk is full');
+        expect(refused.headers.get('set-cookie'), accept).toBeNull();
+        expect(refused.headers.get('location'), accept).toBeNull();
+      }
 
       // Reads go on: discovery, keys, introspection of a token issued before; readiness says no.
       expect((await fetch(`${server.issuer}/.well-known/openid-configuration`)).status).toBe(200);
@@ -161,6 +183,11 @@ sqliteOnly(() => {
       rmSync(filler);
       expect((await fetch(`${server.issuer}/readyz`)).status).toBe(200);
       expect((await token()).status).toBe(200);
+      // Nothing was half-written: the code the check could not use is still good, once.
+      const traded = await trade('text/html');
+      expect(traded.status).toBe(302);
+      expect(traded.headers.get('set-cookie')).toMatch(/^accouch_fa=/);
+      expect(traded.headers.get('location')).toBe('https://notes.home.test/wiki');
       expect(await server.stop()).toBe(0);
       const db = new SQLite(join(dataDir, 'accouch.sqlite'), { readonly: true });
       expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
