@@ -170,7 +170,7 @@ export function createApp(deps: AppDeps): Koa {
     const logOf = () => httpLog.child({ reqId });
     const answered = writes
       ? writes.run(() => {
-        endOnceSettled(res, writes, unavailable, accepts, logOf);
+        endOnceSettled(res, writes, unavailable, accepts, logOf, before);
         return handle(forwardedHost);
       })
       : (async () => handle(forwardedHost))();

@@ -13,13 +13,16 @@ export type UnavailableAnswer = (accepts: 'html' | 'json', message: string) => {
 
 /**
  * Holds `res.end` until the current request's writes are on disk (call it inside `writes.run`); if they could not be
- * made durable the answer becomes a 503 saying so, in the form `accepts` asks for, and `log` hears why.
+ * made durable the answer becomes a 503 saying so, in the form `accepts` asks for, with the headers of `before`
+ * (headersNow), and `log` hears why.
  */
-export function endOnceSettled(res: ServerResponse, writes: RequestWrites, answer: UnavailableAnswer, accepts: () => 'html' | 'json', log: () => Logger | undefined): void {
+export function endOnceSettled(
+  res: ServerResponse, writes: RequestWrites, answer: UnavailableAnswer, accepts: () => 'html' | 'json', log: () => Logger | undefined,
+  before = headersNow(res),
+): void {
   // What every answer carries (the request id, the security headers) stays on the 503; the handler's own go, but
   // for the browser's id and CORS (dropHandlerHeaders).
   // Answers within koa that settle after the chain get its error middleware's 503 instead (settleWrites).
-  const before = headersNow(res);
   const end = res.end.bind(res) as (...args: unknown[]) => typeof res;
   res.end = ((...args: unknown[]) => {
     // The error middleware has already turned a failed write into its 503.
