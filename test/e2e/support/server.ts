@@ -13,13 +13,34 @@ import { ensureDatabase } from '../../postgres/databases.js';
 export const root = join(import.meta.dirname, '..', '..', '..');
 export const mainJs = join(root, 'dist', 'src', 'main.js');
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    }).once('error', reject);
+/**
+ * Ports below the kernel's ephemeral range (32768-60999 here): a port that listen(0) or an outgoing connection
+ * picks is never one of these, so a port handed out here cannot be taken by a helper server on port 0 (a test's
+ * upstream, Chromium) or by a client's local end before the server it is meant for starts. Each vitest worker gets a
+ * window of its own and goes round it, so no two workers, and no two calls of one, get the same port.
+ */
+const portWindow = 600;
+const firstPort = 20_000 + ((Number(process.env.VITEST_POOL_ID ?? 1) - 1) % 20) * portWindow;
+let nextOffset = Math.floor(Math.random() * portWindow);
+
+/** Whether nothing listens on `port`, on any address (Accouch binds all of them, IPv6 and IPv4). */
+function available(port: number, host = '::'): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', (error: NodeJS.ErrnoException) => {
+      if (host === '::' && (error.code === 'EAFNOSUPPORT' || error.code === 'EADDRNOTAVAIL')) resolve(available(port, '0.0.0.0'));
+      else resolve(false);
+    });
+    probe.listen(port, host, () => probe.close(() => resolve(true)));
   });
+}
+
+export async function freePort(): Promise<number> {
+  for (let tries = 0; tries < portWindow; tries += 1) {
+    const port = firstPort + (nextOffset++ % portWindow);
+    if (await available(port)) return port;
+  }
+  throw new Error(`no free port in ${firstPort}-${firstPort + portWindow - 1}`);
 }
 
 export interface CliResult { status: number | null; stdout: string; stderr: string }
@@ -50,7 +71,8 @@ async function waitForHealth(url: string, child: ChildProcess, output: () => str
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}:\n${output()}`);
     try {
-      const res = await fetch(`${url}/healthz`);
+      // Bounded: should another program hold the port and never answer, this says so instead of hanging the hook.
+      const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2_000) });
       if (res.ok) return;
     } catch { /* not listening yet */ }
     await new Promise((r) => setTimeout(r, 50));
