@@ -135,7 +135,7 @@ export async function changeOwnPassword(db: Db, actor: Actor, password: string, 
   let ended = 0;
   if (options.endOtherSessions) {
     for (const session of await sessionsOf(db, actor.userId, options.endOtherSessions)) {
-      if (!session.current && (await endSession(db, actor.userId, session.id))) ended += 1;
+      if (!session.current && (await endSession(db, actor.userId, session))) ended += 1;
     }
   }
   await audit(db, actor, 'password.changed', { sessionsEnded: ended });
@@ -176,7 +176,7 @@ export async function endOwnSession(db: Db, actor: Actor, handle: string, curren
   const session = (await sessionsOf(db, actor.userId, currentId)).find((s) => sessionHandle(s.id) === handle);
   if (!session) return false;
   if (session.current) throw badRequest('To end this session, use "Sign out".');
-  if (!(await endSession(db, actor.userId, session.id))) return false;
+  if (!(await endSession(db, actor.userId, session))) return false;
   await audit(db, actor, 'session.revoked', { session: handle });
   return true;
 }

@@ -76,11 +76,14 @@ export async function householdSessions(db: Db): Promise<SessionSummary[]> {
   return sessions.sort((a, b) => b.loginTs - a.loginTs);
 }
 
-/** Ends one session of this user (not someone else's). */
-export async function endSession(db: Db, userId: string, sessionId: string): Promise<boolean> {
-  const session = await findAccountSession(db, sessionId);
-  if (!session || session.userId !== userId) return false;
-  await deletePayload(db, 'Session', sessionId);
+/**
+ * Ends one session of this user (not someone else's) as the console ends one: with the grants it authorised, so
+ * that an app's refresh tokens (kubectl's, an offline_access app's) stop working too (revokeSessionAndGrants).
+ */
+export async function endSession(db: Db, userId: string, session: Pick<SessionSummary, 'id' | 'grants'>): Promise<boolean> {
+  const found = await findAccountSession(db, session.id);
+  if (!found || found.userId !== userId) return false;
+  await revokeSessionAndGrants(db, session);
   return true;
 }
 

@@ -10,7 +10,7 @@ import { hashPassword } from '../../../src/auth/password.js';
 import { listAudit } from '../../../src/store/audit.js';
 import { insertCredential, listCredentials, type StoredCredential } from '../../../src/store/credentials.js';
 import type { Db } from '../../../src/store/db.js';
-import { upsertPayload } from '../../../src/store/oidc-payloads.js';
+import { findPayload, upsertPayload } from '../../../src/store/oidc-payloads.js';
 import { createUser, findUserById } from '../../../src/store/users.js';
 import { openTestDb } from '../helpers.js';
 
@@ -118,7 +118,10 @@ describe('sessions', () => {
     const db = await openTestDb();
     const { id } = await user(db);
     await upsertPayload(db, 'Session', 'current-id', { accountId: id, loginTs: 100 }, null);
-    await upsertPayload(db, 'Session', 'other-id', { accountId: id, loginTs: 200 }, null);
+    // The other session signed kubectl in: its grant and refresh token go with it, as from the console.
+    await upsertPayload(db, 'Session', 'other-id', { accountId: id, loginTs: 200, authorizations: { kubectl: { grantId: 'grant-1' } } }, null);
+    await upsertPayload(db, 'Grant', 'grant-1', { accountId: id, clientId: 'kubectl' }, null);
+    await upsertPayload(db, 'RefreshToken', 'refresh-1', { accountId: id, grantId: 'grant-1' }, null);
     const listed = await ownSessions(db, id, 'current-id');
     expect(listed.map((s) => s.handle)).toEqual([sessionHandle('other-id'), sessionHandle('current-id')]);
     expect(JSON.stringify(listed)).not.toContain('other-id');
@@ -126,6 +129,8 @@ describe('sessions', () => {
     expect(await endOwnSession(db, { userId: 'someone-else' }, sessionHandle('other-id'), 'x')).toBe(false);
     expect(await endOwnSession(db, { userId: id }, sessionHandle('other-id'), 'current-id')).toBe(true);
     expect(await findAccountSession(db, 'other-id')).toBeUndefined();
+    expect(await findPayload(db, 'Grant', 'id', 'grant-1')).toBeUndefined();
+    expect(await findPayload(db, 'RefreshToken', 'id', 'refresh-1')).toBeUndefined();
     expect(await events(db)).toEqual(['session.revoked']);
   });
 });
