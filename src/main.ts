@@ -15,6 +15,7 @@ import { createAccessLogger, createLogger, type Logger } from './log.js';
 import { createAccessLineNotes } from './http/request-log.js';
 import type { TokensIssued } from './oidc/provider.js';
 import { createNetworkClassifier } from './auth/network.js';
+import { purgeThrottles } from './auth/throttle.js';
 import { createSecretBox, loadSecretKey } from './auth/secret-key.js';
 import { issueEnrolLink, setupNeeded } from './auth/enrol.js';
 import { declaredClients } from './integrations/presets.js';
@@ -25,7 +26,6 @@ import { checkSqliteFile } from './store/sqlite-file.js';
 import { keysVersion } from './store/keys.js';
 import { migrateToLatest } from './store/migrate.js';
 import { purgeExpiredPayloads } from './store/oidc-payloads.js';
-import { purgeThrottles } from './store/throttle.js';
 import { purgeChallenges } from './store/credentials.js';
 import { deleteExpiredLinkTokens } from './store/factors.js';
 import { deleteExpiredFederationStates, listLinkedUpstreamIds } from './store/federation.js';
@@ -233,7 +233,7 @@ async function serve(): Promise<void> {
     try {
       const now = Math.floor(Date.now() / 1000);
       const purged = await purgeExpiredPayloads(db, now);
-      await purgeThrottles(db, now - 86400);
+      await purgeThrottles(db, now);
       await purgeChallenges(db, now);
       await deleteExpiredLinkTokens(db, now);
       await deleteExpiredFederationStates(db, now);

@@ -9,7 +9,7 @@
 import { recordAudit } from '../store/audit.js';
 import type { Db } from '../store/db.js';
 import { epoch } from '../store/db.js';
-import { clearThrottle, countAttempt, extendLock, findThrottle, takeLock, uncountAttempt } from '../store/throttle.js';
+import { clearThrottle, countAttempt, extendLock, findThrottle, purgeThrottleRows, takeLock, uncountAttempt } from '../store/throttle.js';
 import type { Network } from './network.js';
 
 const freeFailures = 5;
@@ -25,14 +25,16 @@ const isAccount = (key: string) => key.startsWith(accountPrefix.home) || key.sta
 const freeFor = (key: string) => (isAccount(key) ? freeFailures : freeFailures * 4);
 const lockFor = (attempt: number, free: number) => Math.min(maxLock, 30 * 2 ** Math.max(0, attempt - free));
 
+const addressPrefix = 'ip:';
+
 /** IPv6 clients are throttled by /64, the block a household gets, not by one of its many addresses. */
 function addressKey(ip: string): string {
-  if (!ip.includes(':')) return `ip:${ip}`;
+  if (!ip.includes(':')) return `${addressPrefix}${ip}`;
   const [head = '', tail = ''] = ip.split('::');
   const left = head ? head.split(':') : [];
   const right = tail ? tail.split(':') : [];
   const groups = ip.includes('::') ? [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right] : left;
-  return `ip:${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+  return `${addressPrefix}${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
 }
 
 const normalize = (username: string) => username.trim().toLowerCase();
@@ -152,4 +154,13 @@ export async function accountLocks(db: Db, username: string, now = epoch()): Pro
     if (row && row.locked_until > now) locks.push({ network, until: row.locked_until, failures: row.consecutive });
   }
   return locks;
+}
+
+/**
+ * The periodic purge (main.ts): an address's counts go a day after its window, as does an account row that counts
+ * no failures in a row. An account's run of failures in a row is what caps guessing at 100 (maxConsecutiveFailures,
+ * never reset by time alone), so it stays 90 days, and a run that reached the cap stays until a sign-in succeeds.
+ */
+export async function purgeThrottles(db: Db, now = epoch()): Promise<void> {
+  await purgeThrottleRows(db, { before: now - 86400, runsBefore: now - 90 * 86400, keepRun: maxConsecutiveFailures, addressPrefix });
 }

@@ -55,6 +55,16 @@ export async function clearThrottle(db: Kysely<Database>, key: string): Promise<
   await db.deleteFrom('login_throttle').where('key', '=', key).execute();
 }
 
-export async function purgeThrottles(db: Kysely<Database>, before: number): Promise<void> {
-  await db.deleteFrom('login_throttle').where('locked_until', '<', before).where('first_failure_at', '<', before).where('consecutive', '<', 100).execute();
+/**
+ * Deletes the rows that hold no lock and whose window began before `before`, but keeps an account's run of failures
+ * in a row (`consecutive`, rows whose key does not start with `addressPrefix`) until `runsBefore`, and keeps a run
+ * of `keepRun` or more for good (auth/throttle.ts purgeThrottles says which).
+ */
+export async function purgeThrottleRows(
+  db: Kysely<Database>, { before, runsBefore, keepRun, addressPrefix }: { before: number; runsBefore: number; keepRun: number; addressPrefix: string },
+): Promise<void> {
+  await db.deleteFrom('login_throttle')
+    .where('locked_until', '<', before).where('first_failure_at', '<', before).where('consecutive', '<', keepRun)
+    .where((eb) => eb.or([eb('key', 'like', `${addressPrefix}%`), eb('consecutive', '=', 0), eb('first_failure_at', '<', runsBefore)]))
+    .execute();
 }

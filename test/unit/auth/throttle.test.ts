@@ -1,9 +1,11 @@
 // Sign-in throttling counters with an explicit clock: a lock that grows, a window, and a success that clears.
 import { describe, expect, test } from 'vitest';
 import {
-  accountLocks, beginAttempt, forgiveAttempt, lockoutSeconds, maxConsecutiveFailures, recordFailure, recordSuccess, secondsUntilAllowed, throttleKeys, unlockAccount,
+  accountLocks, beginAttempt, forgiveAttempt, lockoutSeconds, maxConsecutiveFailures, purgeThrottles, recordFailure, recordSuccess, secondsUntilAllowed,
+  throttleKeys, unlockAccount,
 } from '../../../src/auth/throttle.js';
 import { listAudit } from '../../../src/store/audit.js';
+import { findThrottle } from '../../../src/store/throttle.js';
 import { openTestDb } from '../helpers.js';
 
 const t0 = Date.UTC(2030, 0, 1) / 1000;
@@ -94,6 +96,32 @@ describe('nobody outside can lock a member out', () => {
     await unlockAccount(db, 'Alice');
     expect(await accountLocks(db, 'alice', now)).toEqual([]);
     expect(await secondsUntilAllowed(db, keys, now)).toBe(0);
+  });
+
+  test('the purge forgets an address a day on, but not an account\'s failures in a row: waiting buys no new guesses', async () => {
+    const db = await openTestDb();
+    const keys = throttleKeys('bob', '203.0.113.9', 'outside');
+    let now = t0;
+    for (let i = 0; i < maxConsecutiveFailures - 1; i++) {
+      now += await secondsUntilAllowed(db, keys, now);
+      await recordFailure(db, keys, now);
+    }
+    now += 2 * 86400;
+    await purgeThrottles(db, now);
+    expect(await findThrottle(db, 'ip:203.0.113.9')).toBeUndefined();
+    expect(await findThrottle(db, keys[0]!)).toMatchObject({ consecutive: maxConsecutiveFailures - 1 });
+    // The hundredth guess still locks the account for a day.
+    await recordFailure(db, keys, now);
+    expect(await accountLocks(db, 'bob', now)).toEqual([{ network: 'outside', until: now + lockoutSeconds, failures: maxConsecutiveFailures }]);
+
+    // A run short of the cap goes after 90 quiet days; a run that reached it stays until a sign-in succeeds.
+    const carol = throttleKeys('carol', undefined, 'home');
+    await recordFailure(db, carol, now);
+    await purgeThrottles(db, now + 89 * 86400);
+    expect(await findThrottle(db, carol[0]!)).toMatchObject({ consecutive: 1 });
+    await purgeThrottles(db, now + 91 * 86400);
+    expect(await findThrottle(db, carol[0]!)).toBeUndefined();
+    expect(await findThrottle(db, keys[0]!)).toMatchObject({ consecutive: maxConsecutiveFailures });
   });
 
   test('a forgiven attempt (right secret, refused by policy) brings no lock closer', async () => {
