@@ -267,7 +267,7 @@ export function createApp(deps: AppDeps): Koa {
   const routers = [
     interactionRoutes(steps), signInStepRoutes({ steps, db, box: deps.box, webauthn: deps.webauthn }), federationRoutes(federation), avatarRoutes(db),
     accountRoutes({ ...deps, federation, accountAuth }),
-    adminRoutes({ ...deps, accountAuth }), enrolRoutes({ db, box: deps.box, render, webauthn: deps.webauthn, base, issuer }),
+    adminRoutes({ ...deps, accountAuth }), enrolRoutes({ db, box: deps.box, render, webauthn: deps.webauthn, base, issuer, classifier }),
     alertRoutes({ db, box: deps.box, render, base, classifier }),
     forwardAuthRoutes({ forwardAuth, classifier, render, issuer, base, clientId: forwardAuthClientId }),
   ];

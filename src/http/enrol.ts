@@ -15,7 +15,8 @@ import { beginRegistration, verifyRegistration, type WebauthnSettings } from '..
 import { checkPasswordRules, hashPassword, minPasswordLength } from '../auth/password.js';
 import { maxNameLength } from '../auth/profile.js';
 import type { SecretBox } from '../auth/secret-key.js';
-import { recordFailure, secondsUntilAllowed, throttleKeys } from '../auth/throttle.js';
+import type { NetworkClassifier } from '../auth/network.js';
+import { beginAttempt, finishAttempt, throttleKeys } from '../auth/throttle.js';
 import { matchNewTotpCode, newTotpSecret, totpQrSvg, totpUri } from '../auth/totp.js';
 import { AppError, badRequest } from '../errors.js';
 import type { Db } from '../store/db.js';
@@ -31,6 +32,8 @@ export interface EnrolDeps {
   webauthn: WebauthnSettings;
   base: string;
   issuer: string;
+  /** The client's address as every door sees it (trusted proxies' X-Forwarded-For, IPv4-mapped addresses unwrapped). */
+  classifier: NetworkClassifier;
 }
 
 /** Where each use lives and what its pages say. */
@@ -70,7 +73,7 @@ const codeBody = z.object({ code: field });
 
 export const enrolPath = (purpose: EnrolPurpose) => uses[purpose].path;
 
-export function enrolRoutes({ db, box, render, webauthn, base, issuer }: EnrolDeps): Router {
+export function enrolRoutes({ db, box, render, webauthn, base, issuer, classifier }: EnrolDeps): Router {
   const router = new Router();
   const profileForm = async (ctx: Context, next: Next) => {
     if (!ctx.is('multipart')) return form(ctx, next);
@@ -95,15 +98,19 @@ export function enrolRoutes({ db, box, render, webauthn, base, issuer }: EnrolDe
 
   /**
    * The link a token names. A short code is guessable in a way a link is not: wrong ones count against the
-   * client's address, as failed sign-ins do, and a throttled address gets a 429 page.
+   * client's address, as failed sign-ins do (counted before it is checked, so a burst of parallel guesses cannot all
+   * slip through), and a throttled address gets a 429 page.
    */
-  const guessKeys = (ctx: Context) => throttleKeys('', ctx.ip).slice(1);
+  async function guess<T>(ctx: Context, check: () => Promise<T | undefined>): Promise<T | 'throttled' | undefined> {
+    const started = await beginAttempt(db, throttleKeys('', classifier.ofRequest(ctx.req).ip).slice(1));
+    if (!started.allowed) return 'throttled';
+    const found = await check();
+    await finishAttempt(db, started.attempt, found !== undefined);
+    return found;
+  }
   async function find(ctx: Context, purpose: EnrolPurpose, token: string): Promise<EnrolLink | 'throttled' | undefined> {
-    const keys = isShortCode(token) ? guessKeys(ctx) : [];
-    if (keys.length && (await secondsUntilAllowed(db, keys)) > 0) return 'throttled';
-    const link = await openEnrolLink(db, box, purpose, token);
-    if (!link && keys.length) await recordFailure(db, keys);
-    return link;
+    const open = async () => (await openEnrolLink(db, box, purpose, token)) ?? undefined;
+    return isShortCode(token) ? guess(ctx, open) : open();
   }
 
   function tooMany(ctx: Context) {
@@ -267,9 +274,8 @@ export function enrolRoutes({ db, box, render, webauthn, base, issuer }: EnrolDe
   router.get('/join', (ctx) => html(ctx, render('join', { title: 'Enter your code' })));
   router.post('/join', form, async (ctx) => {
     const typed = parseBody(ctx, codeBody).code ?? '';
-    if ((await secondsUntilAllowed(db, guessKeys(ctx))) > 0) return tooMany(ctx);
-    const found = await purposeOfCode(db, box, typed);
-    if (!found) await recordFailure(db, guessKeys(ctx));
+    const found = await guess(ctx, async () => (await purposeOfCode(db, box, typed)) ?? undefined);
+    if (found === 'throttled') return tooMany(ctx);
     if (!found) {
       return html(ctx, render('join', { title: 'Enter your code', code: typed.slice(0, 20), error: 'That code is not valid: check it, or ask for a new one.' }), 400);
     }

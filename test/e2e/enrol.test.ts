@@ -236,7 +236,13 @@ describe('a passkey on another device', () => {
 
 // Last: it locks this address out for a minute.
 describe('short codes', () => {
-  it('guessing codes at /join is throttled by address: after twenty wrong ones, a 429 page', async () => {
+  it('guessing codes at /join is throttled by address: after twenty wrong ones, a 429 page, also in a burst', async () => {
+    // Thirty guesses at once: each is counted before its code is looked at, so only the twenty free ones (and the
+    // one that takes the lock) are; the rest get the 429 at once.
+    const code = (i: number) => `ZZZZ-${String(2222 + i).replace(/[01]/g, '9')}`;
+    const burst = (await Promise.all(Array.from({ length: 30 }, (_, i) => new Agent().post(url('/join'), { code: code(i) })))).map((r) => r.status);
+    expect(burst.filter((s) => s === 400).length).toBeLessThanOrEqual(21);
+    expect(burst.filter((s) => s === 429).length).toBeGreaterThanOrEqual(9);
     const guesser = new Agent();
     let status = 0;
     for (let i = 0; i < 25 && status !== 429; i++) status = (await guesser.post(url('/join'), { code: `ZZZZ-${String(2222 + i).replace(/[01]/g, '9')}` })).status;
