@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { forwardAuthRun, forwardAuthTargets, renderForwardAuth } from './lib/forward-auth.mjs';
 import { stopAll } from './lib/processes.mjs';
+import { target } from './lib/report.mjs';
 
 const args = process.argv.slice(2);
 const seconds = Number(args.find((a) => /^\d+(\.\d+)?$/.test(a)) ?? 10);
@@ -14,8 +15,7 @@ mkdirSync(logDir);
 try {
   const result = await forwardAuthRun({ tmp, logDir, timing: { warmup: 2, duration: seconds }, profile: args.includes('--profile'), progress: (m) => console.error(m) });
   console.log(renderForwardAuth(result));
-  const target = (name, measured, ratio, op, limit) => ({ name, measured, pass: op === '≥' ? ratio >= limit : ratio <= limit, ratio, op, limit });
-  for (const t of forwardAuthTargets(result, target)) console.log(`${t.pass ? 'met   ' : 'MISSED'} ${t.name}: ${t.measured}, ${t.ratio.toFixed(2)} (${t.op} ${t.limit})`);
+  for (const t of forwardAuthTargets(result, target)) console.log(`${t.pass ? 'met:' : `MISSED, ${t.gap}:`} ${t.name}: ${t.measured}, ${t.ratio.toFixed(2)} (${t.op} ${t.limit})`);
 } finally {
   await stopAll();
   rmSync(tmp, { recursive: true, force: true });

@@ -13,7 +13,7 @@ import { freePort, runCli, stopProcess } from './processes.mjs';
 import { monotonicUs, summariseProfile } from './profile.mjs';
 
 const appHost = 'media.apps.test';
-export const checkName = 'forward-auth check (signed in)';
+const checkName = 'forward-auth check (signed in)';
 
 /** What Traefik sends for a page of the app (ForwardAuth with trustForwardHeader). */
 const asProxy = (uri) => ({

@@ -20,7 +20,7 @@ const idle = (r) => (r?.machineIdle === undefined ? '–' : pct(r.machineIdle));
 const rowOf = (rows, system, name) => rows.find((r) => r.system === system && r.name === name);
 
 /** A target "ratio ≥ limit" (more is better) or "ratio ≤ limit" (less is better). */
-function target(name, measured, ratio, op, limit, basis) {
+export function target(name, measured, ratio, op, limit, basis) {
   const pass = op === '≥' ? ratio >= limit : ratio <= limit;
   let gap = '';
   if (!pass) {
